@@ -1,0 +1,92 @@
+"""The aiohttp application: webhooks, web chat, health and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bot import metrics
+from bot.chat_page import chat_routes
+from bot.router import Router
+from bot.runtime import Runtime
+from bot.webhooks import webhook_handler
+from channels.webchat import WebChatChannel
+from handlers import build_dispatcher
+from worker.queues import QueueOutbox, make_queue
+
+log = logging.getLogger(__name__)
+
+HEALTH_TIMEOUT_SECONDS = 3.0
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Never show a stack trace: unexpected failures become 503 so providers retry later."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return web.json_response(
+            {"error": "temporarily unavailable, please retry"},
+            status=503,
+            headers={"Retry-After": "5"},
+        )
+
+
+def create_app(runtime: Runtime, router: Router | None = None) -> web.Application:
+    """The web application over an opened runtime; the router defaults to the RQ outbox."""
+    queue = make_queue(runtime.redis_url, runtime.settings.queue_name)
+    if router is None:
+        router = Router(
+            runtime.store, runtime.redis, QueueOutbox(queue), build_dispatcher(), runtime.profile
+        )
+    app = web.Application(middlewares=[errors_middleware], client_max_size=1024**2)
+    public_url = runtime.settings.public_url
+    for channel in runtime.channels.values():
+        for path in channel.webhook_paths:
+            app.router.add_post(path, webhook_handler(channel, router, public_url))
+        app.router.add_routes(channel.extra_routes())
+    webchat = runtime.channels.get("webchat")
+    if isinstance(webchat, WebChatChannel):
+        app.router.add_routes(chat_routes(webchat, runtime.profile))
+
+    async def healthz(request: web.Request) -> web.Response:
+        checks = {
+            "database": _check(runtime.store.ping()),
+            "redis": _check(runtime.redis.ping()),
+        }
+        results = dict(zip(checks, await asyncio.gather(*checks.values()), strict=True))
+        healthy = all(value == "ok" for value in results.values())
+        return web.json_response(
+            {"status": "ok" if healthy else "unavailable", **results},
+            status=200 if healthy else 503,
+        )
+
+    async def metrics_page(request: web.Request) -> web.Response:
+        depth = await runtime.redis.llen(f"rq:queue:{queue.name}")
+        metrics.QUEUE_DEPTH.labels(queue.name).set(depth)
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def home(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/chat")
+
+    app.router.add_get("/", home)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_page)
+    app["router"] = router
+    return app
+
+
+async def _check(probe: Awaitable[object]) -> str:
+    try:
+        await asyncio.wait_for(probe, HEALTH_TIMEOUT_SECONDS)
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+    return "ok"

@@ -1,0 +1,230 @@
+"""The `tawasul` command: serve, worker, chat, migrate, user add, broadcast, profile check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Sequence
+from typing import TextIO
+
+from aiohttp import web
+
+from bot.i18n import translator
+from bot.migrate import upgrade
+from bot.profile import ProfileError, format_errors, load_profile
+from bot.settings import Settings, load_settings
+
+log = logging.getLogger("tawasul")
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+# -- serve ------------------------------------------------------------------------------------
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import create_app
+    from bot.runtime import open_runtime, redis_url_for
+
+    redis_url, embedded = redis_url_for(settings, embedded_redis=True)
+    with_worker = args.worker if args.worker is not None else embedded is not None
+    worker: subprocess.Popen[bytes] | None = None
+    if with_worker:
+        env = {**os.environ, "TAWASUL_REDIS_URL": redis_url}
+        worker = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=env)
+        log.info("worker started alongside (pid %s)", worker.pid)
+
+    async def build() -> web.Application:
+        runtime = await open_runtime(settings, redis_url=redis_url)
+
+        async def close_runtime(_app: web.Application) -> None:
+            await runtime.close()
+
+        app = create_app(runtime)
+        app.on_cleanup.append(close_runtime)
+        return app
+
+    try:
+        log.info("serving on http://%s:%s (web chat at /chat)", args.host, args.port)
+        web.run_app(build(), host=args.host, port=args.port, print=None, access_log=None)
+    finally:
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        del embedded  # the embedded Redis lives as long as the web process
+    return 0
+
+
+# -- worker -----------------------------------------------------------------------------------
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.runtime import redis_url_for
+    from worker.main import run_worker
+
+    redis_url, embedded = redis_url_for(settings, embedded_redis=True)
+    run_worker(settings, redis_url, burst=args.burst)
+    del embedded
+    return 0
+
+
+# -- chat -------------------------------------------------------------------------------------
+async def chat(settings: Settings, address: str | None, stdin: TextIO, stdout: TextIO) -> int:
+    """Talk to the bot as a beneficiary: one message per input line, every reply printed."""
+    from bot.router import Router
+    from bot.runtime import open_runtime
+    from channels.terminal import TerminalChannel
+    from handlers import build_dispatcher
+    from worker.inline import InlineOutbox
+
+    await asyncio.to_thread(upgrade, settings.sqlalchemy_url)
+    runtime = await open_runtime(settings, with_channels=False)
+    terminal = TerminalChannel(stdout, address)
+    runtime.channels = {terminal.name: terminal}
+    router = Router(
+        runtime.store, runtime.redis, InlineOutbox(runtime), build_dispatcher(), runtime.profile
+    )
+    session = uuid.uuid4().hex[:12]
+    if stdin.isatty():
+        t = translator(runtime.profile.default_language)
+        stdout.write(t.gettext("Write your message and press Enter; Ctrl-D ends the chat.") + "\n")
+    try:
+        while True:
+            line = await asyncio.to_thread(stdin.readline)
+            if not line:
+                break
+            if line.strip():
+                await router.handle(terminal.inbound(line, session))
+    finally:
+        await runtime.close()
+    return 0
+
+
+def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(chat(settings, args.address, sys.stdin, sys.stdout))
+
+
+# -- migrate, users, profile ------------------------------------------------------------------
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    upgrade(settings.sqlalchemy_url)
+    print(f"database is up to date ({settings.sqlalchemy_url.split('://')[0]})")
+    return 0
+
+
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.db import make_engine, make_sessions
+    from bot.runtime import cipher_for
+    from bot.storage import Store
+    from bot.users import add_user
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
+
+    async def run() -> int:
+        engine = make_engine(settings.sqlalchemy_url)
+        try:
+            store = Store(make_sessions(engine), cipher_for(settings))
+            user_id = await add_user(store, args.email, args.name, args.role, password)
+        finally:
+            await engine.dispose()
+        print(f"staff user {args.email} created (id {user_id}, role {args.role})")
+        return 0
+
+    try:
+        return asyncio.run(run())
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_broadcast(settings: Settings, args: argparse.Namespace) -> int:
+    print(
+        "error: broadcasts are not available yet; they arrive with the broadcast feature.",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def cmd_profile_check(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        profile = load_profile(args.path)
+    except ProfileError as exc:
+        print(format_errors(args.path, exc.errors), file=sys.stderr)
+        return 1
+    print(f"{args.path}: OK ({profile.name.en} / {profile.name.ar})")
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tawasul", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the gateway over HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument(
+        "--worker",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="start a worker process alongside (default: only with the embedded Redis)",
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    worker = commands.add_parser("worker", help="deliver queued messages and run scheduled jobs")
+    worker.add_argument("--burst", action="store_true", help="stop when the queue is empty")
+    worker.set_defaults(func=cmd_worker)
+
+    chat_cmd = commands.add_parser("chat", help="talk to the bot as a beneficiary")
+    chat_cmd.add_argument("--as", dest="address", help="who you are (default: your user name)")
+    chat_cmd.set_defaults(func=cmd_chat)
+
+    commands.add_parser("migrate", help="create or upgrade the database").set_defaults(
+        func=cmd_migrate
+    )
+
+    user = commands.add_parser("user", help="staff accounts").add_subparsers(
+        dest="user_command", required=True
+    )
+    add = user.add_parser("add", help="create a staff account")
+    add.add_argument("--email", required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", required=True, choices=["officer", "researcher", "manager", "admin"])
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(func=cmd_user_add)
+
+    commands.add_parser("broadcast", help="send an update to consenting contacts").set_defaults(
+        func=cmd_broadcast
+    )
+
+    profile = commands.add_parser("profile", help="organisation profile").add_subparsers(
+        dest="profile_command", required=True
+    )
+    check = profile.add_parser("check", help="validate a profile and print every error")
+    check.add_argument("path")
+    check.set_defaults(func=cmd_profile_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = load_settings()
+    level = "WARNING" if args.command in ("chat", "profile") else settings.log_level
+    _configure_logging(level)
+    code: int = args.func(settings, args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Encryption at rest for personal data, and keyed hashes for looking it up.
+
+Names, national IDs, phone numbers and message bodies are stored encrypted (AES-256-GCM);
+a keyed hash (HMAC-SHA256) of the normalised value is stored beside a field that must be
+found by value, so the clear text never reaches the database. Both keys are derived from
+`TAWASUL_SECRET_KEY` with HKDF, so one secret is all an administrator keeps.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+log = logging.getLogger(__name__)
+
+_PREFIX = "v1:"
+_NONCE_BYTES = 12
+
+
+class DecryptionError(ValueError):
+    """A stored value cannot be read with this key (wrong TAWASUL_SECRET_KEY, or tampering)."""
+
+
+def _derive(secret: bytes, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"tawasul", info=purpose).derive(secret)
+
+
+class Cipher:
+    """Encrypts and hashes personal fields with keys derived from one secret."""
+
+    def __init__(self, secret: str) -> None:
+        if len(secret) < 16:
+            raise ValueError("TAWASUL_SECRET_KEY must be at least 16 characters")
+        raw = secret.encode()
+        self._aead = AESGCM(_derive(raw, b"encryption"))
+        self._hash_key = _derive(raw, b"lookup-hash")
+
+    def encrypt(self, plain: str) -> str:
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = self._aead.encrypt(nonce, plain.encode(), None)
+        return _PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
+
+    def decrypt(self, token: str) -> str:
+        if not token.startswith(_PREFIX):
+            raise DecryptionError("not an encrypted value")
+        blob = base64.urlsafe_b64decode(token[len(_PREFIX) :])
+        try:
+            return self._aead.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], None).decode()
+        except Exception as exc:  # cryptography raises InvalidTag without a message
+            raise DecryptionError("cannot decrypt: wrong TAWASUL_SECRET_KEY?") from exc
+
+    def lookup_hash(self, value: str) -> str:
+        """Stable keyed hash, so equal values match without storing them in clear."""
+        return hmac.new(self._hash_key, value.encode(), hashlib.sha256).hexdigest()
+
+
+_active: Cipher | None = None
+
+
+def use_cipher(cipher: Cipher) -> None:
+    """Install the process's cipher; the SQL column types read it when they bind values."""
+    global _active
+    _active = cipher
+
+
+def active_cipher() -> Cipher:
+    if _active is None:
+        raise RuntimeError("no cipher configured: call bot.crypto.use_cipher() at start-up")
+    return _active
+
+
+def resolve_secret(configured: str | None, var_dir: Path) -> str:
+    """The configured secret, or a development key kept in `var/` (with a loud warning)."""
+    if configured:
+        return configured
+    key_file = var_dir / "secret.key"
+    if key_file.exists():
+        secret = key_file.read_text().strip()
+    else:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(32)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secret + "\n")
+    log.warning(
+        "TAWASUL_SECRET_KEY is not set: using the DEVELOPMENT key in %s. Personal data is "
+        "encrypted with it; set TAWASUL_SECRET_KEY in production and keep it safe.",
+        key_file,
+    )
+    return secret

@@ -1,0 +1,134 @@
+"""The message types every channel speaks, so the router never sees a provider's format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class AddressKind(StrEnum):
+    """How a beneficiary is reached; one contact may have several of these."""
+
+    WHATSAPP = "whatsapp"
+    SMS = "sms"
+    TELEGRAM = "telegram"
+    EMAIL = "email"
+    WEBCHAT = "webchat"
+    TERMINAL = "terminal"
+
+
+class DeliveryStatus(StrEnum):
+    """One status scale for every provider's delivery reports (courier's model)."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+    @property
+    def rank(self) -> int:
+        """Later stages win over earlier ones when reports arrive out of order."""
+        return _RANK[self]
+
+
+_RANK = {
+    DeliveryStatus.QUEUED: 0,
+    DeliveryStatus.SENT: 1,
+    DeliveryStatus.DELIVERED: 2,
+    DeliveryStatus.READ: 3,
+    DeliveryStatus.FAILED: 4,
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Media:
+    """An attachment: where the provider keeps it, or where we stored it."""
+
+    content_type: str
+    url: str | None = None
+    filename: str | None = None
+    stored_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Button:
+    """A choice offered with a message; `id` comes back when it is pressed."""
+
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Template:
+    """A pre-approved message for WhatsApp outside the 24-hour window."""
+
+    name: str
+    variables: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A beneficiary's message, decoded from any channel."""
+
+    channel: str
+    address_kind: AddressKind
+    address: str
+    provider_id: str
+    text: str = ""
+    button_id: str | None = None
+    media: tuple[Media, ...] = ()
+    sender_name: str | None = None
+    received_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """What a handler says; each channel renders buttons and media as it can."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+    media: tuple[Media, ...] = ()
+    template: Template | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "buttons": [[b.id, b.title] for b in self.buttons],
+            "media": [
+                {"content_type": m.content_type, "url": m.url, "filename": m.filename}
+                for m in self.media
+            ],
+            "template": (
+                {"name": self.template.name, "variables": self.template.variables}
+                if self.template
+                else None
+            ),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> OutboundMessage:
+        template = data.get("template")
+        return cls(
+            text=data["text"],
+            buttons=tuple(Button(id=i, title=t) for i, t in data.get("buttons", [])),
+            media=tuple(Media(**m) for m in data.get("media", [])),
+            template=Template(template["name"], template["variables"]) if template else None,
+        )
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """A provider's delivery report for a message we sent."""
+
+    channel: str
+    provider_id: str
+    status: DeliveryStatus
+    error_code: str | None = None
+    at: datetime = field(default_factory=utcnow)

@@ -1,0 +1,158 @@
+"""The conversation router: every inbound message from every channel passes through here.
+
+Order matters and is the product's promise: dedupe by provider id → record the message
+(nothing is lost) → the contact's conversation, under a lock so two quick messages from one
+person are handled one after the other → handlers → state, effects and replies stored in one
+transaction → replies queued to the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+from bot import metrics
+from bot.i18n import translator
+from bot.models import InboundMessage, StatusUpdate, utcnow
+from bot.profile import Profile
+from bot.storage import InboundRecord, Store
+from bot.text import has_arabic_letters, has_latin_letters
+from handlers.base import N_, ConversationState, Dispatcher, Turn
+
+log = logging.getLogger(__name__)
+
+DEDUPE_TTL_SECONDS = 7 * 24 * 3600  # longer than any provider's retry window
+LOCK_TIMEOUT_SECONDS = 30
+
+
+class Outbox(Protocol):
+    """Where stored replies go to be delivered (the RQ queue, or inline in `tawasul chat`)."""
+
+    async def enqueue(self, message_ids: list[int]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one inbound message."""
+
+    duplicate: bool
+    message_id: int | None = None
+    reply_ids: tuple[int, ...] = ()
+
+
+class Router:
+    def __init__(
+        self,
+        store: Store,
+        redis: Redis,
+        outbox: Outbox,
+        dispatcher: Dispatcher,
+        profile: Profile,
+    ) -> None:
+        self.store = store
+        self.redis = redis
+        self.outbox = outbox
+        self.dispatcher = dispatcher
+        self.profile = profile
+        self._local_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    async def handle(self, msg: InboundMessage) -> Outcome:
+        """Route one inbound message; returns once it is recorded and its replies queued."""
+        started = time.perf_counter()
+        seen_key = f"tawasul:seen:{msg.channel}:{msg.provider_id}"
+        if not await self.redis.set(seen_key, b"1", nx=True, ex=DEDUPE_TTL_SECONDS):
+            metrics.DUPLICATES.labels(msg.channel).inc()
+            return Outcome(duplicate=True)
+        address_key = f"{msg.address_kind}:{self.store.cipher.lookup_hash(msg.address)}"
+        try:
+            # FIFO within this process: asyncio.Lock wakes waiters in arrival order.
+            async with self._local_lock(address_key):
+                record = await self.store.record_inbound(msg)
+                if record is None:
+                    metrics.DUPLICATES.labels(msg.channel).inc()
+                    return Outcome(duplicate=True)
+                metrics.MESSAGES_IN.labels(msg.channel).inc()
+                async with self._contact_lock(record.contact_id):
+                    reply_ids = await self._converse(msg, record)
+        except BaseException:
+            # Unrecorded or half-handled: let the provider's retry through again.
+            await self.redis.delete(seen_key)
+            raise
+        await self.outbox.enqueue(reply_ids)
+        metrics.MESSAGES_OUT.labels(msg.channel).inc(len(reply_ids))
+        metrics.HANDLER_SECONDS.labels(msg.channel).observe(time.perf_counter() - started)
+        return Outcome(duplicate=False, message_id=record.message_id, reply_ids=tuple(reply_ids))
+
+    async def _converse(self, msg: InboundMessage, record: InboundRecord) -> list[int]:
+        state = ConversationState.from_json(await self.store.load_state(record.conversation_id))
+        language = record.language or self._first_language(msg)
+        turn = Turn(
+            message=msg,
+            state=state,
+            contact_id=record.contact_id,
+            profile=self.profile,
+            t=translator(language),
+            now=utcnow(),
+        )
+        if record.language is None:
+            turn.switch_language(language)
+        try:
+            await self.dispatcher.dispatch(turn)
+        except Exception:
+            log.exception("handler failed on message %s", record.message_id)
+            turn.state = ConversationState.from_json(state.to_json())
+            turn.replies.clear()
+            turn.say(
+                turn.t.gettext(
+                    N_(
+                        "Sorry, something went wrong on our side. Your message is saved and "
+                        "our team will look at it. Write “menu” to start again."
+                    )
+                )
+            )
+        return await self.store.save_turn(
+            record, msg.channel, turn.state.to_json(), turn.replies, turn.effects
+        )
+
+    def _first_language(self, msg: InboundMessage) -> str:
+        """A new beneficiary who writes in Latin letters only is answered in English."""
+        if has_latin_letters(msg.text) and not has_arabic_letters(msg.text):
+            return "en"
+        return self.profile.default_language
+
+    async def record_status(self, report: StatusUpdate) -> bool:
+        """Apply a provider's delivery report to the stored message."""
+        known = await self.store.apply_status(report)
+        metrics.STATUS_UPDATES.labels(report.channel, report.status.value).inc()
+        return known
+
+    @asynccontextmanager
+    async def _local_lock(self, key: str) -> AsyncIterator[None]:
+        lock = self._local_locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._local_locks[key] = lock
+        async with lock:
+            yield
+
+    @asynccontextmanager
+    async def _contact_lock(self, contact_id: int) -> AsyncIterator[None]:
+        """Across processes: one turn at a time per contact, whatever channel it came on."""
+        lock = self.redis.lock(
+            f"tawasul:lock:contact:{contact_id}",
+            timeout=LOCK_TIMEOUT_SECONDS,
+            blocking_timeout=LOCK_TIMEOUT_SECONDS,
+            sleep=0.005,
+        )
+        async with lock:
+            yield

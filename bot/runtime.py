@@ -1,0 +1,84 @@
+"""Composition root: builds the pieces a process needs (web, worker, chat) from settings.
+
+It only holds references; each piece keeps its own job.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.crypto import Cipher, resolve_secret, use_cipher
+from bot.db import make_engine, make_sessions
+from bot.embedded_redis import EmbeddedRedis
+from bot.profile import Profile, load_profile
+from bot.settings import Settings
+from bot.storage import Store
+from channels.base import Channel
+from channels.context import ChannelContext
+from channels.registry import build_channels
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    profile: Profile
+    cipher: Cipher
+    engine: AsyncEngine
+    store: Store
+    redis: Redis
+    redis_url: str
+    channels: dict[str, Channel] = field(default_factory=dict)
+    embedded: EmbeddedRedis | None = None
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()
+        await self.redis.aclose()
+        await self.engine.dispose()
+
+
+def redis_url_for(settings: Settings, *, embedded_redis: bool) -> tuple[str, EmbeddedRedis | None]:
+    """The configured Redis, or the embedded one under `var/` when none is configured."""
+    if settings.redis_url:
+        return settings.redis_url, None
+    if not embedded_redis:
+        raise RuntimeError("TAWASUL_REDIS_URL is not set")
+    embedded = EmbeddedRedis(settings.var_dir)
+    return embedded.url, embedded
+
+
+def cipher_for(settings: Settings) -> Cipher:
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    cipher = Cipher(resolve_secret(secret, settings.var_dir))
+    use_cipher(cipher)
+    return cipher
+
+
+async def open_runtime(
+    settings: Settings,
+    *,
+    embedded_redis: bool = True,
+    redis_url: str | None = None,
+    with_channels: bool = True,
+) -> Runtime:
+    """Everything a process needs; the profile is validated here, so a bad one stops start-up."""
+    profile = load_profile(settings.profile)
+    cipher = cipher_for(settings)
+    embedded = None
+    if redis_url is None:
+        redis_url, embedded = redis_url_for(settings, embedded_redis=embedded_redis)
+    redis = Redis.from_url(redis_url)
+    engine = make_engine(settings.sqlalchemy_url)
+    store = Store(make_sessions(engine), cipher)
+    runtime = Runtime(settings, profile, cipher, engine, store, redis, redis_url, {}, embedded)
+    if with_channels:
+        runtime.channels = build_channels(ChannelContext(settings, redis, cipher, profile))
+        for channel in runtime.channels.values():
+            await channel.start()
+    return runtime

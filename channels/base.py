@@ -1,0 +1,113 @@
+"""The channel interface: verify, parse, send, and what each channel can display.
+
+Modelled on nyaruka/courier: one module per provider, signature checked before parsing,
+every inbound payload decoded into `InboundMessage` or `StatusUpdate`, send errors typed so the
+worker knows whether to retry. Nothing here or in the router sees a provider's own types.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from aiohttp import web
+
+from bot.models import AddressKind, InboundMessage, OutboundMessage, StatusUpdate
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a channel can show; handlers' buttons degrade to numbered text where it can't."""
+
+    buttons: bool = False
+    max_buttons: int = 0
+    max_button_title: int = 20
+    max_text_length: int = 4096
+    media: bool = False
+    templates: bool = False
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """The parts of an HTTP request a channel needs, free of the web framework."""
+
+    method: str
+    path: str
+    url: str
+    headers: dict[str, str]
+    query: dict[str, str]
+    body: bytes
+    form: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_id: str
+
+
+class SendError(Exception):
+    """A send failed; subclasses say what the worker should do about it."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class RetryableSendError(SendError):
+    """Try again later: provider 5xx, timeouts, connection errors."""
+
+
+class ThrottledError(RetryableSendError):
+    """The provider asked us to slow down (HTTP 429, WhatsApp 130429)."""
+
+
+class PermanentSendError(SendError):
+    """Retrying cannot help: bad address, content rejected."""
+
+
+class ContactStoppedError(PermanentSendError):
+    """The recipient opted out at the provider (Twilio 21610); stop that address."""
+
+
+Inbound = InboundMessage | StatusUpdate
+
+
+class Channel(ABC):
+    """One provider. Subclasses set `name`, `address_kinds`, `capabilities`, `webhook_paths`."""
+
+    name: ClassVar[str]
+    address_kinds: ClassVar[tuple[AddressKind, ...]]
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    webhook_paths: ClassVar[tuple[str, ...]] = ()
+
+    async def start(self) -> None:
+        """Open long-lived resources (an HTTP session shared by every send)."""
+        return None
+
+    async def close(self) -> None:
+        """Release what `start` opened."""
+        return None
+
+    async def verify(self, request: WebhookRequest) -> bool:
+        """True when the request really comes from the provider (signature, secret token)."""
+        return False
+
+    def parse(self, request: WebhookRequest) -> list[Inbound]:
+        """Decode a verified webhook; raise ValueError for a malformed one (answered 400)."""
+        raise ValueError(f"{self.name} receives no webhooks")
+
+    def acknowledge(self, request: WebhookRequest, results: list[int | None]) -> web.Response:
+        """The provider's expected answer once everything in the request is recorded."""
+        return web.Response(text="ok")
+
+    def extra_routes(self) -> list[web.AbstractRouteDef]:
+        """Other HTTP routes the channel serves (pages, verification handshakes)."""
+        return []
+
+    @abstractmethod
+    async def send(self, kind: AddressKind, address: str, message: OutboundMessage) -> SendResult:
+        """Deliver one message; raise a SendError subclass on failure."""
+
+
+ChannelFactory = type[Channel]

@@ -1,0 +1,41 @@
+"""The terminal channel behind `tawasul chat`: talk to the bot as a beneficiary.
+
+Replies are printed by the same process, so its outbox delivers inline instead of through the
+worker; the stored records are the same as on any other channel.
+"""
+
+from __future__ import annotations
+
+import getpass
+import itertools
+from typing import ClassVar, TextIO
+
+from bot.models import AddressKind, InboundMessage, OutboundMessage
+from channels.base import Capabilities, Channel, SendResult
+from channels.render import numbered_text
+
+
+class TerminalChannel(Channel):
+    name: ClassVar[str] = "terminal"
+    address_kinds = (AddressKind.TERMINAL,)
+    capabilities = Capabilities(buttons=False, max_text_length=100_000)
+
+    def __init__(self, output: TextIO, address: str | None = None) -> None:
+        self.output = output
+        self.address = address or f"{getpass.getuser()}@terminal"
+        self._ids = itertools.count(1)
+
+    def inbound(self, text: str, session: str) -> InboundMessage:
+        """A typed line as an inbound message; ids are unique per chat session."""
+        return InboundMessage(
+            channel=self.name,
+            address_kind=AddressKind.TERMINAL,
+            address=self.address,
+            provider_id=f"{session}-{next(self._ids)}",
+            text=text.strip(),
+        )
+
+    async def send(self, kind: AddressKind, address: str, message: OutboundMessage) -> SendResult:
+        self.output.write(numbered_text(message) + "\n\n")
+        self.output.flush()
+        return SendResult(provider_id=f"terminal-{next(self._ids)}")

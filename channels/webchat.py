@@ -1,0 +1,159 @@
+"""The association's web chat: a page at /chat and its JSON API.
+
+The browser holds a session token signed by the server, posts messages to
+`POST /chat/api/messages`, and long-polls `GET /chat/api/messages` for replies. The worker
+delivers replies by appending them to a per-session Redis stream, so any web process can
+answer the poll (web processes scale horizontally).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+import uuid
+from typing import Any, ClassVar
+
+from aiohttp import web
+
+from bot.models import AddressKind, InboundMessage, OutboundMessage
+from channels.base import (
+    Capabilities,
+    Channel,
+    Inbound,
+    PermanentSendError,
+    RetryableSendError,
+    SendResult,
+    WebhookRequest,
+)
+from channels.context import ChannelContext
+
+MAX_TEXT = 4096
+STREAM_MAXLEN = 500
+STREAM_TTL_SECONDS = 30 * 24 * 3600
+MAX_WAIT_SECONDS = 25.0
+
+
+def _stream_key(session_id: str) -> str:
+    return f"tawasul:webchat:{session_id}"
+
+
+class WebChatChannel(Channel):
+    name: ClassVar[str] = "webchat"
+    address_kinds = (AddressKind.WEBCHAT,)
+    capabilities = Capabilities(
+        buttons=True, max_buttons=12, max_button_title=40, max_text_length=MAX_TEXT
+    )
+    webhook_paths = ("/chat/api/messages",)
+
+    def __init__(self, context: ChannelContext) -> None:
+        self.context = context
+
+    # -- sessions ---------------------------------------------------------------------------
+    def new_session(self) -> str:
+        """A random session id with the server's signature, so ids cannot be guessed."""
+        raw = secrets.token_urlsafe(18)
+        return f"{raw}.{self._signature(raw)}"
+
+    def _signature(self, raw: str) -> str:
+        return self.context.cipher.lookup_hash(f"webchat-session:{raw}")[:32]
+
+    def session_id(self, token: str) -> str | None:
+        """The session id inside a token, or None if the token was not issued here."""
+        raw, _, signature = token.partition(".")
+        if not raw or not signature or len(token) > 128:
+            return None
+        if not hmac.compare_digest(signature, self._signature(raw)):
+            return None
+        return raw
+
+    # -- inbound ----------------------------------------------------------------------------
+    async def verify(self, request: WebhookRequest) -> bool:
+        try:
+            data = json.loads(request.body)
+        except ValueError:
+            return True  # not ours to judge: parse() answers 400 for malformed JSON
+        token = data.get("session") if isinstance(data, dict) else None
+        return isinstance(token, str) and self.session_id(token) is not None
+
+    def parse(self, request: WebhookRequest) -> list[Inbound]:
+        try:
+            data = json.loads(request.body)
+        except ValueError as exc:
+            raise ValueError("body is not JSON") from exc
+        if not isinstance(data, dict):
+            raise ValueError("body must be a JSON object")
+        session = self.session_id(str(data.get("session", "")))
+        text = data.get("text", "")
+        button_id = data.get("button_id")
+        client_id = data.get("client_id") or uuid.uuid4().hex
+        if session is None:
+            raise ValueError("unknown session")
+        if not isinstance(text, str) or len(text) > MAX_TEXT:
+            raise ValueError(f"text must be a string of at most {MAX_TEXT} characters")
+        if button_id is not None and (not isinstance(button_id, str) or len(button_id) > 64):
+            raise ValueError("button_id must be a short string")
+        if not isinstance(client_id, str) or len(client_id) > 64:
+            raise ValueError("client_id must be a short string")
+        if not text.strip() and button_id is None:
+            raise ValueError("empty message")
+        return [
+            InboundMessage(
+                channel=self.name,
+                address_kind=AddressKind.WEBCHAT,
+                address=session,
+                provider_id=client_id,
+                text=text.strip(),
+                button_id=button_id,
+            )
+        ]
+
+    def acknowledge(self, request: WebhookRequest, results: list[int | None]) -> web.Response:
+        return web.json_response({"ok": True, "duplicate": results == [None]}, status=202)
+
+    # -- outbound ---------------------------------------------------------------------------
+    async def send(self, kind: AddressKind, address: str, message: OutboundMessage) -> SendResult:
+        if kind is not AddressKind.WEBCHAT:
+            raise PermanentSendError(f"web chat cannot reach a {kind} address")
+        entry = {
+            "text": message.text,
+            "buttons": json.dumps(
+                [{"id": b.id, "title": b.title} for b in message.buttons], ensure_ascii=False
+            ),
+        }
+        key = _stream_key(address)
+        try:
+            async with self.context.redis.pipeline(transaction=True) as pipe:
+                pipe.xadd(key, entry, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
+                pipe.expire(key, STREAM_TTL_SECONDS)
+                stream_id, _ = await pipe.execute()
+        except Exception as exc:  # redis errors are transient from the worker's view
+            raise RetryableSendError(f"web chat outbox unavailable: {exc}") from exc
+        return SendResult(provider_id=_text(stream_id))
+
+    async def replies(
+        self, session_id: str, after: str, wait_seconds: float
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Replies after the cursor, waiting up to `wait_seconds` for the first one."""
+        block = int(max(0.0, min(wait_seconds, MAX_WAIT_SECONDS)) * 1000)
+        result: Any = await self.context.redis.xread(
+            {_stream_key(session_id): after or "0-0"}, count=50, block=block or None
+        )
+        messages: list[dict[str, Any]] = []
+        cursor = after or "0-0"
+        for _key, entries in result or []:
+            for entry_id, fields in entries:
+                cursor = _text(entry_id)
+                decoded = {_text(k): _text(v) for k, v in fields.items()}
+                messages.append(
+                    {
+                        "id": cursor,
+                        "text": decoded.get("text", ""),
+                        "buttons": json.loads(decoded.get("buttons") or "[]"),
+                    }
+                )
+        return messages, cursor
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

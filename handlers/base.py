@@ -1,0 +1,134 @@
+"""Check-then-handle handlers (python-telegram-bot's model) over one conversation turn.
+
+A handler sees a `Turn`: the message, the conversation's state, the beneficiary's translator
+and the organisation profile. It answers by appending replies and effects; the router stores
+them. Handlers know nothing of providers or SQL.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.effects import Effect, SetLanguage
+from bot.i18n import N_, Translator, translator
+from bot.models import Button, InboundMessage, OutboundMessage
+from bot.profile import Profile
+from bot.text import normalize_for_matching
+
+__all__ = ["N_", "ConversationState", "Dispatcher", "Flow", "Handler", "Turn"]
+
+
+@dataclass
+class ConversationState:
+    """Where the conversation is: the active journey and its step, plus what it collected."""
+
+    flow: str | None = None
+    step: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    greeted: bool = False
+    misunderstood: int = 0
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> ConversationState:
+        if not data:
+            return cls()
+        return cls(
+            flow=data.get("flow"),
+            step=data.get("step"),
+            data=dict(data.get("data") or {}),
+            greeted=bool(data.get("greeted")),
+            misunderstood=int(data.get("misunderstood") or 0),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "flow": self.flow,
+            "step": self.step,
+            "data": self.data,
+            "greeted": self.greeted,
+            "misunderstood": self.misunderstood,
+        }
+
+    def enter(self, flow: str | None, step: str | None = None) -> None:
+        """Start a journey (or return to the menu with None), forgetting the last one's data."""
+        self.flow, self.step, self.data = flow, step, {}
+
+
+@dataclass
+class Turn:
+    """One inbound message being handled, and what the handlers decide to do about it."""
+
+    message: InboundMessage
+    state: ConversationState
+    contact_id: int
+    profile: Profile
+    t: Translator
+    now: datetime
+    replies: list[OutboundMessage] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The message normalised for matching (digits, Arabic letter forms, case)."""
+        return normalize_for_matching(self.message.text)
+
+    def say(self, text: str, buttons: Sequence[Button] = ()) -> None:
+        self.replies.append(OutboundMessage(text=text, buttons=tuple(buttons)))
+
+    def switch_language(self, language: str) -> None:
+        """Answer in `language` from now on, this reply included."""
+        self.t = translator(language)
+        self.effects.append(SetLanguage(self.t.language))
+
+    def effect(self, effect: Effect) -> None:
+        self.effects.append(effect)
+
+
+class Handler(ABC):
+    """A handler answers a turn when `check` says the turn is its own."""
+
+    def check(self, turn: Turn) -> bool:
+        return True
+
+    @abstractmethod
+    async def handle(self, turn: Turn) -> None: ...
+
+
+class Dispatcher:
+    """Global handlers first (opt-out works in any state), then the active journey, then the
+    menu: the first whose check passes handles the turn."""
+
+    def __init__(
+        self,
+        global_handlers: Iterable[Handler],
+        flows: Mapping[str, Handler],
+        fallback: Handler,
+    ) -> None:
+        self.global_handlers = tuple(global_handlers)
+        self.flows = dict(flows)
+        self.fallback = fallback
+
+    async def dispatch(self, turn: Turn) -> None:
+        for handler in self.global_handlers:
+            if handler.check(turn):
+                await handler.handle(turn)
+                return
+        flow = self.flows.get(turn.state.flow or "")
+        if flow is not None and flow.check(turn):
+            await flow.handle(turn)
+            return
+        await self.fallback.handle(turn)
+
+
+class Flow(Handler):
+    """A journey started from the menu (support request, complaint…); it owns the turns while
+    the conversation's state names it."""
+
+    name: str
+
+    @abstractmethod
+    async def start(self, turn: Turn) -> None: ...

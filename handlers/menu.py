@@ -1,0 +1,191 @@
+"""Greeting and main menu: the entry to every journey, and the answer when nothing else fits.
+
+Every menu answers to its button, its number and a typed word (DESIGN.md), and an unclear
+message is never a dead end: the menu comes back with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bot.i18n import LANGUAGES, Translator, keywords, translator
+from bot.models import Button
+from bot.text import parse_int
+from handlers.base import N_, Flow, Handler, Turn
+
+MENU_PREFIX = "menu:"
+LANGUAGE_PREFIX = "lang:"
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    """A main-menu line: the journey it starts and the words that choose it."""
+
+    key: str
+    title: str
+    words: str
+    flow: str
+
+
+MAIN_MENU: tuple[MenuEntry, ...] = (
+    MenuEntry(
+        "inquiries",
+        N_("Questions and answers"),
+        N_("questions, question, inquiry, inquiries, faq, ask"),
+        "inquiries",
+    ),
+    MenuEntry(
+        "support",
+        N_("Apply for support"),
+        N_("support, apply, support request, aid, assistance"),
+        "support_request",
+    ),
+    MenuEntry(
+        "status",
+        N_("Request status"),
+        N_("status, request status, my request, track"),
+        "request_status",
+    ),
+    MenuEntry(
+        "complaint",
+        N_("Complaint or suggestion"),
+        N_("complaint, complain, suggestion, feedback"),
+        "complaint",
+    ),
+    MenuEntry(
+        "staff",
+        N_("Talk to staff"),
+        N_("staff, employee, agent, human, talk to staff"),
+        "handoff",
+    ),
+    MenuEntry(
+        "updates",
+        N_("Updates subscription"),
+        N_("updates, news, subscription"),
+        "updates",
+    ),
+    MenuEntry(
+        "privacy",
+        N_("Privacy and my data"),
+        N_("privacy, my data, data"),
+        "privacy",
+    ),
+)
+
+# Translators: the name of this catalog's language, written in that language.
+LANGUAGE_NAME = N_("English")
+# Translators: comma-separated greetings a beneficiary may open with.
+GREETING_WORDS = N_("hi, hello, hey, salam, good morning, good evening")
+# Translators: comma-separated words that show the main menu from anywhere.
+MENU_WORDS = N_("menu, main menu, home")
+
+
+def other_language(language: str) -> str:
+    return next(code for code in LANGUAGES if code != language)
+
+
+def menu_buttons(t: Translator) -> list[Button]:
+    """The main menu's buttons in the beneficiary's language; the last switches language."""
+    buttons = [Button(MENU_PREFIX + entry.key, t.gettext(entry.title)) for entry in MAIN_MENU]
+    other = other_language(t.language)
+    buttons.append(Button(LANGUAGE_PREFIX + other, translator(other).gettext(LANGUAGE_NAME)))
+    return buttons
+
+
+def chosen_button(turn: Turn) -> str | None:
+    """The menu button a message means: pressed, typed as its number, or typed as a word."""
+    if turn.message.button_id:
+        return turn.message.button_id
+    buttons = menu_buttons(turn.t)
+    number = parse_int(turn.message.text)
+    if number is not None:
+        return buttons[number - 1].id if 1 <= number <= len(buttons) else None
+    text = turn.text
+    for entry in MAIN_MENU:
+        if text in keywords(entry.words) or text == turn.t.gettext(entry.title):
+            return MENU_PREFIX + entry.key
+    return None
+
+
+def show_menu(turn: Turn, lead: str | None = None) -> None:
+    """Say `lead` (or the menu heading) with the main menu's buttons."""
+    heading = turn.t.gettext(N_("Choose a service by its number:"))
+    text = f"{lead}\n\n{heading}" if lead else turn.t.gettext(N_("Main menu.")) + " " + heading
+    turn.say(text, menu_buttons(turn.t))
+
+
+def greet(turn: Turn) -> None:
+    name = turn.profile.name.get(turn.t.language)
+    show_menu(
+        turn,
+        turn.t.gettext(N_("Welcome to {name}! How can we help you today?")).format(name=name),
+    )
+    turn.state.greeted = True
+
+
+class MenuWordHandler(Handler):
+    """ "menu" in any state leaves the current journey and shows the main menu."""
+
+    def check(self, turn: Turn) -> bool:
+        return turn.text in keywords(MENU_WORDS)
+
+    async def handle(self, turn: Turn) -> None:
+        turn.state.enter(None)
+        turn.state.misunderstood = 0
+        show_menu(turn)
+
+
+class MenuHandler(Handler):
+    """The conversation's home: greets, starts the chosen journey, or asks again."""
+
+    def __init__(self, flows: Mapping[str, Flow]) -> None:
+        self.flows = flows
+
+    async def handle(self, turn: Turn) -> None:
+        if turn.text in keywords(GREETING_WORDS) or (
+            not turn.state.greeted and chosen_button(turn) is None
+        ):
+            greet(turn)
+            return
+        turn.state.greeted = True
+        choice = chosen_button(turn)
+        if choice is None:
+            turn.state.misunderstood += 1
+            show_menu(turn, turn.t.gettext(N_("Sorry, I did not understand your message.")))
+            return
+        turn.state.misunderstood = 0
+        if choice.startswith(LANGUAGE_PREFIX):
+            switch_language(turn, choice.removeprefix(LANGUAGE_PREFIX))
+            return
+        entry = next((e for e in MAIN_MENU if MENU_PREFIX + e.key == choice), None)
+        if entry is None:
+            show_menu(turn, turn.t.gettext(N_("That option is no longer available.")))
+            return
+        flow = self.flows.get(entry.flow)
+        if flow is None:
+            contact = turn.profile.contact
+            show_menu(
+                turn,
+                turn.t.gettext(
+                    N_(
+                        "“{service}” is not available in this chat yet. Until it is, you can "
+                        "reach us by phone on {phone} or by email at {email}."
+                    )
+                ).format(
+                    service=turn.t.gettext(entry.title), phone=contact.phone, email=contact.email
+                ),
+            )
+            return
+        turn.state.enter(flow.name)
+        await flow.start(turn)
+
+
+# Translators: said in the language just chosen: "I will answer in <this language>".
+LANGUAGE_CHOSEN = N_("From now on I will answer in English.")
+
+
+def switch_language(turn: Turn, language: str) -> None:
+    """Change the beneficiary's language and show the menu in it."""
+    turn.switch_language(language)
+    show_menu(turn, turn.t.gettext(LANGUAGE_CHOSEN))

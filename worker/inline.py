@@ -1,0 +1,16 @@
+"""Delivering replies in the same process, for `tawasul chat` where the terminal is the
+recipient; it runs the very job body the worker runs."""
+
+from __future__ import annotations
+
+from bot.runtime import Runtime
+from worker.delivery import deliver
+
+
+class InlineOutbox:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def enqueue(self, message_ids: list[int]) -> None:
+        for message_id in message_ids:
+            await deliver(self.runtime, message_id, last_attempt=True)

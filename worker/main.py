@@ -1,0 +1,30 @@
+"""`tawasul worker`: an RQ worker with the scheduler (retries with backoff, scheduled jobs)."""
+
+from __future__ import annotations
+
+import logging
+
+from redis import Redis
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+
+from bot.settings import Settings
+from worker import process
+from worker.queues import make_queue
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings, redis_url: str, *, burst: bool = False) -> bool:
+    """Work the queue until stopped (or until empty with `burst`).
+
+    SimpleWorker runs jobs in this process instead of forking one per job, so the database
+    engine and HTTP sessions opened by the first job serve all the others.
+    """
+    queue = make_queue(redis_url, settings.queue_name)
+    worker = SimpleWorker([queue], connection=Redis.from_url(redis_url), serializer=JSONSerializer)
+    log.info("worker listening on queue %r", settings.queue_name)
+    try:
+        return bool(worker.work(burst=burst, with_scheduler=True, logging_level="WARNING"))
+    finally:
+        process.close()
