@@ -1,0 +1,653 @@
+"""The organisation profile: who the association is, and how its beneficiary service works.
+
+An administrator describes the association in one YAML file (see `profiles/example.yaml`): names,
+contact details, working hours, FAQ, the support-request form, request types, complaint
+categories, the contact officer per domain, SLAs and the survey. `load_profile` validates all of
+it at start and reports *every* mistake as `<yaml path>: <message>`, so a typo is fixed in one go
+instead of one restart per error. The form-field schema lives in `bot.profile_fields`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from itertools import pairwise
+from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    HttpUrl,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from bot.profile_fields import (
+    FIELD_KINDS,
+    Attestation,
+    ChoiceField,
+    ChoiceOption,
+    CityField,
+    DateField,
+    FormField,
+    Identifier,
+    IntegerField,
+    LocalizedText,
+    LocalizedVariants,
+    MediaField,
+    MoneyField,
+    NationalIdField,
+    NonEmptyStr,
+    PhoneField,
+    PhoneNumber,
+    StrictModel,
+    SupportForm,
+    TextField,
+    normalise_phone,
+)
+
+__all__ = [
+    "WEEKDAYS",
+    "Attestation",
+    "ChoiceField",
+    "ChoiceOption",
+    "CityField",
+    "ComplaintCategory",
+    "Consent",
+    "Contact",
+    "DateField",
+    "Domain",
+    "FaqEntry",
+    "FaqTopic",
+    "FormField",
+    "IntegerField",
+    "LocalizedText",
+    "LocalizedVariants",
+    "MediaField",
+    "MoneyField",
+    "NationalIdField",
+    "Officer",
+    "PhoneField",
+    "Profile",
+    "ProfileError",
+    "RequestType",
+    "Sla",
+    "SupportForm",
+    "Survey",
+    "TextField",
+    "TimeRange",
+    "WhatsAppTemplate",
+    "WorkingHours",
+    "format_errors",
+    "load_profile",
+    "normalise_phone",
+]
+
+# Saudi week order; index 0 is Sunday.
+WEEKDAYS: tuple[str, ...] = (
+    "sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+)  # fmt: skip
+
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+_TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_TELEGRAM_RE = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{4,31}|-?\d{5,})$")
+_URL = TypeAdapter(HttpUrl)
+
+
+def _quoted_phone(value: Any) -> Any:
+    # Unquoted +966... is an int in YAML, and 05... may even be read as octal: ask for quotes.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(f'write phone numbers in quotes, e.g. "+966501234567" (got {value!r})')
+    return value
+
+
+def _check_email(value: str) -> str:
+    if not _EMAIL_RE.match(value):
+        raise ValueError(f"not an email address (got {value!r})")
+    return value
+
+
+def _check_url(value: str) -> str:
+    try:
+        _URL.validate_python(value)
+    except ValidationError:
+        raise ValueError(f"not an http(s) URL (got {value!r})") from None
+    return value
+
+
+def _parse_time(value: Any) -> Any:
+    # YAML 1.1 reads unquoted 14:00 as the base-60 integer 840 (= 14*60); 08:00 stays a string.
+    if isinstance(value, int) and not isinstance(value, bool) and 60 <= value < 24 * 60:
+        return f"{value // 60:02d}:{value % 60:02d}"
+    match = _TIME_RE.match(value) if isinstance(value, str) else None
+    if not match:
+        raise ValueError(f'must be a time written as HH:MM, e.g. "08:00" (got {value!r})')
+    return f"{int(match[1]):02d}:{match[2]}"
+
+
+def _telegram_handle(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str) and not _TELEGRAM_RE.match(value.strip()):
+        raise ValueError(f"must be an @username or a numeric chat id (got {value!r})")
+    return value
+
+
+QuotedPhone = Annotated[PhoneNumber, BeforeValidator(_quoted_phone)]
+Email = Annotated[str, AfterValidator(_check_email)]
+Url = Annotated[str, AfterValidator(_check_url)]
+ClockTime = Annotated[str, BeforeValidator(_parse_time)]
+
+
+class Contact(StrictModel):
+    """How beneficiaries reach the association; phone numbers are stored as E.164."""
+
+    phone: QuotedPhone
+    whatsapp: QuotedPhone | None = None
+    email: Email
+    website: Url | None = None
+    address: LocalizedText
+
+
+class TimeRange(StrictModel):
+    """One opening period of a day, local time of the profile; `close` is exclusive."""
+
+    open: ClockTime
+    close: ClockTime
+
+    @field_validator("close")
+    @classmethod
+    def _ordered(cls, value: str, info: ValidationInfo) -> str:
+        opening = info.data.get("open")
+        if opening is not None and value <= opening:
+            raise ValueError(f"is {value}, not after open ({opening})")
+        return value
+
+    @property
+    def open_time(self) -> time:
+        """`open` as a `datetime.time`."""
+        return time.fromisoformat(self.open)
+
+    @property
+    def close_time(self) -> time:
+        """`close` as a `datetime.time`."""
+        return time.fromisoformat(self.close)
+
+
+class WorkingHours(StrictModel):
+    """Opening periods per weekday; an empty or missing day is closed (usually Friday, Saturday)."""
+
+    sunday: list[TimeRange] = Field(default_factory=list)
+    monday: list[TimeRange] = Field(default_factory=list)
+    tuesday: list[TimeRange] = Field(default_factory=list)
+    wednesday: list[TimeRange] = Field(default_factory=list)
+    thursday: list[TimeRange] = Field(default_factory=list)
+    friday: list[TimeRange] = Field(default_factory=list)
+    saturday: list[TimeRange] = Field(default_factory=list)
+
+    @field_validator(*WEEKDAYS)
+    @classmethod
+    def _no_overlap(cls, ranges: list[TimeRange]) -> list[TimeRange]:
+        ranges = sorted(ranges, key=lambda r: r.open)
+        for first, second in pairwise(ranges):
+            if second.open < first.close:
+                raise ValueError(
+                    f"periods {first.open}-{first.close} and {second.open}-{second.close} overlap"
+                )
+        return ranges
+
+    def for_date(self, day: date) -> list[TimeRange]:
+        """The periods of `day`'s weekday, sorted by opening time."""
+        ranges: list[TimeRange] = getattr(self, WEEKDAYS[(day.weekday() + 1) % 7])
+        return ranges
+
+
+class Consent(StrictModel):
+    """Consent to receive the association's updates (policy 004: electronic consent first)."""
+
+    wording_version: NonEmptyStr
+    updates_question: LocalizedText
+
+
+class FaqEntry(StrictModel):
+    """One question (in several phrasings per language) and its answer."""
+
+    id: Identifier
+    questions: LocalizedVariants
+    answer: LocalizedText
+
+
+class FaqTopic(StrictModel):
+    """A group of FAQ entries shown as one menu item."""
+
+    id: Identifier
+    title: LocalizedText
+    entries: list[FaqEntry] = Field(min_length=1)
+
+
+class RequestType(StrictModel):
+    """A kind of support a beneficiary can ask for; `domain` picks the contact officer."""
+
+    id: Identifier
+    label: LocalizedText
+    domain: Identifier
+
+
+class ComplaintCategory(StrictModel):
+    """A complaint category; urgent ones use `sla.urgent_complaint_hours`."""
+
+    id: Identifier
+    label: LocalizedText
+    domain: Identifier
+    urgent: bool = False
+
+
+class Officer(StrictModel):
+    """The contact officer (ضابط اتصال) who answers for a domain."""
+
+    name: NonEmptyStr
+    email: Email
+    telegram: Annotated[str | None, BeforeValidator(_telegram_handle)] = None
+
+
+class Domain(StrictModel):
+    """An area of the association's work with its own contact officer."""
+
+    id: Identifier
+    label: LocalizedText
+    officer: Officer
+
+
+class Sla(StrictModel):
+    """Promised response times; the research committee answers within about two weeks."""
+
+    request_decision_days: int = Field(default=14, gt=0)
+    complaint_response_days: int = Field(default=5, gt=0)
+    handoff_response_hours: int = Field(default=4, gt=0)
+    urgent_complaint_hours: int = Field(default=24, gt=0)
+
+
+class Survey(StrictModel):
+    """The satisfaction survey; a score at or below `low_score_threshold` opens a follow-up."""
+
+    question: LocalizedText
+    scale_max: int = Field(default=5, ge=2, le=10)
+    low_score_threshold: int = Field(default=2, ge=1)
+    comment_prompt: LocalizedText
+    thanks: LocalizedText
+
+    @field_validator("low_score_threshold")
+    @classmethod
+    def _threshold(cls, value: int, info: ValidationInfo) -> int:
+        scale_max = info.data.get("scale_max")
+        if scale_max is not None and value >= scale_max:
+            raise ValueError(f"is {value}, it must be below scale_max ({scale_max})")
+        return value
+
+
+class WhatsAppTemplate(StrictModel):
+    """An approved WhatsApp template, the only thing sendable outside the 24-hour window."""
+
+    twilio_content_sid: str | None = Field(default=None, pattern=r"^HX[0-9a-fA-F]{32}$")
+    meta_name: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,512}$")
+    language: str = Field(pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> WhatsAppTemplate:
+        if self.twilio_content_sid is None and self.meta_name is None:
+            raise ValueError("give twilio_content_sid, meta_name or both")
+        return self
+
+
+_SKIP_REFERENCES = "skip_reference_checks"
+
+
+class Profile(StrictModel):
+    """The whole organisation profile, as read from YAML."""
+
+    name: LocalizedText
+    short_name: LocalizedText
+    default_language: Literal["ar", "en"] = "ar"
+    contact: Contact
+    timezone: str = "Asia/Riyadh"
+    working_hours: WorkingHours
+    privacy_notice_url: Url
+    consent: Consent
+    faq: list[FaqTopic] = Field(min_length=1)
+    support_form: SupportForm
+    request_types: list[RequestType] = Field(min_length=1)
+    complaint_categories: list[ComplaintCategory] = Field(min_length=1)
+    domains: list[Domain] = Field(min_length=1)
+    sla: Sla = Field(default_factory=Sla)
+    survey: Survey
+    templates: dict[Identifier, WhatsAppTemplate] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use e.g. 'Asia/Riyadh'") from None
+        return value
+
+    @model_validator(mode="after")
+    def _references(self, info: ValidationInfo) -> Profile:
+        # load_profile runs these checks itself on the raw data, so that they are reported
+        # together with the other errors; this covers profiles built in code.
+        if info.context and info.context.get(_SKIP_REFERENCES):
+            return self
+        problems = _reference_errors(self.model_dump())
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The profile's time zone, in which working hours are read."""
+        return ZoneInfo(self.timezone)
+
+    def _local(self, now: datetime) -> datetime:
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError("now must be timezone-aware (e.g. datetime.now(UTC))")
+        return now.astimezone(self.tz)
+
+    def is_open(self, now: datetime) -> bool:
+        """Whether the association is open at `now` (aware; compared in the profile's zone)."""
+        local = self._local(now)
+        clock = local.time()
+        return any(r.open_time <= clock < r.close_time for r in self.working_hours.for_date(local))
+
+    def next_opening(self, now: datetime) -> datetime | None:
+        """The first moment at or after `now` when the association is open, in the profile's zone.
+
+        That is `now` itself while open. It tells a beneficiary writing after hours when a person
+        will answer. None when the profile has no working hours at all.
+        """
+        local = self._local(now)
+        if self.is_open(local):
+            return local
+        for offset in range(8):
+            day = local + timedelta(days=offset)
+            for period in self.working_hours.for_date(day):
+                start = datetime.combine(day.date(), period.open_time, tzinfo=self.tz)
+                if start >= local:
+                    return start
+        return None
+
+    def get_domain(self, domain_id: str) -> Domain | None:
+        """The domain (and so the contact officer) with this id."""
+        return next((d for d in self.domains if d.id == domain_id), None)
+
+    def get_request_type(self, type_id: str) -> RequestType | None:
+        """The request type with this id."""
+        return next((t for t in self.request_types if t.id == type_id), None)
+
+    def get_complaint_category(self, category_id: str) -> ComplaintCategory | None:
+        """The complaint category with this id."""
+        return next((c for c in self.complaint_categories if c.id == category_id), None)
+
+    def get_faq_entry(self, entry_id: str) -> FaqEntry | None:
+        """The FAQ entry with this id, whatever its topic."""
+        entries = (e for topic in self.faq for e in topic.entries)
+        return next((e for e in entries if e.id == entry_id), None)
+
+    def get_faq_topic(self, topic_id: str) -> FaqTopic | None:
+        """The FAQ topic with this id."""
+        return next((t for t in self.faq if t.id == topic_id), None)
+
+    def get_field(self, field_id: str) -> FormField | None:
+        """The support-form field with this id."""
+        return next((f for f in self.support_form.fields if f.id == field_id), None)
+
+    def options_for(self, field: ChoiceField) -> list[ChoiceOption]:
+        """A choice field's options, with `options_from: request_types` resolved."""
+        if field.options is not None:
+            return field.options
+        return [ChoiceOption(id=t.id, label=t.label) for t in self.request_types]
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading and error reporting
+
+
+class ProfileError(Exception):
+    """The profile cannot be used; `errors` holds one `<yaml path>: <message>` line per problem."""
+
+    def __init__(self, errors: list[str], path: str | os.PathLike[str] | None = None) -> None:
+        self.errors = list(errors)
+        self.path = path
+        super().__init__(
+            format_errors(path, self.errors) if path is not None else "\n".join(errors)
+        )
+
+
+def format_errors(path: str | os.PathLike[str], errors: list[str]) -> str:
+    """The report `tawasul profile check PATH` prints: one line per error, then a count line."""
+    where = os.fspath(path)
+    lines = [f"{where}: {error}" for error in errors]
+    count = len(errors)
+    lines.append(f"{count} error{'' if count == 1 else 's'} in {where}" if count else
+                 f"no errors in {where}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def load_profile(path: str | os.PathLike[str]) -> Profile:
+    """Read and validate a profile; raise ProfileError listing every problem, not just the first."""
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ProfileError(["file not found"], path) from None
+    except IsADirectoryError:
+        raise ProfileError(["is a directory, not a profile file"], path) from None
+    except OSError as exc:
+        raise ProfileError([f"cannot read the file: {exc.strerror or exc}"], path) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        message = f"not UTF-8 text (bad byte at offset {exc.start}); save the file as UTF-8"
+        raise ProfileError([message], path) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ProfileError([f"{where}{problem}"], path) from None
+    except yaml.YAMLError as exc:
+        raise ProfileError([f"invalid YAML: {exc}"], path) from None
+    if data is None:
+        message = "the file is empty; start from profiles/example.yaml"
+        raise ProfileError([message], path)
+    if not isinstance(data, dict):
+        found = "a list" if isinstance(data, list) else f"the single value {data!r}"
+        message = f"the top level must be a mapping (name:, contact:, ...), not {found}"
+        raise ProfileError([message], path)
+
+    errors = _duplicate_key_errors(text)
+    profile: Profile | None = None
+    try:
+        profile = Profile.model_validate(data, context={_SKIP_REFERENCES: True})
+    except ValidationError as exc:
+        errors += [_error_line(e) for e in exc.errors()]
+    errors += _reference_errors(data)
+    if errors or profile is None:
+        raise ProfileError(list(dict.fromkeys(errors)), path)
+    return profile
+
+
+def _reference_errors(data: Any) -> list[str]:
+    """Duplicate ids and references to undefined domains, checked on raw (maybe invalid) data."""
+    errors: list[str] = []
+    if not isinstance(data, dict):
+        return errors
+
+    def items(seq: Any, prefix: str) -> list[tuple[str, dict[str, Any]]]:
+        if not isinstance(seq, list):
+            return []
+        return [(f"{prefix}[{i}]", x) for i, x in enumerate(seq) if isinstance(x, dict)]
+
+    def unique(entries: Iterable[tuple[str, dict[str, Any]]], what: str) -> set[str]:
+        seen: dict[str, str] = {}
+        for where, item in entries:
+            ident = item.get("id")
+            if not isinstance(ident, str):
+                continue
+            if ident in seen:
+                errors.append(f"{where}.id: {what} id {ident!r} is already used at {seen[ident]}")
+            else:
+                seen[ident] = where
+        return set(seen)
+
+    topics = items(data.get("faq"), "faq")
+    faq_items = [(w, t) for w, t in topics]
+    faq_items += [e for w, t in topics for e in items(t.get("entries"), f"{w}.entries")]
+    unique(faq_items, "FAQ")
+    form = data.get("support_form")
+    unique(items(form.get("fields") if isinstance(form, dict) else None, "support_form.fields"),
+           "field")  # fmt: skip
+    unique(items(data.get("request_types"), "request_types"), "request type")
+    unique(items(data.get("complaint_categories"), "complaint_categories"), "complaint category")
+    domains = unique(items(data.get("domains"), "domains"), "domain")
+    if isinstance(data.get("domains"), list):
+        known = ", ".join(sorted(domains)) or "none"
+        for key in ("request_types", "complaint_categories"):
+            for where, item in items(data.get(key), key):
+                domain = item.get("domain")
+                if isinstance(domain, str) and domain not in domains:
+                    errors.append(
+                        f"{where}.domain: unknown domain {domain!r}; the domains are: {known}"
+                    )
+    return errors
+
+
+def _duplicate_key_errors(text: str) -> list[str]:
+    """PyYAML silently keeps the last of two equal keys; a copy-paste slip must not vanish."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return []
+    errors: list[str] = []
+
+    def walk(node: yaml.Node | None, path: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in node.value:
+                name = key.value if isinstance(key, yaml.ScalarNode) else None
+                child = f"{path}.{name}" if path else str(name)
+                if name is not None and name != "<<":
+                    if name in seen:
+                        errors.append(
+                            f"{child}: duplicate key (first written on line {seen[name]})"
+                        )
+                    else:
+                        seen[name] = key.start_mark.line + 1
+                walk(value, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                walk(item, f"{path}[{index}]")
+
+    walk(root, "")
+    return errors
+
+
+def _yaml_path(loc: tuple[int | str, ...]) -> str:
+    """('faq', 2, 'entries', 0, 'answer', 'en') -> 'faq[2].entries[0].answer.en'."""
+    path = ""
+    for i, item in enumerate(loc):
+        if isinstance(item, int):
+            path += f"[{item}]"
+        elif (
+            i >= 2
+            and loc[i - 2] == "fields"
+            and isinstance(loc[i - 1], int)
+            and (item in FIELD_KINDS)
+        ):
+            continue  # pydantic puts the discriminator value of a form field in the location
+        else:
+            path += f".{item}" if path else str(item)
+    return path or "(top level)"
+
+
+def _error_line(error: Any) -> str:
+    """A pydantic error as `<yaml path>: <sentence for the administrator>`."""
+    kind, loc, ctx = error["type"], error["loc"], error.get("ctx") or {}
+    kinds = ", ".join(FIELD_KINDS)
+    if kind == "union_tag_invalid":
+        return f"{_yaml_path((*loc, 'kind'))}: unknown kind {ctx.get('tag')!r} (one of: {kinds})"
+    if kind == "union_tag_not_found":
+        return f"{_yaml_path((*loc, 'kind'))}: required key is missing (one of: {kinds})"
+    return f"{_yaml_path(loc)}: {_message(kind, loc, ctx, error)}"
+
+
+def _message(kind: str, loc: tuple[int | str, ...], ctx: dict[str, Any], error: Any) -> str:
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        return "unknown key" + (f" (expected one of: {', '.join(allowed)})" if allowed else "")
+    if kind == "string_too_short" and ctx.get("min_length") == 1:
+        return "must not be empty"
+    message: str = error["msg"]
+    if kind == "value_error":
+        return message.removeprefix("Value error, ")
+    value = error.get("input")
+    if isinstance(value, str | int | float) and len(repr(value)) <= 60:
+        message += f" (got {value!r})"
+    return message
+
+
+def _unwrap(annotation: Any) -> Any:
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, UnionType) and type(None) in get_args(annotation):
+            rest = [a for a in get_args(annotation) if a is not type(None)]
+            if len(rest) != 1:
+                return annotation
+            annotation = rest[0]
+        else:
+            return annotation
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys the model at `loc` accepts, to suggest the right spelling of an unknown key."""
+    annotation: Any = Profile
+    for item in loc:
+        annotation = _unwrap(annotation)
+        origin = get_origin(annotation)
+        if origin is list and isinstance(item, int):
+            annotation = get_args(annotation)[0]
+        elif origin is dict:
+            annotation = get_args(annotation)[1]
+        elif origin in (Union, UnionType):  # the form-field union, keyed by `kind`
+            members = [
+                m for m in get_args(annotation)
+                if isinstance(m, type) and issubclass(m, BaseModel) and "kind" in m.model_fields
+                and get_args(m.model_fields["kind"].annotation) == (item,)
+            ]  # fmt: skip
+            if not members:
+                return []
+            annotation = members[0]
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if item not in annotation.model_fields:
+                return []
+            annotation = annotation.model_fields[item].annotation
+        else:
+            return []
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(annotation.model_fields)
+    return []

@@ -1,0 +1,180 @@
+"""Shared fixtures: real Redis, SQLite and PostgreSQL, and a live gateway (serve + worker).
+
+Redis is the one at TAWASUL_REDIS_URL (default redis://127.0.0.1:6379/15, a database number
+kept for tests and flushed at the start). PostgreSQL tests create a throwaway database on
+TAWASUL_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test) and drop it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+import redis
+
+from bot.crypto import Cipher, use_cipher
+from bot.db import make_engine, make_sessions
+from bot.migrate import upgrade
+from bot.settings import Settings, load_settings
+from bot.storage import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("TAWASUL_REDIS_URL") or "redis://127.0.0.1:6379/15"
+POSTGRES_ADMIN_URL = (
+    os.environ.get("TAWASUL_TEST_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/test"
+)
+SECRET_KEY = "test-secret-key-not-for-production"
+PROFILE = ROOT / "profiles" / "example.yaml"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clean_redis() -> None:
+    """Start every run from an empty test database."""
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+@pytest.fixture(scope="session")
+def cipher() -> Cipher:
+    cipher = Cipher(SECRET_KEY)
+    use_cipher(cipher)
+    return cipher
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def _create_pg_database() -> str:
+    name = f"tawasul_test_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+async def _drop_pg_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'tawasul.db'}"
+        await asyncio.to_thread(upgrade, url)
+        yield url
+        return
+    plain = await _create_pg_database()
+    url = plain.replace("postgresql://", "postgresql+asyncpg://", 1)
+    await asyncio.to_thread(upgrade, url)
+    try:
+        yield url
+    finally:
+        await _drop_pg_database(plain)
+
+
+@pytest.fixture
+async def store(database_url: str, cipher: Cipher) -> AsyncIterator[Store]:
+    engine = make_engine(database_url)
+    yield Store(make_sessions(engine), cipher)
+    await engine.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return load_settings(
+        var_dir=tmp_path / "var",
+        database_url=database_url,
+        redis_url=REDIS_URL,
+        secret_key=SECRET_KEY,
+        profile=PROFILE,
+    )
+
+
+@dataclass
+class LiveGateway:
+    """`tawasul serve` and `tawasul worker` running as a newcomer would run them."""
+
+    url: str
+    database_url: str
+    env: dict[str, str]
+    var_dir: Path
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server at {url} did not become healthy")
+
+
+@pytest.fixture(scope="session")
+def live_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
+    var_dir = tmp_path_factory.mktemp("live") / "var"
+    database_url = f"sqlite+aiosqlite:///{var_dir / 'tawasul.db'}"
+    port = _free_port()
+    env = {
+        **os.environ,
+        "TAWASUL_VAR_DIR": str(var_dir),
+        "TAWASUL_DATABASE_URL": database_url,
+        "TAWASUL_REDIS_URL": REDIS_URL,
+        "TAWASUL_SECRET_KEY": SECRET_KEY,
+        "TAWASUL_PROFILE": str(PROFILE),
+        "TAWASUL_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "TAWASUL_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
+    }
+    cli = [sys.executable, "-m", "bot.cli"]
+    subprocess.run([*cli, "migrate"], env=env, check=True, cwd=ROOT, capture_output=True)
+    logs = var_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with (logs / "serve.log").open("wb") as serve_log, (logs / "worker.log").open("wb") as wlog:
+        server = subprocess.Popen(
+            [*cli, "serve", "--port", str(port), "--no-worker"],
+            env=env,
+            cwd=ROOT,
+            stdout=serve_log,
+            stderr=subprocess.STDOUT,
+        )
+        worker = subprocess.Popen(
+            [*cli, "worker"], env=env, cwd=ROOT, stdout=wlog, stderr=subprocess.STDOUT
+        )
+        try:
+            _wait_for(f"http://127.0.0.1:{port}", server)
+            yield LiveGateway(f"http://127.0.0.1:{port}", database_url, env, var_dir)
+        finally:
+            for process in (server, worker):
+                process.terminate()
+            for process in (server, worker):
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
