@@ -69,28 +69,34 @@ class Router:
     async def handle(self, msg: InboundMessage) -> Outcome:
         """Route one inbound message; returns once it is recorded and its replies queued."""
         started = time.perf_counter()
+        address_key = f"{msg.address_kind}:{self.store.cipher.lookup_hash(msg.address)}"
+        # The first await is this lock: asyncio.Lock wakes waiters in arrival order, so one
+        # person's quick messages are recorded, handled and queued in the order they came.
+        async with self._local_lock(address_key):
+            outcome = await self._handle_in_order(msg)
+        if not outcome.duplicate:
+            metrics.HANDLER_SECONDS.labels(msg.channel).observe(time.perf_counter() - started)
+        return outcome
+
+    async def _handle_in_order(self, msg: InboundMessage) -> Outcome:
         seen_key = f"tawasul:seen:{msg.channel}:{msg.provider_id}"
         if not await self.redis.set(seen_key, b"1", nx=True, ex=DEDUPE_TTL_SECONDS):
             metrics.DUPLICATES.labels(msg.channel).inc()
             return Outcome(duplicate=True)
-        address_key = f"{msg.address_kind}:{self.store.cipher.lookup_hash(msg.address)}"
         try:
-            # FIFO within this process: asyncio.Lock wakes waiters in arrival order.
-            async with self._local_lock(address_key):
-                record = await self.store.record_inbound(msg)
-                if record is None:
-                    metrics.DUPLICATES.labels(msg.channel).inc()
-                    return Outcome(duplicate=True)
-                metrics.MESSAGES_IN.labels(msg.channel).inc()
-                async with self._contact_lock(record.contact_id):
-                    reply_ids = await self._converse(msg, record)
+            record = await self.store.record_inbound(msg)
+            if record is None:
+                metrics.DUPLICATES.labels(msg.channel).inc()
+                return Outcome(duplicate=True)
+            metrics.MESSAGES_IN.labels(msg.channel).inc()
+            async with self._contact_lock(record.contact_id):
+                reply_ids = await self._converse(msg, record)
         except BaseException:
             # Unrecorded or half-handled: let the provider's retry through again.
             await self.redis.delete(seen_key)
             raise
         await self.outbox.enqueue(reply_ids)
         metrics.MESSAGES_OUT.labels(msg.channel).inc(len(reply_ids))
-        metrics.HANDLER_SECONDS.labels(msg.channel).observe(time.perf_counter() - started)
         return Outcome(duplicate=False, message_id=record.message_id, reply_ids=tuple(reply_ids))
 
     async def _converse(self, msg: InboundMessage, record: InboundRecord) -> list[int]:

@@ -121,13 +121,14 @@ class LiveGateway:
     var_dir: Path
 
 
-def _wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
     import urllib.request
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
+            tail = log.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"server exited with {process.returncode}:\n{tail}")
         try:
             with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
                 if response.status == 200:
@@ -168,7 +169,7 @@ def live_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGatew
             [*cli, "worker"], env=env, cwd=ROOT, stdout=wlog, stderr=subprocess.STDOUT
         )
         try:
-            _wait_for(f"http://127.0.0.1:{port}", server)
+            _wait_for(f"http://127.0.0.1:{port}", server, logs / "serve.log")
             yield LiveGateway(f"http://127.0.0.1:{port}", database_url, env, var_dir)
         finally:
             for process in (server, worker):

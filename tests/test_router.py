@@ -1,0 +1,112 @@
+"""The router on both backends, with real Redis and a real RQ queue."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+from rq.serializers import JSONSerializer
+
+from bot.i18n import translator
+from bot.models import AddressKind, InboundMessage
+from bot.profile import Profile, load_profile
+from bot.router import Router
+from bot.storage import Store
+from handlers import build_dispatcher
+from handlers.base import Dispatcher, Handler, Turn
+from handlers.menu import MenuHandler
+from tests.conftest import PROFILE, REDIS_URL
+from worker.queues import QueueOutbox, make_queue
+
+
+@pytest.fixture(scope="module")
+def profile() -> Profile:
+    return load_profile(PROFILE)
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def queue_name() -> str:
+    return f"router-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def router(store: Store, redis: Redis, profile: Profile, queue_name: str) -> Router:
+    outbox = QueueOutbox(make_queue(REDIS_URL, queue_name))
+    return Router(store, redis, outbox, build_dispatcher(), profile)
+
+
+def message(text: str, address: str = "session-a") -> InboundMessage:
+    return InboundMessage(
+        channel="webchat",
+        address_kind=AddressKind.WEBCHAT,
+        address=address,
+        provider_id=uuid.uuid4().hex,
+        text=text,
+    )
+
+
+async def test_replies_are_stored_then_queued_for_the_worker(
+    router: Router, store: Store, queue_name: str
+) -> None:
+    outcome = await router.handle(message("مرحبا", address=uuid.uuid4().hex))
+    assert not outcome.duplicate and len(outcome.reply_ids) == 1
+    queue = make_queue(REDIS_URL, queue_name)
+    (job,) = queue.get_jobs()
+    assert job.func_name == "worker.jobs.deliver"
+    assert job.args == [outcome.reply_ids[0]]  # JSON: ids only, never pickles
+    assert isinstance(job.serializer, type(JSONSerializer)) or job.serializer is JSONSerializer
+    delivery = await store.delivery(outcome.reply_ids[0])
+    assert delivery is not None and "جمعية البر الخيرية النموذجية" in delivery.message.text
+
+
+async def test_two_copies_at_the_same_moment_are_handled_once(router: Router) -> None:
+    msg = message("مرحبا", address=uuid.uuid4().hex)
+    outcomes = await asyncio.gather(router.handle(msg), router.handle(msg))
+    assert sorted(o.duplicate for o in outcomes) == [False, True]
+
+
+async def test_quick_messages_from_one_person_are_handled_in_arrival_order(
+    router: Router, store: Store
+) -> None:
+    address = uuid.uuid4().hex
+    await router.handle(message("hello", address))
+    texts = ["english", "عربي", "english", "عربي", "english"]
+    outcomes = await asyncio.gather(*(router.handle(message(t, address)) for t in texts))
+    replies = [await store.delivery(o.reply_ids[0]) for o in outcomes]
+    starts = [r.message.text.split("\n")[0] for r in replies if r is not None]
+    en = translator("en").gettext("From now on I will answer in English.")
+    ar = translator("ar").gettext("From now on I will answer in English.")
+    assert starts == [en, ar, en, ar, en]
+    assert sorted(o.reply_ids[0] for o in outcomes) == [o.reply_ids[0] for o in outcomes]
+
+
+class Exploding(Handler):
+    async def handle(self, turn: Turn) -> None:
+        turn.say("half an answer")
+        turn.state.flow = "broken"
+        raise RuntimeError("boom")
+
+
+async def test_a_failing_handler_gets_an_apology_not_silence(
+    store: Store, redis: Redis, profile: Profile, queue_name: str
+) -> None:
+    outbox = QueueOutbox(make_queue(REDIS_URL, queue_name))
+    router = Router(store, redis, outbox, Dispatcher([Exploding()], {}, MenuHandler({})), profile)
+    outcome = await router.handle(message("مرحبا", address=uuid.uuid4().hex))
+    (reply_id,) = outcome.reply_ids
+    delivery = await store.delivery(reply_id)
+    assert delivery is not None
+    assert delivery.message.text.startswith("عذرًا، حدث خطأ من جهتنا. رسالتك محفوظة")
+    record = await store.record_inbound(message("again"))
+    assert record is not None
+    assert (await store.load_state(record.conversation_id) or {}).get("flow") != "broken"

@@ -1,0 +1,161 @@
+"""Storage on SQLite and PostgreSQL: contacts, dedupe, effects, statuses, encryption at rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.crypto import Cipher, DecryptionError
+from bot.db import Base, Contact
+from bot.effects import Audit, RecordConsent, SetLanguage
+from bot.models import (
+    AddressKind,
+    Button,
+    DeliveryStatus,
+    InboundMessage,
+    OutboundMessage,
+    StatusUpdate,
+)
+from bot.storage import Store
+
+NATIONAL_ID = "1012345675"
+PHONE = "+966501234567"
+
+
+def inbound(provider_id: str, text: str = "مرحبا", address: str = PHONE) -> InboundMessage:
+    return InboundMessage(
+        channel="twilio",
+        address_kind=AddressKind.WHATSAPP,
+        address=address,
+        provider_id=provider_id,
+        text=text,
+        sender_name="فاطمة أحمد",
+    )
+
+
+async def raw_dump(store: Store) -> str:
+    """Every value of every table as the database holds it, bypassing our column types."""
+    chunks = []
+    async with store.sessions() as session:
+        for table in Base.metadata.sorted_tables:
+            rows = (await session.execute(text(f"SELECT * FROM {table.name}"))).all()
+            chunks.append(repr(rows))
+    return "\n".join(chunks)
+
+
+async def test_first_message_creates_one_contact_reused_after(store: Store) -> None:
+    first = await store.record_inbound(inbound("SM1"))
+    second = await store.record_inbound(inbound("SM2"))
+    assert first is not None and second is not None
+    assert first.is_new_contact and not second.is_new_contact
+    assert (first.contact_id, first.address_id, first.conversation_id) == (
+        second.contact_id,
+        second.address_id,
+        second.conversation_id,
+    )
+    other = await store.record_inbound(inbound("SM3", address="+966551112222"))
+    assert other is not None and other.contact_id != first.contact_id
+
+
+async def test_duplicate_is_ignored_once_handled_but_returned_while_unhandled(
+    store: Store,
+) -> None:
+    record = await store.record_inbound(inbound("SM10"))
+    assert record is not None
+    # Recorded but not handled (a crash mid-turn): the provider's retry is handled again.
+    again = await store.record_inbound(inbound("SM10"))
+    assert again is not None and again.message_id == record.message_id
+    await store.save_turn(record, "twilio", {"flow": None}, [], [])
+    assert await store.record_inbound(inbound("SM10")) is None
+    assert await store.count_messages("in") == 1
+
+
+async def test_personal_data_is_not_stored_in_clear_text(store: Store, cipher: Cipher) -> None:
+    record = await store.record_inbound(inbound("SM20", text=f"رقم هويتي {NATIONAL_ID}"))
+    assert record is not None
+    async with store.sessions() as session, session.begin():
+        contact = await session.get(Contact, record.contact_id)
+        assert contact is not None
+        contact.national_id = NATIONAL_ID
+        contact.national_id_hash = cipher.lookup_hash(NATIONAL_ID)
+    reply = OutboundMessage(f"تم تسجيل الهوية {NATIONAL_ID}")
+    await store.save_turn(record, "twilio", {"data": {"national_id": NATIONAL_ID}}, [reply], [])
+
+    dump = await raw_dump(store)
+    for secret in (NATIONAL_ID, PHONE, "فاطمة", "هويتي"):
+        assert secret not in dump
+    # …and it all reads back in clear through the application.
+    async with store.sessions() as session:
+        contact = await session.get(Contact, record.contact_id)
+        assert contact is not None
+        assert (contact.national_id, contact.display_name) == (NATIONAL_ID, "فاطمة أحمد")
+    assert (await store.load_state(record.conversation_id)) == {
+        "data": {"national_id": NATIONAL_ID}
+    }
+
+
+async def test_sqlite_file_has_no_clear_personal_data(tmp_path: Path, cipher: Cipher) -> None:
+    from bot.db import make_engine, make_sessions
+    from bot.migrate import upgrade_async
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'raw.db'}"
+    await upgrade_async(url)
+    engine = make_engine(url)
+    store = Store(make_sessions(engine), cipher)
+    record = await store.record_inbound(inbound("SM30", text=f"هويتي {NATIONAL_ID}"))
+    assert record is not None
+    await engine.dispose()
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("raw.db*"))
+    assert NATIONAL_ID.encode() not in raw and PHONE.encode() not in raw
+    assert "هويتي".encode() not in raw
+
+
+async def test_another_key_cannot_read_the_data(cipher: Cipher) -> None:
+    token = cipher.encrypt(NATIONAL_ID)
+    assert cipher.decrypt(token) == NATIONAL_ID
+    with pytest.raises(DecryptionError):
+        Cipher("a-completely-different-secret").decrypt(token)
+    assert cipher.lookup_hash(NATIONAL_ID) != Cipher("another-secret-key!!").lookup_hash(
+        NATIONAL_ID
+    )
+
+
+async def test_save_turn_stores_state_effects_and_queued_replies(store: Store) -> None:
+    record = await store.record_inbound(inbound("SM40"))
+    assert record is not None
+    replies = [OutboundMessage("one", buttons=(Button("menu:x", "X"),)), OutboundMessage("two")]
+    ids = await store.save_turn(
+        record,
+        "twilio",
+        {"flow": "menu"},
+        replies,
+        [
+            SetLanguage("en"),
+            RecordConsent("updates", False, "keyword", "2025-01"),
+            Audit("test.event", {"k": 1}),
+        ],
+    )
+    assert len(ids) == 2
+    delivery = await store.delivery(ids[0])
+    assert delivery is not None
+    assert delivery.message == replies[0] and delivery.status is DeliveryStatus.QUEUED
+    assert (delivery.address_kind, delivery.address) == (AddressKind.WHATSAPP, PHONE)
+    assert await store.consent(record.contact_id, "updates") is False
+    again = await store.record_inbound(inbound("SM41"))
+    assert again is not None and again.language == "en"
+
+
+async def test_status_reports_only_move_forward(store: Store) -> None:
+    record = await store.record_inbound(inbound("SM50"))
+    assert record is not None
+    (message_id,) = await store.save_turn(record, "twilio", {}, [OutboundMessage("hi")], [])
+    await store.mark_attempt(message_id, DeliveryStatus.SENT, provider_id="SMout1")
+    assert await store.apply_status(StatusUpdate("twilio", "SMout1", DeliveryStatus.DELIVERED))
+    # A late "sent" report does not move a delivered message back.
+    assert await store.apply_status(StatusUpdate("twilio", "SMout1", DeliveryStatus.SENT))
+    delivery = await store.delivery(message_id)
+    assert delivery is not None and delivery.status is DeliveryStatus.DELIVERED
+    assert delivery.attempts == 1
+    assert not await store.apply_status(StatusUpdate("twilio", "unknown", DeliveryStatus.READ))

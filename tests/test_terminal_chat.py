@@ -1,0 +1,54 @@
+"""`tawasul chat` with piped input: one message per line, every reply printed, then exit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import PROFILE, REDIS_URL, ROOT, SECRET_KEY
+
+
+def run_chat(tmp_path: Path, lines: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "TAWASUL_VAR_DIR": str(tmp_path / "var"),
+        "TAWASUL_REDIS_URL": REDIS_URL,
+        "TAWASUL_SECRET_KEY": SECRET_KEY,
+        "TAWASUL_PROFILE": str(PROFILE),
+    }
+    env.pop("TAWASUL_DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat", *extra],
+        input=lines,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_piped_conversation_prints_every_reply_and_exits(tmp_path: Path) -> None:
+    result = run_chat(tmp_path, "مرحبا\n2\n\n8\nSTOP\n", "--as", "tester-1")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("أهلًا بك في جمعية البر الخيرية النموذجية! كيف نخدمك اليوم؟")
+    assert "1. أسئلة واستفسارات\n2. تقديم طلب دعم\n" in out  # buttons as a numbered list
+    assert "خدمة «تقديم طلب دعم» غير متاحة في المحادثة بعد" in out
+    assert "From now on I will answer in English." in out
+    assert "8. العربية" in out
+    assert out.rstrip().endswith(
+        "To subscribe again, send START."
+    )  # the blank line was skipped, STOP answered in English
+    assert out.count("اختر الخدمة بكتابة رقمها:") == 2
+    # It made its own SQLite database under var/ and migrated it.
+    assert (tmp_path / "var" / "tawasul.db").exists()
+
+
+def test_the_same_person_continues_where_they_left(tmp_path: Path) -> None:
+    run_chat(tmp_path, "hello\n", "--as", "tester-2")
+    result = run_chat(tmp_path, "3\n", "--as", "tester-2")
+    assert result.stdout.startswith("“Request status” is not available in this chat yet.")
