@@ -40,8 +40,8 @@ bench: catalogs
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg --no-default-keywords -k gettext -k ngettext:1,2 \
 	  -k pgettext:1c,2 -k keywords -k _ -k N_ --add-comments=Translators: --sort-by-file \
-	  --project=Tawasul -o locales/tawasul.pot .
-	$(BIN)/pybabel update -i locales/tawasul.pot -d locales -D tawasul --ignore-obsolete
+	  --project=Tawasul -w 100 -o locales/tawasul.pot .
+	$(BIN)/pybabel update -i locales/tawasul.pot -d locales -D tawasul --ignore-obsolete -w 100
 
 clean:
 	rm -rf $(VENV) var $(MO)

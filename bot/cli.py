@@ -34,16 +34,45 @@ def _configure_logging(level: str) -> None:
 
 # -- serve ------------------------------------------------------------------------------------
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import create_app
-    from bot.runtime import open_runtime, redis_url_for
+    from bot.runtime import redis_url_for
 
     redis_url, embedded = redis_url_for(settings, embedded_redis=True)
     with_worker = args.worker if args.worker is not None else embedded is not None
-    worker: subprocess.Popen[bytes] | None = None
+    env = {**os.environ, "TAWASUL_REDIS_URL": redis_url}
+    children: list[subprocess.Popen[bytes]] = []
     if with_worker:
-        env = {**os.environ, "TAWASUL_REDIS_URL": redis_url}
-        worker = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=env)
-        log.info("worker started alongside (pid %s)", worker.pid)
+        children.append(subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=env))
+        log.info("worker started alongside (pid %s)", children[-1].pid)
+    web_args = ["--host", args.host, "--port", str(args.port), "--no-worker", "--reuse-port"]
+    for _ in range(args.processes - 1):
+        children.append(
+            subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", *web_args], env=env)
+        )
+    try:
+        log.info(
+            "serving on http://%s:%s with %d web process(es) (web chat at /chat)",
+            args.host,
+            args.port,
+            args.processes,
+        )
+        _run_web(settings, redis_url, args.host, args.port, args.reuse_port or args.processes > 1)
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        del embedded  # the embedded Redis lives as long as this process
+    return 0
+
+
+def _run_web(settings: Settings, redis_url: str, host: str, port: int, reuse_port: bool) -> None:
+    """One web process; with `reuse_port` several share the port and the kernel spreads
+    connections between them (state lives in Redis and the database, not in a process)."""
+    from bot.app import create_app
+    from bot.runtime import open_runtime
 
     async def build() -> web.Application:
         runtime = await open_runtime(settings, redis_url=redis_url)
@@ -55,18 +84,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         app.on_cleanup.append(close_runtime)
         return app
 
-    try:
-        log.info("serving on http://%s:%s (web chat at /chat)", args.host, args.port)
-        web.run_app(build(), host=args.host, port=args.port, print=None, access_log=None)
-    finally:
-        if worker is not None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-        del embedded  # the embedded Redis lives as long as the web process
-    return 0
+    web.run_app(build(), host=host, port=port, reuse_port=reuse_port, print=None, access_log=None)
 
 
 # -- worker -----------------------------------------------------------------------------------
@@ -119,12 +137,12 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
 # -- migrate, users, profile ------------------------------------------------------------------
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     upgrade(settings.sqlalchemy_url)
-    print(f"database is up to date ({settings.sqlalchemy_url.split('://')[0]})")
+    print(f"database is up to date ({settings.sqlalchemy_url.split(':')[0]})")
     return 0
 
 
 def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.db import make_engine, make_sessions
+    from bot.db import Database
     from bot.runtime import cipher_for
     from bot.storage import Store
     from bot.users import add_user
@@ -132,12 +150,13 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
 
     async def run() -> int:
-        engine = make_engine(settings.sqlalchemy_url)
+        db = Database(settings.sqlalchemy_url)
         try:
-            store = Store(make_sessions(engine), cipher_for(settings))
-            user_id = await add_user(store, args.email, args.name, args.role, password)
+            user_id = await add_user(
+                Store(db, cipher_for(settings)), args.email, args.name, args.role, password
+            )
         finally:
-            await engine.dispose()
+            db.close()
         print(f"staff user {args.email} created (id {user_id}, role {args.role})")
         return 0
 
@@ -180,6 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="start a worker process alongside (default: only with the embedded Redis)",
     )
+    serve.add_argument(
+        "--processes",
+        type=int,
+        default=int(os.environ.get("TAWASUL_WEB_PROCESSES", "1")),
+        help="web processes sharing the port (default 1, or TAWASUL_WEB_PROCESSES)",
+    )
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
 
     worker = commands.add_parser("worker", help="deliver queued messages and run scheduled jobs")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -19,13 +23,14 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.engine import Dialect, Engine, create_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from bot.crypto import active_cipher
 from bot.models import utcnow
+
+T = TypeVar("T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -72,8 +77,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is not None and value.tzinfo is None:
-            from datetime import UTC
-
             value = value.replace(tzinfo=UTC)
         return value
 
@@ -186,13 +189,62 @@ class StaffUser(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """An engine tuned per backend: SQLite in WAL mode so readers never wait for the writer."""
-    if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+class Database:
+    """A synchronous engine whose work runs on its own threads.
 
-        @event.listens_for(engine.sync_engine, "connect")
+    Each storage operation is one plain function run on this pool: one thread hop per
+    transaction (not per statement), and the event loop never waits on disk. SQLite gets a
+    single thread, since it allows one writer at a time and its busy handler sleeps;
+    PostgreSQL gets a pool.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+        threads = 1 if self.engine.dialect.name == "sqlite" else DB_THREADS
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="db")
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """Run `work(*args)` on a database thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(work, *args))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self.engine.dispose()
+
+
+DB_THREADS = 8
+
+
+def sync_url(url: str) -> str:
+    """The URL for the synchronous drivers; plain and async-driver spellings are accepted."""
+    for prefix, driver in (
+        ("postgresql+asyncpg://", "postgresql+psycopg://"),
+        ("postgresql://", "postgresql+psycopg://"),
+        ("postgres://", "postgresql+psycopg://"),
+        ("sqlite+aiosqlite://", "sqlite://"),
+    ):
+        if url.startswith(prefix):
+            return driver + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """An engine tuned per backend.
+
+    SQLite runs in WAL mode (readers never wait for the writer), and every transaction starts
+    with BEGIN IMMEDIATE so a read-then-write transaction never fails to upgrade its lock
+    when another process (the worker) has just written.
+    """
+    url = sync_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
@@ -200,9 +252,9 @@ def make_engine(url: str) -> AsyncEngine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
-
-
-def make_sessions(engine: AsyncEngine) -> async_sessionmaker[Any]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return create_engine(url, pool_size=DB_THREADS, max_overflow=2, pool_pre_ping=True)

@@ -8,6 +8,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from bot.db import sync_url
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -21,6 +23,7 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at `url` up to `revision`; creates the SQLite folder if needed."""
+    url = sync_url(url)
     if url.startswith("sqlite") and ":///" in url:
         path = url.split(":///", 1)[1]
         if path and path != ":memory:":
@@ -29,5 +32,5 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 async def upgrade_async(url: str, revision: str = "head") -> None:
-    """The same from async code: Alembic's env runs its own event loop, so use a thread."""
+    """The same from async code, off the event loop."""
     await asyncio.to_thread(upgrade, url, revision)

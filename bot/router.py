@@ -100,7 +100,7 @@ class Router:
         return Outcome(duplicate=False, message_id=record.message_id, reply_ids=tuple(reply_ids))
 
     async def _converse(self, msg: InboundMessage, record: InboundRecord) -> list[int]:
-        state = ConversationState.from_json(await self.store.load_state(record.conversation_id))
+        state = ConversationState.from_json(record.state)
         language = record.language or self._first_language(msg)
         turn = Turn(
             message=msg,

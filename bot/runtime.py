@@ -5,14 +5,14 @@ It only holds references; each piece keeps its own job.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.crypto import Cipher, resolve_secret, use_cipher
-from bot.db import make_engine, make_sessions
+from bot.db import Database
 from bot.embedded_redis import EmbeddedRedis
 from bot.profile import Profile, load_profile
 from bot.settings import Settings
@@ -29,7 +29,7 @@ class Runtime:
     settings: Settings
     profile: Profile
     cipher: Cipher
-    engine: AsyncEngine
+    db: Database
     store: Store
     redis: Redis
     redis_url: str
@@ -40,7 +40,7 @@ class Runtime:
         for channel in self.channels.values():
             await channel.close()
         await self.redis.aclose()
-        await self.engine.dispose()
+        await asyncio.to_thread(self.db.close)
 
 
 def redis_url_for(settings: Settings, *, embedded_redis: bool) -> tuple[str, EmbeddedRedis | None]:
@@ -74,9 +74,9 @@ async def open_runtime(
     if redis_url is None:
         redis_url, embedded = redis_url_for(settings, embedded_redis=embedded_redis)
     redis = Redis.from_url(redis_url)
-    engine = make_engine(settings.sqlalchemy_url)
-    store = Store(make_sessions(engine), cipher)
-    runtime = Runtime(settings, profile, cipher, engine, store, redis, redis_url, {}, embedded)
+    db = Database(settings.sqlalchemy_url)
+    store = Store(db, cipher)
+    runtime = Runtime(settings, profile, cipher, db, store, redis, redis_url, {}, embedded)
     if with_channels:
         runtime.channels = build_channels(ChannelContext(settings, redis, cipher, profile))
         for channel in runtime.channels.values():

@@ -81,16 +81,9 @@ class Settings(BaseSettings):
 
     @cached_property
     def sqlalchemy_url(self) -> str:
-        """The async driver URL; plain `postgresql://` and `sqlite:///` URLs are accepted too."""
-        url = self.database_url or f"sqlite+aiosqlite:///{self.var_dir / 'tawasul.db'}"
-        for plain, driver in (
-            ("postgresql://", "postgresql+asyncpg://"),
-            ("postgres://", "postgresql+asyncpg://"),
-            ("sqlite://", "sqlite+aiosqlite://"),
-        ):
-            if url.startswith(plain):
-                return driver + url[len(plain) :]
-        return url
+        """The database URL; SQLite under `var/` unless TAWASUL_DATABASE_URL says otherwise.
+        Plain `postgresql://` URLs are accepted (bot.db picks the driver)."""
+        return self.database_url or f"sqlite:///{self.var_dir / 'tawasul.db'}"
 
     def channel_status(self) -> dict[str, str | None]:
         """Each channel's name → None when on, or the reason it is off (logged at start)."""

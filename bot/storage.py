@@ -1,20 +1,31 @@
 """Reads and writes of contacts, conversations and messages, one transaction per step.
 
-The router records an inbound message in its own transaction before anything else happens,
-so a crash later never loses what the beneficiary wrote.
+Each public method is awaited by the router or worker and runs as one plain transaction on
+the database threads (`bot.db.Database`). The router records an inbound message in its own
+transaction before anything else happens, so a crash later never loses what was written.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from bot.crypto import Cipher
-from bot.db import AuditEntry, ConsentRecord, Contact, ContactAddress, Conversation, Message
+from bot.db import (
+    AuditEntry,
+    Base,
+    ConsentRecord,
+    Contact,
+    ContactAddress,
+    Conversation,
+    Database,
+    Message,
+)
 from bot.effects import Audit, Effect, RecordConsent, SetLanguage
 from bot.models import AddressKind, DeliveryStatus, InboundMessage, OutboundMessage, StatusUpdate
 from bot.models import utcnow as _now
@@ -22,10 +33,50 @@ from bot.models import utcnow as _now
 RECEIVED = "received"
 HANDLED = "handled"
 
+# The inbound path's statements, built once: building and cache-keying a statement costs more
+# than running it on SQLite, and these run for every message.
+_messages = Base.metadata.tables["messages"]
+_contacts = Base.metadata.tables["contacts"]
+_addresses = Base.metadata.tables["contact_addresses"]
+_conversations = Base.metadata.tables["conversations"]
+_FIND_ADDRESS = (
+    select(
+        ContactAddress.id,
+        ContactAddress.contact_id,
+        Contact.language,
+        Conversation.id,
+        Conversation.state,
+    )
+    .join(Contact, Contact.id == ContactAddress.contact_id)
+    .join(Conversation, Conversation.contact_id == Contact.id)
+    .where(
+        ContactAddress.kind == bindparam("kind"),
+        ContactAddress.address_hash == bindparam("address_hash"),
+    )
+)
+_INSERT_CONTACT = insert(_contacts).returning(_contacts.c.id)
+_INSERT_ADDRESS = insert(_addresses).returning(_addresses.c.id)
+_INSERT_CONVERSATION = insert(_conversations).returning(_conversations.c.id)
+_INSERT_MESSAGE = insert(_messages).returning(_messages.c.id)
+_SAVE_STATE = (
+    update(_conversations)
+    .where(_conversations.c.id == bindparam("conversation_id"))
+    .values(
+        state=bindparam("state"),
+        last_address_id=bindparam("address_id"),
+        updated_at=bindparam("now"),
+    )
+)
+_MARK_HANDLED = (
+    update(_messages)
+    .where(_messages.c.id == bindparam("message_id"))
+    .values(status=HANDLED, updated_at=bindparam("now"))
+)
+
 
 @dataclass(frozen=True)
 class InboundRecord:
-    """Where a recorded inbound message belongs."""
+    """Where a recorded inbound message belongs, and the conversation's state at that time."""
 
     message_id: int
     contact_id: int
@@ -33,6 +84,7 @@ class InboundRecord:
     conversation_id: int
     language: str | None
     is_new_contact: bool
+    state: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -49,131 +101,88 @@ class Delivery:
 
 
 class Store:
-    """The project's storage operations over one async session factory."""
+    """The project's storage operations."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], cipher: Cipher) -> None:
-        self.sessions = sessions
+    def __init__(self, db: Database, cipher: Cipher) -> None:
+        self.db = db
         self.cipher = cipher
 
-    async def ping(self) -> None:
-        async with self.sessions() as session:
-            await session.execute(text("SELECT 1"))
+    @property
+    def sessions(self) -> Any:
+        return self.db.sessions
 
+    async def ping(self) -> None:
+        await self.db.run(self._ping)
+
+    def _ping(self) -> None:
+        with self.db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    # -- inbound ----------------------------------------------------------------------------
     async def record_inbound(self, msg: InboundMessage) -> InboundRecord | None:
         """Store the message (creating the contact on first contact).
 
         Returns None for a duplicate that was already handled; a duplicate whose first copy
         was recorded but never handled (a crash mid-turn) is returned again to be handled.
         """
+        return await self.db.run(self._record_inbound, msg, self.cipher.lookup_hash(msg.address))
+
+    def _record_inbound(self, msg: InboundMessage, address_hash: str) -> InboundRecord | None:
         for _attempt in range(3):
             try:
-                return await self._record_inbound_once(msg)
+                with self.db.engine.begin() as connection:
+                    return _insert_inbound(connection, msg, address_hash)
             except IntegrityError:
-                # Either a provider retry of the same message, or two first messages from a
-                # new address racing to create the contact: the next attempt tells which.
-                existing = await self._existing_inbound(msg)
+                # A provider retry of the same message, or two first messages from a new
+                # address racing to create the contact: the next look tells which.
+                with self.db.sessions() as session:
+                    existing = self._existing_inbound(session, msg)
                 if existing is not None:
                     record, unhandled = existing
                     return record if unhandled else None
         raise RuntimeError("could not record inbound message after retries")
 
-    async def _existing_inbound(self, msg: InboundMessage) -> tuple[InboundRecord, bool] | None:
+    def _existing_inbound(
+        self, session: Session, msg: InboundMessage
+    ) -> tuple[InboundRecord, bool] | None:
         """The stored copy of `msg` and whether it still awaits handling."""
-        async with self.sessions() as session:
-            row = (
-                await session.execute(
-                    select(
-                        Message.id,
-                        Message.status,
-                        Message.address_id,
-                        Message.conversation_id,
-                        Conversation.contact_id,
-                        Contact.language,
-                    )
-                    .join(Conversation, Conversation.id == Message.conversation_id)
-                    .join(Contact, Contact.id == Conversation.contact_id)
-                    .where(
-                        Message.channel == msg.channel,
-                        Message.direction == "in",
-                        Message.provider_id == msg.provider_id,
-                    )
-                )
-            ).first()
+        row = session.execute(
+            select(
+                Message.id,
+                Message.status,
+                Message.address_id,
+                Message.conversation_id,
+                Conversation.contact_id,
+                Contact.language,
+                Conversation.state,
+            )
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .join(Contact, Contact.id == Conversation.contact_id)
+            .where(
+                Message.channel == msg.channel,
+                Message.direction == "in",
+                Message.provider_id == msg.provider_id,
+            )
+        ).first()
         if row is None:
             return None
-        message_id, status, address_id, conversation_id, contact_id, language = row
-        record = InboundRecord(message_id, contact_id, address_id, conversation_id, language, False)
+        message_id, status, address_id, conversation_id, contact_id, language, state = row
+        record = InboundRecord(
+            message_id, contact_id, address_id, conversation_id, language, False, state
+        )
         return record, status == RECEIVED
 
-    async def _record_inbound_once(self, msg: InboundMessage) -> InboundRecord:
-        address_hash = self.cipher.lookup_hash(msg.address)
-        async with self.sessions() as session, session.begin():
-            row = (
-                await session.execute(
-                    select(
-                        ContactAddress.id,
-                        ContactAddress.contact_id,
-                        Contact.language,
-                        Conversation.id,
-                    )
-                    .join(Contact, Contact.id == ContactAddress.contact_id)
-                    .join(Conversation, Conversation.contact_id == Contact.id)
-                    .where(
-                        ContactAddress.kind == msg.address_kind.value,
-                        ContactAddress.address_hash == address_hash,
-                    )
-                )
-            ).first()
-            is_new = row is None
-            if row is None:
-                contact = Contact(display_name=msg.sender_name)
-                session.add(contact)
-                await session.flush()
-                address = ContactAddress(
-                    contact_id=contact.id,
-                    kind=msg.address_kind.value,
-                    address=msg.address,
-                    address_hash=address_hash,
-                )
-                session.add(address)
-                await session.flush()
-                conversation = Conversation(
-                    contact_id=contact.id, state=None, last_address_id=address.id
-                )
-                session.add(conversation)
-                await session.flush()
-                address_id, contact_id, language, conversation_id = (
-                    address.id,
-                    contact.id,
-                    None,
-                    conversation.id,
-                )
-            else:
-                address_id, contact_id, language, conversation_id = row
-            message = Message(
-                conversation_id=conversation_id,
-                address_id=address_id,
-                direction="in",
-                channel=msg.channel,
-                provider_id=msg.provider_id,
-                body=msg.text,
-                payload=_inbound_payload(msg),
-                status=RECEIVED,
-                created_at=msg.received_at,
-            )
-            session.add(message)
-            await session.flush()
-            return InboundRecord(
-                message.id, contact_id, address_id, conversation_id, language, is_new
-            )
-
     async def load_state(self, conversation_id: int) -> dict[str, Any] | None:
-        async with self.sessions() as session:
-            state: dict[str, Any] | None = await session.scalar(
+        return await self.db.run(self._load_state, conversation_id)
+
+    def _load_state(self, conversation_id: int) -> dict[str, Any] | None:
+        with self.db.sessions() as session:
+            state: dict[str, Any] | None = session.scalar(
                 select(Conversation.state).where(Conversation.id == conversation_id)
             )
             return state
 
+    # -- a handled turn ---------------------------------------------------------------------
     async def save_turn(
         self,
         record: InboundRecord,
@@ -183,74 +192,44 @@ class Store:
         effects: list[Effect],
     ) -> list[int]:
         """Persist the new state, the effects and the queued replies atomically."""
-        now = _now()
-        async with self.sessions() as session, session.begin():
-            await session.execute(
-                update(Conversation)
-                .where(Conversation.id == record.conversation_id)
-                .values(state=state, last_address_id=record.address_id, updated_at=now)
-            )
-            await session.execute(
-                update(Message)
-                .where(Message.id == record.message_id)
-                .values(status=HANDLED, updated_at=now)
-            )
-            for effect in effects:
-                await self._apply(session, record, channel, effect)
-            rows = [
-                Message(
-                    conversation_id=record.conversation_id,
-                    address_id=record.address_id,
-                    direction="out",
-                    channel=channel,
-                    body=reply.text,
-                    payload=reply.to_json(),
-                    status=DeliveryStatus.QUEUED.value,
-                    created_at=now,
-                    updated_at=now,
-                )
-                for reply in replies
-            ]
-            session.add_all(rows)
-            await session.flush()
-            return [row.id for row in rows]
+        return await self.db.run(self._save_turn, record, channel, state, replies, effects)
 
-    async def _apply(
-        self, session: AsyncSession, record: InboundRecord, channel: str, effect: Effect
-    ) -> None:
-        if isinstance(effect, SetLanguage):
-            await session.execute(
-                update(Contact)
-                .where(Contact.id == record.contact_id)
-                .values(language=effect.language)
+    def _save_turn(
+        self,
+        record: InboundRecord,
+        channel: str,
+        state: dict[str, Any],
+        replies: list[OutboundMessage],
+        effects: list[Effect],
+    ) -> list[int]:
+        now = _now()
+        with self.db.engine.begin() as connection:
+            connection.execute(
+                _SAVE_STATE,
+                {
+                    "conversation_id": record.conversation_id,
+                    "state": state,
+                    "address_id": record.address_id,
+                    "now": now,
+                },
             )
-        elif isinstance(effect, RecordConsent):
-            session.add(
-                ConsentRecord(
-                    contact_id=record.contact_id,
-                    purpose=effect.purpose,
-                    granted=effect.granted,
-                    channel=channel,
-                    address_id=record.address_id,
-                    source=effect.source,
-                    wording_version=effect.wording_version,
-                )
-            )
-        elif isinstance(effect, Audit):
-            session.add(
-                AuditEntry(
-                    actor=f"contact:{record.contact_id}",
-                    action=effect.action,
-                    subject_type="contact",
-                    subject_id=record.contact_id,
-                    details=effect.details,
-                )
-            )
+            connection.execute(_MARK_HANDLED, {"message_id": record.message_id, "now": now})
+            if effects:
+                with Session(bind=connection) as session:
+                    for effect in effects:
+                        _apply(session, record, channel, effect)
+                    session.flush()
+            return [
+                _insert_message(connection, record, channel, "out", now, reply) for reply in replies
+            ]
 
     async def consent(self, contact_id: int, purpose: str) -> bool | None:
         """The contact's latest answer for a purpose; None if never asked."""
-        async with self.sessions() as session:
-            granted: bool | None = await session.scalar(
+        return await self.db.run(self._consent, contact_id, purpose)
+
+    def _consent(self, contact_id: int, purpose: str) -> bool | None:
+        with self.db.sessions() as session:
+            granted: bool | None = session.scalar(
                 select(ConsentRecord.granted)
                 .where(ConsentRecord.contact_id == contact_id, ConsentRecord.purpose == purpose)
                 .order_by(ConsentRecord.id.desc())
@@ -258,14 +237,16 @@ class Store:
             )
             return granted
 
+    # -- outbound ---------------------------------------------------------------------------
     async def delivery(self, message_id: int) -> Delivery | None:
-        async with self.sessions() as session:
-            row = (
-                await session.execute(
-                    select(Message, ContactAddress.kind, ContactAddress.address)
-                    .join(ContactAddress, ContactAddress.id == Message.address_id)
-                    .where(Message.id == message_id, Message.direction == "out")
-                )
+        return await self.db.run(self._delivery, message_id)
+
+    def _delivery(self, message_id: int) -> Delivery | None:
+        with self.db.sessions() as session:
+            row = session.execute(
+                select(Message, ContactAddress.kind, ContactAddress.address)
+                .join(ContactAddress, ContactAddress.id == Message.address_id)
+                .where(Message.id == message_id, Message.direction == "out")
             ).first()
         if row is None:
             return None
@@ -296,13 +277,19 @@ class Store:
         }
         if provider_id is not None:
             values["provider_id"] = provider_id
-        async with self.sessions() as session, session.begin():
-            await session.execute(update(Message).where(Message.id == message_id).values(**values))
+        await self.db.run(self._update_message, message_id, values)
+
+    def _update_message(self, message_id: int, values: dict[str, Any]) -> None:
+        with self.db.sessions.begin() as session:
+            session.execute(update(Message).where(Message.id == message_id).values(**values))
 
     async def apply_status(self, report: StatusUpdate) -> bool:
         """Move a sent message forward to the reported status; False if unknown message."""
-        async with self.sessions() as session, session.begin():
-            message = await session.scalar(
+        return await self.db.run(self._apply_status, report)
+
+    def _apply_status(self, report: StatusUpdate) -> bool:
+        with self.db.sessions.begin() as session:
+            message = session.scalar(
                 select(Message).where(
                     Message.channel == report.channel,
                     Message.direction == "out",
@@ -319,22 +306,149 @@ class Store:
 
     async def stop_address(self, message_id: int) -> None:
         """The provider says this recipient opted out: stop the address the message went to."""
-        async with self.sessions() as session, session.begin():
-            address_id = await session.scalar(
-                select(Message.address_id).where(Message.id == message_id)
-            )
-            await session.execute(
+        await self.db.run(self._stop_address, message_id)
+
+    def _stop_address(self, message_id: int) -> None:
+        with self.db.sessions.begin() as session:
+            address_id = session.scalar(select(Message.address_id).where(Message.id == message_id))
+            session.execute(
                 update(ContactAddress)
                 .where(ContactAddress.id == address_id, ContactAddress.stopped_at.is_(None))
                 .values(stopped_at=_now())
             )
 
     async def count_messages(self, direction: str, status: str | None = None) -> int:
-        async with self.sessions() as session:
+        return await self.db.run(self._count_messages, direction, status)
+
+    def _count_messages(self, direction: str, status: str | None) -> int:
+        with self.db.sessions() as session:
             query = select(func.count(Message.id)).where(Message.direction == direction)
             if status is not None:
                 query = query.where(Message.status == status)
-            return int(await session.scalar(query) or 0)
+            return int(session.scalar(query) or 0)
+
+
+def _insert_inbound(
+    connection: Connection, msg: InboundMessage, address_hash: str
+) -> InboundRecord:
+    row = connection.execute(
+        _FIND_ADDRESS, {"kind": msg.address_kind.value, "address_hash": address_hash}
+    ).first()
+    is_new = row is None
+    if row is None:
+        now = _now()
+        contact_id = connection.scalar(
+            _INSERT_CONTACT,
+            {
+                "created_at": now,
+                "language": None,
+                "display_name": msg.sender_name,
+                "national_id": None,
+                "national_id_hash": None,
+            },
+        )
+        address_id = connection.scalar(
+            _INSERT_ADDRESS,
+            {
+                "contact_id": contact_id,
+                "kind": msg.address_kind.value,
+                "address": msg.address,
+                "address_hash": address_hash,
+                "created_at": now,
+                "stopped_at": None,
+            },
+        )
+        conversation_id = connection.scalar(
+            _INSERT_CONVERSATION,
+            {
+                "contact_id": contact_id,
+                "state": None,
+                "last_address_id": address_id,
+                "updated_at": now,
+            },
+        )
+        language, state = None, None
+    else:
+        address_id, contact_id, language, conversation_id, state = row
+    assert contact_id is not None and address_id is not None and conversation_id is not None
+    record = InboundRecord(0, contact_id, address_id, conversation_id, language, is_new, state)
+    message_id = connection.scalar(
+        _INSERT_MESSAGE,
+        {
+            "conversation_id": conversation_id,
+            "address_id": address_id,
+            "direction": "in",
+            "channel": msg.channel,
+            "provider_id": msg.provider_id,
+            "body": msg.text,
+            "payload": _inbound_payload(msg),
+            "status": RECEIVED,
+            "error_code": None,
+            "attempts": 0,
+            "created_at": msg.received_at,
+            "updated_at": msg.received_at,
+        },
+    )
+    assert message_id is not None
+    return replace(record, message_id=message_id)
+
+
+def _insert_message(
+    connection: Connection,
+    record: InboundRecord,
+    channel: str,
+    direction: str,
+    now: datetime,
+    reply: OutboundMessage,
+) -> int:
+    message_id = connection.scalar(
+        _INSERT_MESSAGE,
+        {
+            "conversation_id": record.conversation_id,
+            "address_id": record.address_id,
+            "direction": direction,
+            "channel": channel,
+            "provider_id": None,
+            "body": reply.text,
+            "payload": reply.to_json(),
+            "status": DeliveryStatus.QUEUED.value,
+            "error_code": None,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    assert message_id is not None
+    return message_id
+
+
+def _apply(session: Session, record: InboundRecord, channel: str, effect: Effect) -> None:
+    if isinstance(effect, SetLanguage):
+        session.execute(
+            update(Contact).where(Contact.id == record.contact_id).values(language=effect.language)
+        )
+    elif isinstance(effect, RecordConsent):
+        session.add(
+            ConsentRecord(
+                contact_id=record.contact_id,
+                purpose=effect.purpose,
+                granted=effect.granted,
+                channel=channel,
+                address_id=record.address_id,
+                source=effect.source,
+                wording_version=effect.wording_version,
+            )
+        )
+    elif isinstance(effect, Audit):
+        session.add(
+            AuditEntry(
+                actor=f"contact:{record.contact_id}",
+                action=effect.action,
+                subject_type="contact",
+                subject_id=record.contact_id,
+                details=effect.details,
+            )
+        )
 
 
 def _inbound_payload(msg: InboundMessage) -> dict[str, Any]:

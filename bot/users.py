@@ -49,18 +49,22 @@ async def add_user(store: Store, email: str, name: str, role: str, password: str
         email=email.strip().lower(), name=name, role=role, password_hash=hash_password(password)
     )
     try:
-        async with store.sessions() as session, session.begin():
-            session.add(user)
-            await session.flush()
-            session.add(
-                AuditEntry(
-                    actor="cli",
-                    action="staff_user.created",
-                    subject_type="staff_user",
-                    subject_id=user.id,
-                    details={"role": role},
-                )
-            )
+        await store.db.run(_insert_user, store, user, role)
     except IntegrityError as exc:
         raise UserExistsError(f"a staff user with email {email} already exists") from exc
     return user.id
+
+
+def _insert_user(store: Store, user: StaffUser, role: str) -> None:
+    with store.sessions.begin() as session:
+        session.add(user)
+        session.flush()
+        session.add(
+            AuditEntry(
+                actor="cli",
+                action="staff_user.created",
+                subject_type="staff_user",
+                subject_id=user.id,
+                details={"role": role},
+            )
+        )

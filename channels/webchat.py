@@ -102,7 +102,8 @@ class WebChatChannel(Channel):
                 channel=self.name,
                 address_kind=AddressKind.WEBCHAT,
                 address=session,
-                provider_id=client_id,
+                # Scoped to the session: one browser's ids can never drop another's messages.
+                provider_id=f"{session}:{client_id}",
                 text=text.strip(),
                 button_id=button_id,
             )

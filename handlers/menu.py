@@ -110,7 +110,7 @@ def chosen_button(turn: Turn) -> str | None:
 
 def show_menu(turn: Turn, lead: str | None = None) -> None:
     """Say `lead` (or the menu heading) with the main menu's buttons."""
-    heading = turn.t.gettext(N_("Choose a service by its number:"))
+    heading = turn.t.gettext(N_("Choose a service:"))
     text = f"{lead}\n\n{heading}" if lead else turn.t.gettext(N_("Main menu.")) + " " + heading
     turn.say(text, menu_buttons(turn.t))
 

@@ -7,7 +7,6 @@ TAWASUL_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test) an
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
@@ -18,12 +17,12 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
+import psycopg
 import pytest
 import redis
 
 from bot.crypto import Cipher, use_cipher
-from bot.db import make_engine, make_sessions
+from bot.db import Database
 from bot.migrate import upgrade
 from bot.settings import Settings, load_settings
 from bot.storage import Store
@@ -57,47 +56,34 @@ def _free_port() -> int:
         return port
 
 
-async def _create_pg_database() -> str:
-    name = f"tawasul_test_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-async def _drop_pg_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+def _admin(sql: str) -> None:
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql)  # type: ignore[arg-type]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database on each backend."""
     if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'tawasul.db'}"
-        await asyncio.to_thread(upgrade, url)
+        url = f"sqlite:///{tmp_path / 'tawasul.db'}"
+        upgrade(url)
         yield url
         return
-    plain = await _create_pg_database()
-    url = plain.replace("postgresql://", "postgresql+asyncpg://", 1)
-    await asyncio.to_thread(upgrade, url)
+    name = f"tawasul_test_{uuid.uuid4().hex[:10]}"
+    _admin(f'CREATE DATABASE "{name}"')
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     try:
+        upgrade(url)
         yield url
     finally:
-        await _drop_pg_database(plain)
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
 async def store(database_url: str, cipher: Cipher) -> AsyncIterator[Store]:
-    engine = make_engine(database_url)
-    yield Store(make_sessions(engine), cipher)
-    await engine.dispose()
+    db = Database(database_url)
+    yield Store(db, cipher)
+    db.close()
 
 
 @pytest.fixture
@@ -141,7 +127,7 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: fl
 @pytest.fixture(scope="session")
 def live_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
     var_dir = tmp_path_factory.mktemp("live") / "var"
-    database_url = f"sqlite+aiosqlite:///{var_dir / 'tawasul.db'}"
+    database_url = f"sqlite:///{var_dir / 'tawasul.db'}"
     port = _free_port()
     env = {
         **os.environ,

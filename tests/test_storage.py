@@ -35,12 +35,12 @@ def inbound(provider_id: str, text: str = "مرحبا", address: str = PHONE) ->
     )
 
 
-async def raw_dump(store: Store) -> str:
+def raw_dump(store: Store) -> str:
     """Every value of every table as the database holds it, bypassing our column types."""
     chunks = []
-    async with store.sessions() as session:
+    with store.sessions() as session:
         for table in Base.metadata.sorted_tables:
-            rows = (await session.execute(text(f"SELECT * FROM {table.name}"))).all()
+            rows = session.execute(text(f"SELECT * FROM {table.name}")).all()
             chunks.append(repr(rows))
     return "\n".join(chunks)
 
@@ -75,20 +75,20 @@ async def test_duplicate_is_ignored_once_handled_but_returned_while_unhandled(
 async def test_personal_data_is_not_stored_in_clear_text(store: Store, cipher: Cipher) -> None:
     record = await store.record_inbound(inbound("SM20", text=f"رقم هويتي {NATIONAL_ID}"))
     assert record is not None
-    async with store.sessions() as session, session.begin():
-        contact = await session.get(Contact, record.contact_id)
+    with store.sessions.begin() as session:
+        contact = session.get(Contact, record.contact_id)
         assert contact is not None
         contact.national_id = NATIONAL_ID
         contact.national_id_hash = cipher.lookup_hash(NATIONAL_ID)
     reply = OutboundMessage(f"تم تسجيل الهوية {NATIONAL_ID}")
     await store.save_turn(record, "twilio", {"data": {"national_id": NATIONAL_ID}}, [reply], [])
 
-    dump = await raw_dump(store)
+    dump = raw_dump(store)
     for secret in (NATIONAL_ID, PHONE, "فاطمة", "هويتي"):
         assert secret not in dump
     # …and it all reads back in clear through the application.
-    async with store.sessions() as session:
-        contact = await session.get(Contact, record.contact_id)
+    with store.sessions() as session:
+        contact = session.get(Contact, record.contact_id)
         assert contact is not None
         assert (contact.national_id, contact.display_name) == (NATIONAL_ID, "فاطمة أحمد")
     assert (await store.load_state(record.conversation_id)) == {
@@ -97,16 +97,15 @@ async def test_personal_data_is_not_stored_in_clear_text(store: Store, cipher: C
 
 
 async def test_sqlite_file_has_no_clear_personal_data(tmp_path: Path, cipher: Cipher) -> None:
-    from bot.db import make_engine, make_sessions
+    from bot.db import Database
     from bot.migrate import upgrade_async
 
-    url = f"sqlite+aiosqlite:///{tmp_path / 'raw.db'}"
+    url = f"sqlite:///{tmp_path / 'raw.db'}"
     await upgrade_async(url)
-    engine = make_engine(url)
-    store = Store(make_sessions(engine), cipher)
-    record = await store.record_inbound(inbound("SM30", text=f"هويتي {NATIONAL_ID}"))
+    db = Database(url)
+    record = await Store(db, cipher).record_inbound(inbound("SM30", text=f"هويتي {NATIONAL_ID}"))
     assert record is not None
-    await engine.dispose()
+    db.close()
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("raw.db*"))
     assert NATIONAL_ID.encode() not in raw and PHONE.encode() not in raw
     assert "هويتي".encode() not in raw

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.crypto import Cipher
-from bot.db import ConsentRecord, Contact, ContactAddress, Message, make_engine, make_sessions
+from bot.db import ConsentRecord, Contact, ContactAddress, Database, Message
 from tests.chat_client import ChatClient
 from tests.conftest import LiveGateway
 
@@ -73,29 +73,24 @@ async def test_greeting_menu_language_switch_and_opt_out(
     assert ARABIC_NAME in stopped["text"]
 
     # The records: the opt-out with its time and channel, every message in and out.
-    engine = make_engine(live_gateway.database_url)
-    sessions = make_sessions(engine)
     session_id = chat.session.split(".")[0]
-    async with sessions() as db:
-        address = await db.scalar(
+    database = Database(live_gateway.database_url)
+    with database.sessions() as db:
+        address = db.scalar(
             select(ContactAddress).where(
                 ContactAddress.address_hash == cipher.lookup_hash(session_id)
             )
         )
         assert address is not None and address.kind == "webchat"
-        contact = await db.get(Contact, address.contact_id)
+        contact = db.get(Contact, address.contact_id)
         assert contact is not None and contact.language == "ar"
-        consent = (
-            await db.scalars(
-                select(ConsentRecord).where(ConsentRecord.contact_id == address.contact_id)
-            )
+        consent = db.scalars(
+            select(ConsentRecord).where(ConsentRecord.contact_id == address.contact_id)
         ).all()
-        messages = (
-            await db.scalars(
-                select(Message).where(Message.address_id == address.id).order_by(Message.id)
-            )
+        messages = db.scalars(
+            select(Message).where(Message.address_id == address.id).order_by(Message.id)
         ).all()
-    await engine.dispose()
+    database.close()
     assert [(c.purpose, c.granted, c.channel, c.source) for c in consent] == [
         ("updates", False, "webchat", "keyword")
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from redis import Redis
 from rq import Queue, Retry
@@ -16,26 +17,29 @@ def make_queue(redis_url: str, name: str = defaults.QUEUE_NAME) -> Queue:
 
 
 class QueueOutbox:
-    """Hands stored replies to the worker; rq's client is blocking, so it runs in a thread."""
+    """Hands stored replies to the worker; rq's client is blocking, so it runs on one
+    dedicated thread (not the shared default pool the database may be waiting on)."""
 
     def __init__(self, queue: Queue) -> None:
         self.queue = queue
-
-    async def enqueue(self, message_ids: list[int]) -> None:
-        if message_ids:
-            await asyncio.to_thread(self._enqueue, message_ids)
-
-    def _enqueue(self, message_ids: list[int]) -> None:
-        retry = Retry(
+        self._retry = Retry(
             max=len(defaults.DELIVERY_RETRY_INTERVALS),
             interval=defaults.DELIVERY_RETRY_INTERVALS,
         )
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="enqueue")
+
+    async def enqueue(self, message_ids: list[int]) -> None:
+        if message_ids:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._thread, self._enqueue, message_ids)
+
+    def _enqueue(self, message_ids: list[int]) -> None:
         self.queue.enqueue_many(
             [
                 Queue.prepare_data(
                     "worker.jobs.deliver",
                     args=(message_id,),
-                    retry=retry,
+                    retry=self._retry,
                     timeout=defaults.JOB_TIMEOUT_SECONDS,
                     result_ttl=defaults.RESULT_TTL_SECONDS,
                     failure_ttl=defaults.FAILURE_TTL_SECONDS,

@@ -1,8 +1,7 @@
-"""Alembic environment: runs migrations over the project's async engine (SQLite or PostgreSQL)."""
+"""Alembic environment: runs migrations over the project's engine (SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Literal
 
 from alembic import context
@@ -35,12 +34,14 @@ def _run(connection: Connection) -> None:
         context.run_migrations()
 
 
-async def _run_async(url: str) -> None:
+def run_online(url: str) -> None:
     engine = make_engine(url)
-    async with engine.connect() as connection:
-        await connection.run_sync(_run)
-        await connection.commit()
-    await engine.dispose()
+    try:
+        with engine.connect() as connection:
+            _run(connection)
+            connection.commit()
+    finally:
+        engine.dispose()
 
 
 def run_offline(url: str) -> None:
@@ -53,4 +54,4 @@ url: Any = config.get_main_option("sqlalchemy.url")
 if context.is_offline_mode():
     run_offline(url)
 else:
-    asyncio.run(_run_async(url))
+    run_online(url)
