@@ -3,13 +3,14 @@ SQLite, driven as the browser drives it, with the stored records checked afterwa
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.crypto import Cipher
 from bot.db import ConsentRecord, Contact, ContactAddress, Database, Message
@@ -75,6 +76,8 @@ async def test_greeting_menu_language_switch_and_opt_out(
     # The records: the opt-out with its time and channel, every message in and out.
     session_id = chat.session.split(".")[0]
     database = Database(live_gateway.database_url)
+    # The browser may see the last reply a moment before the worker records it as sent.
+    await wait_until_sent(database, cipher.lookup_hash(session_id))
     with database.sessions() as db:
         address = db.scalar(
             select(ContactAddress).where(
@@ -102,6 +105,24 @@ async def test_greeting_menu_language_switch_and_opt_out(
     assert all(m.status == "handled" for m in inbound)
     assert len(outbound) == 6 and all(m.status == "sent" for m in outbound)
     assert outbound[-1].body == stopped["text"]
+
+
+async def wait_until_sent(database: Database, address_hash: str, within: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while asyncio.get_running_loop().time() < deadline:
+        with database.sessions() as db:
+            queued = db.scalar(
+                select(func.count(Message.id))
+                .join(ContactAddress, ContactAddress.id == Message.address_id)
+                .where(
+                    ContactAddress.address_hash == address_hash,
+                    Message.direction == "out",
+                    Message.status == "queued",
+                )
+            )
+        if not queued:
+            return
+        await asyncio.sleep(0.05)
 
 
 async def test_start_after_stop_opts_in_again(chat: ChatClient) -> None:
