@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.engine import Dialect, Engine, create_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -186,6 +187,92 @@ class StaffUser(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SupportRequest(Base):
+    """A submitted support request (طلب دعم مستفيد), with the applicant's attestation."""
+
+    __tablename__ = "support_requests"
+    __table_args__ = (
+        # One open request per national ID (the policy), enforced by the database itself.
+        Index(
+            "uq_support_requests_open_national_id",
+            "national_id_hash",
+            unique=True,
+            sqlite_where=text("status IN ('submitted', 'under_review')"),
+            postgresql_where=text("status IN ('submitted', 'under_review')"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(24), unique=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    request_type: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16))
+    national_id_hash: Mapped[str] = mapped_column(String(64))
+    answers: Mapped[Any] = mapped_column(EncryptedJSON)
+    channel: Mapped[str] = mapped_column(String(16))
+    attestation_version: Mapped[str] = mapped_column(String(64))
+    attested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decision_due: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RequestStatusEvent(Base):
+    """Each status a request went through, so the beneficiary can see its history."""
+
+    __tablename__ = "request_status_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("support_requests.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+
+
+class Complaint(Base):
+    """A complaint or suggestion, with its category, SLA and urgency."""
+
+    __tablename__ = "complaints"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(24), unique=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(40))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str] = mapped_column(EncryptedText)
+    attachments: Mapped[Any] = mapped_column(EncryptedJSON, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    respond_by: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Handoff(Base):
+    """A conversation handed to the contact officer of its domain; the bot stays quiet
+    (but for opt-out words) until staff close it."""
+
+    __tablename__ = "handoffs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    domain: Mapped[str] = mapped_column(String(40))
+    officer_email: Mapped[str] = mapped_column(String(254))
+    reason: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class StaffTask(Base):
+    """Work for staff that the bot cannot do itself, such as a data-deletion request."""
+
+    __tablename__ = "staff_tasks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(24), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    details: Mapped[Any] = mapped_column(EncryptedJSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -329,6 +329,8 @@ class Profile(StrictModel):
     request_types: list[RequestType] = Field(min_length=1)
     complaint_categories: list[ComplaintCategory] = Field(min_length=1)
     domains: list[Domain] = Field(min_length=1)
+    # Where a hand-off goes when no journey names a domain (e.g. "talk to staff" from the menu).
+    general_domain: str | None = None
     sla: Sla = Field(default_factory=Sla)
     survey: Survey
     templates: dict[Identifier, WhatsAppTemplate] = Field(default_factory=dict)
@@ -385,6 +387,12 @@ class Profile(StrictModel):
                 if start >= local:
                     return start
         return None
+
+    def default_domain(self) -> Domain:
+        """The domain of general hand-offs: `general_domain`, or the first domain."""
+        return (self.get_domain(self.general_domain) if self.general_domain else None) or (
+            self.domains[0]
+        )
 
     def get_domain(self, domain_id: str) -> Domain | None:
         """The domain (and so the contact officer) with this id."""
@@ -529,6 +537,9 @@ def _reference_errors(data: Any) -> list[str]:
                     errors.append(
                         f"{where}.domain: unknown domain {domain!r}; the domains are: {known}"
                     )
+        general = data.get("general_domain")
+        if isinstance(general, str) and general not in domains:
+            errors.append(f"general_domain: unknown domain {general!r}; the domains are: {known}")
     return errors
 
 

@@ -23,6 +23,7 @@ from bot import metrics
 from bot.i18n import translator
 from bot.models import InboundMessage, StatusUpdate, utcnow
 from bot.profile import Profile
+from bot.records import Records
 from bot.storage import InboundRecord, Store
 from bot.text import has_arabic_letters, has_latin_letters
 from handlers.base import N_, ConversationState, Dispatcher, Turn
@@ -62,6 +63,7 @@ class Router:
         self.outbox = outbox
         self.dispatcher = dispatcher
         self.profile = profile
+        self.records = Records(store)
         self._local_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -106,7 +108,9 @@ class Router:
             message=msg,
             state=state,
             contact_id=record.contact_id,
+            conversation_id=record.conversation_id,
             profile=self.profile,
+            records=self.records,
             t=translator(language),
             now=utcnow(),
         )

@@ -17,6 +17,7 @@ from bot.effects import Effect, SetLanguage
 from bot.i18n import N_, Translator, translator
 from bot.models import Button, InboundMessage, OutboundMessage
 from bot.profile import Profile
+from bot.records import Records
 from bot.text import normalize_for_matching
 
 __all__ = ["N_", "ConversationState", "Dispatcher", "Flow", "Handler", "Turn"]
@@ -31,6 +32,9 @@ class ConversationState:
     data: dict[str, Any] = field(default_factory=dict)
     greeted: bool = False
     misunderstood: int = 0
+    handoff: int | None = None
+    consent_asked: bool = False
+    drafts: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> ConversationState:
@@ -42,6 +46,9 @@ class ConversationState:
             data=dict(data.get("data") or {}),
             greeted=bool(data.get("greeted")),
             misunderstood=int(data.get("misunderstood") or 0),
+            handoff=data.get("handoff"),
+            consent_asked=bool(data.get("consent_asked")),
+            drafts=dict(data.get("drafts") or {}),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -51,6 +58,9 @@ class ConversationState:
             "data": self.data,
             "greeted": self.greeted,
             "misunderstood": self.misunderstood,
+            "handoff": self.handoff,
+            "consent_asked": self.consent_asked,
+            "drafts": self.drafts,
         }
 
     def enter(self, flow: str | None, step: str | None = None) -> None:
@@ -65,11 +75,17 @@ class Turn:
     message: InboundMessage
     state: ConversationState
     contact_id: int
+    conversation_id: int
     profile: Profile
+    records: Records
     t: Translator
     now: datetime
     replies: list[OutboundMessage] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
+
+    @property
+    def channel(self) -> str:
+        return self.message.channel
 
     @property
     def text(self) -> str:
@@ -89,13 +105,14 @@ class Turn:
 
 
 class Handler(ABC):
-    """A handler answers a turn when `check` says the turn is its own."""
+    """A handler answers a turn when `check` says the turn is its own. `handle` may return
+    False to pass the turn on after all (a hand-off that staff have closed meanwhile)."""
 
     def check(self, turn: Turn) -> bool:
         return True
 
     @abstractmethod
-    async def handle(self, turn: Turn) -> None: ...
+    async def handle(self, turn: Turn) -> bool | None: ...
 
 
 class Dispatcher:
@@ -114,8 +131,7 @@ class Dispatcher:
 
     async def dispatch(self, turn: Turn) -> None:
         for handler in self.global_handlers:
-            if handler.check(turn):
-                await handler.handle(turn)
+            if handler.check(turn) and await handler.handle(turn) is not False:
                 return
         flow = self.flows.get(turn.state.flow or "")
         if flow is not None and flow.check(turn):
@@ -132,3 +148,6 @@ class Flow(Handler):
 
     @abstractmethod
     async def start(self, turn: Turn) -> None: ...
+
+    @abstractmethod
+    async def handle(self, turn: Turn) -> None: ...

@@ -1,0 +1,429 @@
+"""The journeys' records: support requests, complaints, hand-offs, staff tasks.
+
+Handlers reach these through `Records` during a turn (a status lookup must read, a submission
+must return its reference number); each call is one transaction on the database threads.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.db import (
+    AuditEntry,
+    Complaint,
+    ConsentRecord,
+    Contact,
+    ContactAddress,
+    Handoff,
+    Message,
+    RequestStatusEvent,
+    StaffTask,
+    SupportRequest,
+)
+from bot.models import utcnow
+from bot.storage import Store
+from bot.text import normalize_digits
+
+OPEN_REQUEST_STATUSES = ("submitted", "under_review")
+REQUEST_PREFIX, COMPLAINT_PREFIX, TASK_PREFIX = "R", "C", "T"
+REFERENCE_OFFSET = 100000
+
+
+class DuplicateRequestError(Exception):
+    """The national ID already has an open request; `reference` is that request's."""
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(reference)
+        self.reference = reference
+
+
+@dataclass(frozen=True)
+class RequestView:
+    reference: str
+    contact_id: int
+    request_type: str
+    status: str
+    submitted_at: datetime
+    decision_due: datetime
+    history: tuple[tuple[str, datetime], ...]
+
+
+@dataclass(frozen=True)
+class ContactSummary:
+    """What the association holds about a contact, for "privacy and my data"."""
+
+    channels: tuple[str, ...]
+    language: str | None
+    has_name: bool
+    has_national_id: bool
+    messages: int
+    requests: tuple[str, ...]
+    complaints: tuple[str, ...]
+    updates_consent: bool | None
+    since: datetime
+
+
+def reference_number(text: str) -> int | None:
+    """The number in a typed reference ("R-100042", "r100042", "١٠٠٠٤٢")."""
+    digits = "".join(ch for ch in normalize_digits(text) if ch.isdigit())
+    return int(digits) if digits and len(digits) <= 9 else None
+
+
+def _make_reference(prefix: str, row_id: int) -> str:
+    return f"{prefix}-{REFERENCE_OFFSET + row_id}"
+
+
+class Records:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @property
+    def _db(self) -> Any:
+        return self.store.db
+
+    # -- support requests -------------------------------------------------------------------
+    async def open_request(self, national_id_hash: str) -> str | None:
+        """The reference of this national ID's open request, if any."""
+        return await self._db.run(self._open_request, national_id_hash)
+
+    def _open_request(self, national_id_hash: str) -> str | None:
+        with self._db.sessions() as session:
+            reference: str | None = session.scalar(
+                select(SupportRequest.reference).where(
+                    SupportRequest.national_id_hash == national_id_hash,
+                    SupportRequest.status.in_(OPEN_REQUEST_STATUSES),
+                )
+            )
+            return reference
+
+    async def submit_request(
+        self,
+        *,
+        contact_id: int,
+        channel: str,
+        request_type: str,
+        national_id: str,
+        answers: dict[str, Any],
+        attestation_version: str,
+        attested_at: datetime,
+        decision_days: int,
+    ) -> RequestView:
+        """Store a request with its attestation; DuplicateRequestError if one is open."""
+        national_id_hash = self.store.cipher.lookup_hash(national_id)
+        try:
+            return await self._db.run(
+                self._submit_request,
+                contact_id,
+                channel,
+                request_type,
+                national_id,
+                national_id_hash,
+                answers,
+                attestation_version,
+                attested_at,
+                decision_days,
+            )
+        except IntegrityError:
+            existing = await self.open_request(national_id_hash)
+            if existing is None:
+                raise
+            raise DuplicateRequestError(existing) from None
+
+    def _submit_request(
+        self,
+        contact_id: int,
+        channel: str,
+        request_type: str,
+        national_id: str,
+        national_id_hash: str,
+        answers: dict[str, Any],
+        attestation_version: str,
+        attested_at: datetime,
+        decision_days: int,
+    ) -> RequestView:
+        now = utcnow()
+        with self._db.sessions.begin() as session:
+            existing = session.scalar(
+                select(SupportRequest.reference).where(
+                    SupportRequest.national_id_hash == national_id_hash,
+                    SupportRequest.status.in_(OPEN_REQUEST_STATUSES),
+                )
+            )
+            if existing is not None:
+                raise DuplicateRequestError(existing)
+            request = SupportRequest(
+                reference=f"tmp-{uuid.uuid4().hex[:16]}",
+                contact_id=contact_id,
+                request_type=request_type,
+                status="submitted",
+                national_id_hash=national_id_hash,
+                answers=answers,
+                channel=channel,
+                attestation_version=attestation_version,
+                attested_at=attested_at,
+                submitted_at=now,
+                decision_due=now + timedelta(days=decision_days),
+            )
+            session.add(request)
+            session.flush()
+            request.reference = _make_reference(REQUEST_PREFIX, request.id)
+            session.add(
+                RequestStatusEvent(
+                    request_id=request.id, status="submitted", at=now, actor=f"contact:{contact_id}"
+                )
+            )
+            session.execute(
+                update(Contact)
+                .where(Contact.id == contact_id)
+                .values(national_id=national_id, national_id_hash=national_id_hash)
+            )
+            _audit(session, contact_id, "support_request.submitted", request.reference)
+            session.flush()
+            return _request_view(session, request)
+
+    async def request(self, reference: str) -> RequestView | None:
+        """A request by its reference as typed; None if there is no such request."""
+        number = reference_number(reference)
+        if number is None or number <= REFERENCE_OFFSET:
+            return None
+        return await self._db.run(
+            self._request, _make_reference(REQUEST_PREFIX, number - REFERENCE_OFFSET)
+        )
+
+    def _request(self, reference: str) -> RequestView | None:
+        with self._db.sessions() as session:
+            request = session.scalar(
+                select(SupportRequest).where(SupportRequest.reference == reference)
+            )
+            return None if request is None else _request_view(session, request)
+
+    async def requests_of(self, contact_id: int) -> list[RequestView]:
+        return await self._db.run(self._requests_of, contact_id)
+
+    def _requests_of(self, contact_id: int) -> list[RequestView]:
+        with self._db.sessions() as session:
+            requests = session.scalars(
+                select(SupportRequest)
+                .where(SupportRequest.contact_id == contact_id)
+                .order_by(SupportRequest.id)
+            ).all()
+            return [_request_view(session, request) for request in requests]
+
+    async def national_id_matches(self, reference: str, national_id: str) -> bool:
+        """Whether the request was filed with this national ID (status by identity check)."""
+        view = await self.request(reference)
+        if view is None:
+            return False
+        wanted = self.store.cipher.lookup_hash(national_id)
+        return await self._db.run(self._national_id_of, view.reference) == wanted
+
+    def _national_id_of(self, reference: str) -> str | None:
+        with self._db.sessions() as session:
+            value: str | None = session.scalar(
+                select(SupportRequest.national_id_hash).where(SupportRequest.reference == reference)
+            )
+            return value
+
+    async def set_request_status(self, reference: str, status: str, actor: str) -> None:
+        await self._db.run(self._set_request_status, reference, status, actor)
+
+    def _set_request_status(self, reference: str, status: str, actor: str) -> None:
+        with self._db.sessions.begin() as session:
+            request = session.scalar(
+                select(SupportRequest).where(SupportRequest.reference == reference)
+            )
+            if request is None:
+                raise KeyError(reference)
+            request.status = status
+            session.add(RequestStatusEvent(request_id=request.id, status=status, actor=actor))
+
+    # -- complaints -------------------------------------------------------------------------
+    async def file_complaint(
+        self,
+        *,
+        contact_id: int,
+        channel: str,
+        category: str,
+        urgent: bool,
+        description: str,
+        attachments: list[dict[str, Any]],
+        respond_within: timedelta,
+    ) -> tuple[str, datetime]:
+        """Store a complaint; returns its reference and the time we promised to respond by."""
+        return await self._db.run(
+            self._file_complaint,
+            contact_id,
+            channel,
+            category,
+            urgent,
+            description,
+            attachments,
+            respond_within,
+        )
+
+    def _file_complaint(
+        self,
+        contact_id: int,
+        channel: str,
+        category: str,
+        urgent: bool,
+        description: str,
+        attachments: list[dict[str, Any]],
+        respond_within: timedelta,
+    ) -> tuple[str, datetime]:
+        now = utcnow()
+        with self._db.sessions.begin() as session:
+            complaint = Complaint(
+                reference=f"tmp-{uuid.uuid4().hex[:16]}",
+                contact_id=contact_id,
+                category=category,
+                urgent=urgent,
+                description=description,
+                attachments=attachments or None,
+                status="open",
+                channel=channel,
+                created_at=now,
+                respond_by=now + respond_within,
+            )
+            session.add(complaint)
+            session.flush()
+            complaint.reference = _make_reference(COMPLAINT_PREFIX, complaint.id)
+            _audit(session, contact_id, "complaint.filed", complaint.reference)
+            return complaint.reference, complaint.respond_by
+
+    # -- hand-offs --------------------------------------------------------------------------
+    async def open_handoff(
+        self, contact_id: int, conversation_id: int, domain: str, officer_email: str, reason: str
+    ) -> int:
+        return await self._db.run(
+            self._open_handoff, contact_id, conversation_id, domain, officer_email, reason
+        )
+
+    def _open_handoff(
+        self, contact_id: int, conversation_id: int, domain: str, officer_email: str, reason: str
+    ) -> int:
+        with self._db.sessions.begin() as session:
+            handoff = Handoff(
+                contact_id=contact_id,
+                conversation_id=conversation_id,
+                domain=domain,
+                officer_email=officer_email,
+                reason=reason,
+                status="open",
+            )
+            session.add(handoff)
+            session.flush()
+            _audit(session, contact_id, "handoff.opened", str(handoff.id))
+            return handoff.id
+
+    async def handoff_open(self, handoff_id: int) -> bool:
+        return await self._db.run(self._handoff_open, handoff_id)
+
+    def _handoff_open(self, handoff_id: int) -> bool:
+        with self._db.sessions() as session:
+            return session.scalar(select(Handoff.status).where(Handoff.id == handoff_id)) == "open"
+
+    async def close_handoff(self, handoff_id: int, closed_by: str) -> None:
+        await self._db.run(self._close_handoff, handoff_id, closed_by)
+
+    def _close_handoff(self, handoff_id: int, closed_by: str) -> None:
+        with self._db.sessions.begin() as session:
+            session.execute(
+                update(Handoff)
+                .where(Handoff.id == handoff_id)
+                .values(status="closed", closed_at=utcnow(), closed_by=closed_by)
+            )
+
+    # -- privacy ----------------------------------------------------------------------------
+    async def create_task(self, kind: str, contact_id: int, details: dict[str, Any]) -> str:
+        return await self._db.run(self._create_task, kind, contact_id, details)
+
+    def _create_task(self, kind: str, contact_id: int, details: dict[str, Any]) -> str:
+        with self._db.sessions.begin() as session:
+            task = StaffTask(
+                reference=f"tmp-{uuid.uuid4().hex[:16]}",
+                kind=kind,
+                contact_id=contact_id,
+                status="open",
+                details=details,
+            )
+            session.add(task)
+            session.flush()
+            task.reference = _make_reference(TASK_PREFIX, task.id)
+            _audit(session, contact_id, f"task.{kind}", task.reference)
+            return task.reference
+
+    async def summary(self, contact_id: int) -> ContactSummary:
+        return await self._db.run(self._summary, contact_id)
+
+    def _summary(self, contact_id: int) -> ContactSummary:
+        with self._db.sessions() as session:
+            contact = session.get(Contact, contact_id)
+            if contact is None:
+                raise KeyError(contact_id)
+            kinds = session.scalars(
+                select(ContactAddress.kind).where(ContactAddress.contact_id == contact_id)
+            ).all()
+            address_ids = select(ContactAddress.id).where(ContactAddress.contact_id == contact_id)
+            messages = session.scalar(
+                select(func.count(Message.id)).where(Message.address_id.in_(address_ids))
+            )
+            requests = session.scalars(
+                select(SupportRequest.reference).where(SupportRequest.contact_id == contact_id)
+            ).all()
+            complaints = session.scalars(
+                select(Complaint.reference).where(Complaint.contact_id == contact_id)
+            ).all()
+            consent = session.scalar(
+                select(ConsentRecord.granted)
+                .where(ConsentRecord.contact_id == contact_id, ConsentRecord.purpose == "updates")
+                .order_by(ConsentRecord.id.desc())
+                .limit(1)
+            )
+            return ContactSummary(
+                channels=tuple(sorted(set(kinds))),
+                language=contact.language,
+                has_name=bool(contact.display_name),
+                has_national_id=bool(contact.national_id_hash),
+                messages=int(messages or 0),
+                requests=tuple(requests),
+                complaints=tuple(complaints),
+                updates_consent=consent,
+                since=contact.created_at,
+            )
+
+
+def _request_view(session: Session, request: SupportRequest) -> RequestView:
+    history = session.execute(
+        select(RequestStatusEvent.status, RequestStatusEvent.at)
+        .where(RequestStatusEvent.request_id == request.id)
+        .order_by(RequestStatusEvent.id)
+    ).all()
+    return RequestView(
+        reference=request.reference,
+        contact_id=request.contact_id,
+        request_type=request.request_type,
+        status=request.status,
+        submitted_at=request.submitted_at,
+        decision_due=request.decision_due,
+        history=tuple((status, at) for status, at in history),
+    )
+
+
+def _audit(session: Session, contact_id: int, action: str, reference: str) -> None:
+    session.add(
+        AuditEntry(
+            actor=f"contact:{contact_id}",
+            action=action,
+            subject_type="contact",
+            subject_id=contact_id,
+            details={"reference": reference},
+        )
+    )
