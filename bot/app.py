@@ -45,7 +45,11 @@ def create_app(runtime: Runtime, router: Router | None = None) -> web.Applicatio
     queue = make_queue(runtime.redis_url, runtime.settings.queue_name)
     if router is None:
         router = Router(
-            runtime.store, runtime.redis, QueueOutbox(queue), build_dispatcher(), runtime.profile
+            runtime.store,
+            runtime.redis,
+            QueueOutbox(queue),
+            build_dispatcher(runtime.profile),
+            runtime.profile,
         )
     app = web.Application(middlewares=[errors_middleware], client_max_size=1024**2)
     public_url = runtime.settings.public_url

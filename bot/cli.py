@@ -116,7 +116,11 @@ async def chat(settings: Settings, address: str | None, stdin: TextIO, stdout: T
     terminal = TerminalChannel(stdout, address)
     runtime.channels = {terminal.name: terminal}
     router = Router(
-        runtime.store, runtime.redis, InlineOutbox(runtime), build_dispatcher(), runtime.profile
+        runtime.store,
+        runtime.redis,
+        InlineOutbox(runtime),
+        build_dispatcher(runtime.profile),
+        runtime.profile,
     )
     session = uuid.uuid4().hex[:12]
     if stdin.isatty():

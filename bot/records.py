@@ -216,20 +216,27 @@ class Records:
             ).all()
             return [_request_view(session, request) for request in requests]
 
-    async def national_id_matches(self, reference: str, national_id: str) -> bool:
-        """Whether the request was filed with this national ID (status by identity check)."""
+    async def identity_matches(
+        self, reference: str, national_id: str, birth_date: str, birth_fields: list[str]
+    ) -> bool:
+        """Whether the request was filed with this national ID and this date of birth (ISO),
+        so a beneficiary may see it from a contact that did not file it."""
         view = await self.request(reference)
         if view is None:
             return False
         wanted = self.store.cipher.lookup_hash(national_id)
-        return await self._db.run(self._national_id_of, view.reference) == wanted
+        stored_hash, answers = await self._db.run(self._identity_of, view.reference)
+        birth_dates = {answers.get(field) for field in birth_fields}
+        return stored_hash == wanted and birth_date in birth_dates
 
-    def _national_id_of(self, reference: str) -> str | None:
+    def _identity_of(self, reference: str) -> tuple[str, dict[str, Any]]:
         with self._db.sessions() as session:
-            value: str | None = session.scalar(
-                select(SupportRequest.national_id_hash).where(SupportRequest.reference == reference)
-            )
-            return value
+            row = session.execute(
+                select(SupportRequest.national_id_hash, SupportRequest.answers).where(
+                    SupportRequest.reference == reference
+                )
+            ).one()
+            return row[0], dict(row[1] or {})
 
     async def set_request_status(self, reference: str, status: str, actor: str) -> None:
         await self._db.run(self._set_request_status, reference, status, actor)

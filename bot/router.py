@@ -9,6 +9,7 @@ transaction → replies queued to the worker.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 import weakref
@@ -102,6 +103,7 @@ class Router:
         return Outcome(duplicate=False, message_id=record.message_id, reply_ids=tuple(reply_ids))
 
     async def _converse(self, msg: InboundMessage, record: InboundRecord) -> list[int]:
+        before = copy.deepcopy(record.state)  # handlers mutate state; a failure restores this
         state = ConversationState.from_json(record.state)
         language = record.language or self._first_language(msg)
         turn = Turn(
@@ -120,7 +122,7 @@ class Router:
             await self.dispatcher.dispatch(turn)
         except Exception:
             log.exception("handler failed on message %s", record.message_id)
-            turn.state = ConversationState.from_json(state.to_json())
+            turn.state = ConversationState.from_json(before)
             turn.replies.clear()
             turn.say(
                 turn.t.gettext(

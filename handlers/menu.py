@@ -6,7 +6,7 @@ message is never a dead end: the menu comes back with it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from bot.i18n import LANGUAGES, Translator, keywords, translator
@@ -139,8 +139,14 @@ class MenuWordHandler(Handler):
 class MenuHandler(Handler):
     """The conversation's home: greets, starts the chosen journey, or asks again."""
 
-    def __init__(self, flows: Mapping[str, Flow]) -> None:
+    def __init__(
+        self,
+        flows: Mapping[str, Flow],
+        free_text: Callable[[Turn], Awaitable[bool]] | None = None,
+    ) -> None:
         self.flows = flows
+        # Answers a message that is no menu choice (the FAQ); True when it said something.
+        self.free_text = free_text
 
     async def handle(self, turn: Turn) -> None:
         if turn.text in keywords(GREETING_WORDS) or (
@@ -151,7 +157,8 @@ class MenuHandler(Handler):
         turn.state.greeted = True
         choice = chosen_button(turn)
         if choice is None:
-            turn.state.misunderstood += 1
+            if self.free_text is not None and await self.free_text(turn):
+                return
             show_menu(turn, turn.t.gettext(N_("Sorry, I did not understand your message.")))
             return
         turn.state.misunderstood = 0

@@ -42,7 +42,7 @@ def queue_name() -> str:
 @pytest.fixture
 def router(store: Store, redis: Redis, profile: Profile, queue_name: str) -> Router:
     outbox = QueueOutbox(make_queue(REDIS_URL, queue_name))
-    return Router(store, redis, outbox, build_dispatcher(), profile)
+    return Router(store, redis, outbox, build_dispatcher(profile), profile)
 
 
 def message(text: str, address: str = "session-a") -> InboundMessage:
@@ -94,19 +94,34 @@ class Exploding(Handler):
     async def handle(self, turn: Turn) -> None:
         turn.say("half an answer")
         turn.state.flow = "broken"
+        turn.state.drafts.setdefault("form", {})["answers"] = {"half": "done"}
         raise RuntimeError("boom")
 
 
-async def test_a_failing_handler_gets_an_apology_not_silence(
+class Remembering(Handler):
+    """Puts something in the state, so the failing turn after it has a state to restore."""
+
+    async def handle(self, turn: Turn) -> None:
+        turn.state.drafts["form"] = {"answers": {"name": "kept"}}
+        turn.say("noted")
+
+
+async def test_a_failing_handler_gets_an_apology_and_the_state_before_it(
     store: Store, redis: Redis, profile: Profile, queue_name: str
 ) -> None:
     outbox = QueueOutbox(make_queue(REDIS_URL, queue_name))
+    address = uuid.uuid4().hex
+    remembering = Router(
+        store, redis, outbox, Dispatcher([Remembering()], {}, MenuHandler({})), profile
+    )
+    await remembering.handle(message("أولًا", address=address))
     router = Router(store, redis, outbox, Dispatcher([Exploding()], {}, MenuHandler({})), profile)
-    outcome = await router.handle(message("مرحبا", address=uuid.uuid4().hex))
+    outcome = await router.handle(message("مرحبا", address=address))
     (reply_id,) = outcome.reply_ids
     delivery = await store.delivery(reply_id)
     assert delivery is not None
     assert delivery.message.text.startswith("عذرًا، حدث خطأ من جهتنا. رسالتك محفوظة")
-    record = await store.record_inbound(message("again"))
-    assert record is not None
-    assert (await store.load_state(record.conversation_id) or {}).get("flow") != "broken"
+    record = await store.record_inbound(message("again", address=address))
+    assert record is not None and record.state is not None
+    assert record.state["flow"] is None
+    assert record.state["drafts"] == {"form": {"answers": {"name": "kept"}}}

@@ -1,0 +1,159 @@
+"""Request status: by reference number, for the contact that filed it — or for anyone who
+proves they are the applicant with the national ID and date of birth on the request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.i18n import N_
+from bot.models import Button
+from bot.records import RequestView
+from handlers.base import Flow, Turn
+from handlers.choices import CANCEL_WORDS, said
+from handlers.menu import show_menu
+from handlers.validators import DATE_FORMAT, Invalid, parse_date, validate
+
+NAME = "request_status"
+REQUEST_PREFIX = "req:"
+MAX_IDENTITY_ATTEMPTS = 3
+
+STATUS_LABELS = {
+    "submitted": N_("Received, waiting for the research committee"),
+    "under_review": N_("Being studied by the research committee"),
+    "accepted": N_("Accepted"),
+    "rejected": N_("Not accepted"),
+    "closed": N_("Closed"),
+}
+
+
+class RequestStatusFlow(Flow):
+    name = NAME
+
+    async def start(self, turn: Turn) -> None:
+        mine = await turn.records.requests_of(turn.contact_id)
+        turn.state.step = "reference"
+        t = turn.t
+        if mine:
+            turn.say(
+                t.gettext(N_("Which request? Choose it, or write its reference number.")),
+                [Button(REQUEST_PREFIX + r.reference, r.reference) for r in mine],
+            )
+        else:
+            turn.say(
+                t.gettext(N_("Please write the reference number of the request, e.g. R-100001."))
+            )
+
+    async def handle(self, turn: Turn) -> None:
+        if said(turn, CANCEL_WORDS):
+            turn.state.enter(None)
+            show_menu(turn)
+            return
+        step = turn.state.step
+        if step == "national_id":
+            await self._national_id(turn)
+        elif step == "birth_date":
+            await self._birth_date(turn)
+        else:
+            await self._reference(turn)
+
+    async def _reference(self, turn: Turn) -> None:
+        button = turn.message.button_id or ""
+        typed = button.removeprefix(REQUEST_PREFIX) if button else turn.message.text
+        view = await turn.records.request(typed)
+        t = turn.t
+        if view is None:
+            turn.say(
+                t.gettext(
+                    N_(
+                        "I could not find a request with that number. Please check it and "
+                        "write it again, or write “menu”."
+                    )
+                )
+            )
+            return
+        if view.contact_id == turn.contact_id:
+            self._show(turn, view)
+            return
+        turn.state.step = "national_id"
+        turn.state.data = {"reference": view.reference, "attempts": 0}
+        turn.say(
+            t.gettext(
+                N_(
+                    "This request was not filed from this number. To see it, please write the "
+                    "national ID used in the request."
+                )
+            )
+        )
+
+    async def _national_id(self, turn: Turn) -> None:
+        field = next(f for f in turn.profile.support_form.fields if f.kind == "national_id")
+        result = validate(field, turn.message.text, today=turn.now.date())
+        if isinstance(result, Invalid):
+            turn.say(result.render(turn.t))
+            return
+        turn.state.data["national_id"] = result.value
+        turn.state.step = "birth_date"
+        turn.say(turn.t.gettext(N_("And the date of birth written in the request?")))
+
+    async def _birth_date(self, turn: Turn) -> None:
+        born = parse_date(turn.message.text)
+        if born is None:
+            turn.say(turn.t.gettext(DATE_FORMAT))
+            return
+        data: dict[str, Any] = turn.state.data
+        birth_fields = [f.id for f in turn.profile.support_form.fields if f.kind == "date"]
+        records = turn.records
+        if await records.identity_matches(
+            data["reference"], data.pop("national_id"), born.isoformat(), birth_fields
+        ):
+            view = await records.request(data["reference"])
+            if view is not None:
+                self._show(turn, view)
+                return
+        data["attempts"] = int(data.get("attempts", 0)) + 1
+        if data["attempts"] >= MAX_IDENTITY_ATTEMPTS:
+            turn.state.enter(None)
+            show_menu(
+                turn,
+                turn.t.gettext(
+                    N_(
+                        "The details do not match this request, so I cannot show it. You can "
+                        "ask our staff for help with “Talk to staff”."
+                    )
+                ),
+            )
+            return
+        turn.state.step = "national_id"
+        turn.say(
+            turn.t.gettext(
+                N_(
+                    "The details do not match this request. Please write the national ID used "
+                    "in the request again."
+                )
+            )
+        )
+
+    def _show(self, turn: Turn, view: RequestView) -> None:
+        t = turn.t
+        tz = turn.profile.tz
+        request_type = turn.profile.get_request_type(view.request_type)
+        kind = request_type.label.get(t.language) if request_type else view.request_type
+        lines = [
+            t.gettext(N_("Request {reference} ({kind}): {status}.")).format(
+                reference=view.reference,
+                kind=kind,
+                status=t.gettext(STATUS_LABELS.get(view.status, view.status)),
+            ),
+            t.gettext(N_("History:")),
+        ]
+        for status, at in view.history:
+            label = t.gettext(STATUS_LABELS.get(status, status))
+            lines.append(f"- {t.format_date(at.astimezone(tz).date())}: {label}")
+        if view.status in ("submitted", "under_review"):
+            lines.append(
+                t.gettext(N_("The committee's decision is expected by {date}.")).format(
+                    date=t.format_date(view.decision_due.astimezone(tz).date())
+                )
+            )
+        turn.state.enter(None)
+        show_menu(turn, "\n".join(lines))

@@ -1,0 +1,407 @@
+"""The support request (طلب دعم مستفيد): the profile's form, one question per message.
+
+Each answer is validated as it is typed and asked again with the reason when wrong; "back",
+"cancel" and "skip" (where allowed) work in both languages; a summary allows editing before
+the applicant attests that the data is correct and that they are responsible for it (stored
+with time, channel and wording version). The draft lives in the conversation, so a form left
+half done can be resumed later from any of the contact's channels until it expires.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from bot.i18n import N_, Translator
+from bot.models import Button
+from bot.profile import Profile
+from bot.profile_fields import ChoiceField, FormField, MediaField
+from bot.records import DuplicateRequestError
+from handlers.base import Flow, Turn
+from handlers.choices import BACK_WORDS, CANCEL_WORDS, SKIP_WORDS, YES, choose, said, yes_no
+from handlers.menu import show_menu
+from handlers.validators import Invalid, validate, validate_media
+
+NAME = "support_request"
+OPTION_PREFIX = "opt:"
+CONTINUE, RESTART = "draft:continue", "draft:restart"
+SUBMIT, EDIT, CANCEL = "form:submit", "form:edit", "form:cancel"
+ATTEST = "form:attest"
+# Translators: comma-separated words that finish sending attachments.
+DONE_WORDS = N_("done, finished, that's all")
+
+
+def _options(profile: Profile, field: ChoiceField) -> list[tuple[str, Any]]:
+    return [(option.id, option.label) for option in profile.options_for(field)]
+
+
+def _local_today(turn: Turn) -> date:
+    return turn.now.astimezone(turn.profile.tz).date()
+
+
+class SupportRequestFlow(Flow):
+    name = NAME
+
+    # -- entering ---------------------------------------------------------------------------
+    async def start(self, turn: Turn) -> None:
+        draft = turn.state.drafts.get(NAME)
+        if draft and self._expired(turn, draft):
+            turn.state.drafts.pop(NAME, None)
+            turn.say(
+                turn.t.gettext(N_("Your unfinished application had expired, so we start again."))
+            )
+            draft = None
+        if draft:
+            turn.state.step = "resume"
+            started = datetime.fromisoformat(draft["started"])
+            turn.say(
+                turn.t.gettext(
+                    N_("You have an unfinished application started on {date}. Continue it?")
+                ).format(date=turn.t.format_date(started.astimezone(turn.profile.tz).date())),
+                [
+                    Button(CONTINUE, turn.t.gettext(N_("Continue"))),
+                    Button(RESTART, turn.t.gettext(N_("Start again"))),
+                ],
+            )
+            return
+        self._new_draft(turn)
+        count = len(turn.profile.support_form.fields)
+        turn.say(
+            turn.t.gettext(
+                N_(
+                    "Let us fill in the support request together: {count} questions, one at a "
+                    "time. Write “back” to return to the previous question or “cancel” to stop."
+                )
+            ).format(count=count)
+        )
+        self._ask(turn)
+
+    def _new_draft(self, turn: Turn) -> dict[str, Any]:
+        now = turn.now.isoformat()
+        draft: dict[str, Any] = {
+            "answers": {},
+            "index": 0,
+            "stage": "field",
+            "editing": False,
+            "started": now,
+            "updated": now,
+        }
+        turn.state.drafts[NAME] = draft
+        turn.state.step = "form"
+        return draft
+
+    def _expired(self, turn: Turn, draft: dict[str, Any]) -> bool:
+        updated = datetime.fromisoformat(draft["updated"])
+        return turn.now - updated > timedelta(hours=turn.profile.support_form.expiry_hours)
+
+    # -- every later message ----------------------------------------------------------------
+    async def handle(self, turn: Turn) -> None:
+        draft = turn.state.drafts.get(NAME)
+        if draft is None or self._expired(turn, draft):
+            await self.start(turn)
+            return
+        if said(turn, CANCEL_WORDS) or turn.message.button_id == CANCEL:
+            self._cancel(turn)
+            return
+        draft["updated"] = turn.now.isoformat()
+        if turn.state.step == "resume":
+            choice = choose(turn, [Button(CONTINUE, ""), Button(RESTART, "")])
+            if choice == RESTART:
+                turn.state.drafts.pop(NAME, None)
+                await self.start(turn)
+            elif choice == CONTINUE or yes_no(turn) == YES:
+                turn.state.step = "form"
+                self._ask_current(turn, draft)
+            else:
+                await self.start(turn)
+            return
+        stage = draft["stage"]
+        if stage == "field":
+            await self._answer(turn, draft)
+        elif stage == "summary":
+            self._summary_choice(turn, draft)
+        elif stage == "pick_edit":
+            self._pick_edit(turn, draft)
+        elif stage == "attest":
+            await self._attest(turn, draft)
+
+    def _cancel(self, turn: Turn) -> None:
+        turn.state.drafts.pop(NAME, None)
+        turn.state.enter(None)
+        show_menu(
+            turn, turn.t.gettext(N_("Your application was cancelled; nothing was submitted."))
+        )
+
+    # -- questions --------------------------------------------------------------------------
+    def _field(self, turn: Turn, draft: dict[str, Any]) -> FormField:
+        return turn.profile.support_form.fields[draft["index"]]
+
+    def _ask_current(self, turn: Turn, draft: dict[str, Any]) -> None:
+        {
+            "field": self._ask,
+            "summary": self._show_summary,
+            "pick_edit": self._show_summary,
+            "attest": self._show_attestation,
+        }[draft["stage"]](turn)
+
+    def _ask(self, turn: Turn, lead: str | None = None) -> None:
+        draft = turn.state.drafts[NAME]
+        field = self._field(turn, draft)
+        t = turn.t
+        fields = turn.profile.support_form.fields
+        lines = [lead] if lead else []
+        lines.append(
+            t.gettext(N_("Question {number} of {count}:")).format(
+                number=draft["index"] + 1, count=len(fields)
+            )
+            + " "
+            + field.label.get(t.language)
+        )
+        if field.help:
+            lines.append(field.help.get(t.language))
+        if not field.required:
+            lines.append(t.gettext(N_("This one is optional: write “skip” to leave it.")))
+        buttons: list[Button] = []
+        if isinstance(field, ChoiceField):
+            buttons = [
+                Button(OPTION_PREFIX + option_id, label.get(t.language))
+                for option_id, label in _options(turn.profile, field)
+            ]
+        if isinstance(field, MediaField):
+            lines.append(t.gettext(N_("Send the files as photos or PDF, then write “done”.")))
+        turn.say("\n".join(lines), buttons)
+
+    async def _answer(self, turn: Turn, draft: dict[str, Any]) -> None:
+        field = self._field(turn, draft)
+        t = turn.t
+        if said(turn, BACK_WORDS):
+            draft["index"] = max(0, draft["index"] - 1)
+            self._ask(turn)
+            return
+        if isinstance(field, MediaField):
+            await self._answer_media(turn, draft, field)
+            return
+        if said(turn, SKIP_WORDS):
+            if field.required:
+                self._ask(turn, t.gettext(N_("This question cannot be skipped.")))
+                return
+            draft["answers"][field.id] = None
+            await self._next(turn, draft)
+            return
+        text = turn.message.text
+        button = turn.message.button_id or ""
+        if button.startswith(OPTION_PREFIX):
+            text = button.removeprefix(OPTION_PREFIX)
+        options = _options(turn.profile, field) if isinstance(field, ChoiceField) else None
+        result = validate(field, text, today=_local_today(turn), options=options)
+        if isinstance(result, Invalid):
+            self._ask(turn, result.render(t))
+            return
+        draft["answers"][field.id] = result.value
+        if field.kind == "national_id":
+            existing = await turn.records.open_request(
+                turn.records.store.cipher.lookup_hash(result.value)
+            )
+            if existing is not None:
+                self._already_open(turn, existing)
+                return
+        await self._next(turn, draft)
+
+    async def _answer_media(self, turn: Turn, draft: dict[str, Any], field: MediaField) -> None:
+        t = turn.t
+        files: list[dict[str, Any]] = draft["answers"].setdefault(field.id, []) or []
+        draft["answers"][field.id] = files
+        if turn.message.media:
+            types = [m.content_type for m in turn.message.media]
+            result = validate_media(field, types, len(files))
+            if isinstance(result, Invalid):
+                turn.say(result.render(t))
+                return
+            files.extend(
+                {
+                    "content_type": m.content_type,
+                    "url": m.url,
+                    "filename": m.filename,
+                    "stored_path": m.stored_path,
+                }
+                for m in turn.message.media
+            )
+            if len(files) < field.max_files:
+                turn.say(
+                    t.ngettext(
+                        N_("Received {n} file. Send more, or write “done”."),
+                        N_("Received {n} files. Send more, or write “done”."),
+                        len(files),
+                    ).format(n=len(files))
+                )
+                return
+            await self._next(turn, draft)
+            return
+        skipping = said(turn, SKIP_WORDS) and not field.required and not files
+        done = said(turn, DONE_WORDS) and len(files) >= max(field.min_files, 1)
+        if skipping or done:
+            await self._next(turn, draft)
+            return
+        result = validate(field, turn.message.text, today=_local_today(turn))
+        self._ask(turn, result.render(t) if isinstance(result, Invalid) else None)
+
+    async def _next(self, turn: Turn, draft: dict[str, Any]) -> None:
+        fields = turn.profile.support_form.fields
+        if draft["editing"] or draft["index"] + 1 >= len(fields):
+            draft["editing"] = False
+            draft["stage"] = "summary"
+            self._show_summary(turn)
+            return
+        draft["index"] += 1
+        self._ask(turn)
+
+    def _already_open(self, turn: Turn, reference: str) -> None:
+        turn.state.drafts.pop(NAME, None)
+        turn.state.enter(None)
+        show_menu(
+            turn,
+            turn.t.gettext(
+                N_(
+                    "There is already an open request for this national ID, number {reference}. "
+                    "Only one open request is allowed; you can follow it with “Request status”."
+                )
+            ).format(reference=reference),
+        )
+
+    # -- summary, edits, attestation --------------------------------------------------------
+    def _show_summary(self, turn: Turn) -> None:
+        draft = turn.state.drafts[NAME]
+        t = turn.t
+        lines = [t.gettext(N_("Please review your answers:"))]
+        for number, field in enumerate(turn.profile.support_form.fields, 1):
+            value = display_value(turn.profile, t, field, draft["answers"].get(field.id))
+            lines.append(f"{number}. {field.label.get(t.language)}: {value}")
+        turn.say(
+            "\n".join(lines),
+            [
+                Button(SUBMIT, t.gettext(N_("Confirm and submit"))),
+                Button(EDIT, t.gettext(N_("Change an answer"))),
+                Button(CANCEL, t.gettext(N_("Cancel the application"))),
+            ],
+        )
+
+    def _summary_choice(self, turn: Turn, draft: dict[str, Any]) -> None:
+        choice = choose(turn, [Button(SUBMIT, ""), Button(EDIT, ""), Button(CANCEL, "")])
+        if choice == SUBMIT or (choice is None and yes_no(turn) == YES):
+            draft["stage"] = "attest"
+            self._show_attestation(turn)
+        elif choice == EDIT:
+            draft["stage"] = "pick_edit"
+            question = N_("Which answer do you want to change? Write its number (1–{count}).")
+            turn.say(turn.t.gettext(question).format(count=len(turn.profile.support_form.fields)))
+        else:
+            self._show_summary(turn)
+
+    def _pick_edit(self, turn: Turn, draft: dict[str, Any]) -> None:
+        fields = turn.profile.support_form.fields
+        buttons = [Button(f"edit:{f.id}", f.label.get(turn.t.language)) for f in fields]
+        chosen = choose(turn, buttons)
+        if chosen is None:
+            turn.say(
+                turn.t.gettext(N_("Please write a number from 1 to {count}.")).format(
+                    count=len(fields)
+                )
+            )
+            return
+        draft["index"] = next(i for i, b in enumerate(buttons) if b.id == chosen)
+        draft["editing"] = True
+        draft["stage"] = "field"
+        if isinstance(fields[draft["index"]], MediaField):
+            draft["answers"][fields[draft["index"]].id] = []
+        self._ask(turn)
+
+    def _show_attestation(self, turn: Turn) -> None:
+        attestation = turn.profile.support_form.attestation
+        t = turn.t
+        turn.say(
+            attestation.text.get(t.language)
+            + "\n\n"
+            + t.gettext(N_("Do you confirm this declaration?")),
+            [
+                Button(ATTEST, t.gettext(N_("I confirm"))),
+                Button(CANCEL, t.gettext(N_("Cancel the application"))),
+            ],
+        )
+
+    async def _attest(self, turn: Turn, draft: dict[str, Any]) -> None:
+        choice = choose(turn, [Button(ATTEST, ""), Button(CANCEL, "")])
+        if choice == CANCEL:
+            self._cancel(turn)
+            return
+        if choice != ATTEST and yes_no(turn) != YES:
+            turn.say(
+                turn.t.gettext(
+                    N_("The request can only be submitted once you confirm the declaration.")
+                )
+            )
+            self._show_attestation(turn)
+            return
+        await self._submit(turn, draft)
+
+    async def _submit(self, turn: Turn, draft: dict[str, Any]) -> None:
+        profile = turn.profile
+        answers = draft["answers"]
+        type_field = next(
+            f
+            for f in profile.support_form.fields
+            if isinstance(f, ChoiceField) and f.options_from == "request_types"
+        )
+        national_id = next(
+            answers[f.id] for f in profile.support_form.fields if f.kind == "national_id"
+        )
+        try:
+            request = await turn.records.submit_request(
+                contact_id=turn.contact_id,
+                channel=turn.channel,
+                request_type=answers[type_field.id],
+                national_id=national_id,
+                answers=answers,
+                attestation_version=profile.support_form.attestation.version,
+                attested_at=turn.now,
+                decision_days=profile.sla.request_decision_days,
+            )
+        except DuplicateRequestError as exc:
+            self._already_open(turn, exc.reference)
+            return
+        turn.state.drafts.pop(NAME, None)
+        turn.state.enter(None)
+        t = turn.t
+        days = profile.sla.request_decision_days
+        due = request.decision_due.astimezone(profile.tz).date()
+        turn.say(
+            t.gettext(
+                N_(
+                    "Your request has been received. Its reference number is {reference}.\n"
+                    "It goes to the research committee, which studies it and decides on "
+                    "acceptance or rejection within about {period}: the expected date is {date}.\n"
+                    "You will get a message here whenever its status changes, and you can "
+                    "check it at any time with “Request status”."
+                )
+            ).format(
+                reference=request.reference, period=t.format_days(days), date=t.format_date(due)
+            )
+        )
+        from handlers.consent import offer_updates_once
+
+        await offer_updates_once(turn)
+
+
+def display_value(profile: Profile, t: Translator, field: FormField, value: Any) -> str:
+    """An answer as the summary shows it, in the beneficiary's language."""
+    if value is None or value == []:
+        return "—"
+    if field.kind == "date":
+        return t.format_date(date.fromisoformat(value))
+    if isinstance(field, ChoiceField):
+        labels = dict(_options(profile, field))
+        return labels[value].get(t.language) if value in labels else str(value)
+    if isinstance(field, MediaField):
+        return t.ngettext(N_("{n} file"), N_("{n} files"), len(value)).format(n=len(value))
+    if field.kind == "money":
+        return t.gettext(N_("{amount} riyals")).format(amount=t.format_number(float(value)))
+    return str(value)
