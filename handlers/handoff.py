@@ -23,7 +23,7 @@ async def hand_off(turn: Turn, reason: str, domain_id: str | None = None) -> Non
     area = domain.label.get(t.language)
     if profile.is_open(turn.now):
         hours = profile.sla.handoff_response_hours
-        when = t.ngettext(N_("within {n} hour"), N_("within {n} hours"), hours).format(n=hours)
+        when = t.ngettext("within {n} hour", "within {n} hours", hours).format(n=hours)
         text = t.gettext(
             N_(
                 "I have passed your conversation to our officer for {area}, who will answer "

@@ -229,8 +229,8 @@ class SupportRequestFlow(Flow):
             if len(files) < field.max_files:
                 turn.say(
                     t.ngettext(
-                        N_("Received {n} file. Send more, or write “done”."),
-                        N_("Received {n} files. Send more, or write “done”."),
+                        "Received {n} file. Send more, or write “done”.",
+                        "Received {n} files. Send more, or write “done”.",
                         len(files),
                     ).format(n=len(files))
                 )
@@ -401,7 +401,7 @@ def display_value(profile: Profile, t: Translator, field: FormField, value: Any)
         labels = dict(_options(profile, field))
         return labels[value].get(t.language) if value in labels else str(value)
     if isinstance(field, MediaField):
-        return t.ngettext(N_("{n} file"), N_("{n} files"), len(value)).format(n=len(value))
+        return t.ngettext("{n} file", "{n} files", len(value)).format(n=len(value))
     if field.kind == "money":
         return t.gettext(N_("{amount} riyals")).format(amount=t.format_number(float(value)))
     return str(value)

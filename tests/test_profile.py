@@ -78,6 +78,7 @@ def test_example_support_form_fields_in_order() -> None:
         ("full_name", "text"),
         ("national_id", "national_id"),
         ("birth_date", "date"),
+        ("id_expiry", "date"),
         ("mobile", "phone"),
         ("city", "city"),
         ("family_size", "integer"),
@@ -86,7 +87,7 @@ def test_example_support_form_fields_in_order() -> None:
         ("description", "text"),
         ("documents", "media"),
     ]
-    family, income, description, documents = (form.fields[i] for i in (5, 6, 8, 9))
+    family, income, description, documents = (form.fields[i] for i in (6, 7, 9, 10))
     assert isinstance(family, IntegerField)
     assert (family.min, family.max) == (1, 30)
     assert isinstance(income, MoneyField)
@@ -173,18 +174,18 @@ def test_all_mistakes_are_reported_with_their_yaml_paths(tmp_path: Path) -> None
 def test_form_field_errors_point_at_the_field_not_at_its_kind(tmp_path: Path) -> None:
     data = example_data()
     fields = data["support_form"]["fields"]
-    fields[5]["max"] = 0  # family size: max below min
-    fields[5]["maximum"] = 30
-    fields[6]["kind"] = "amount"
-    fields[8]["id"] = "full_name"
+    fields[6]["max"] = 0  # family size: max below min
+    fields[6]["maximum"] = 30
+    fields[7]["kind"] = "amount"
+    fields[9]["id"] = "full_name"
 
     assert errors_of(write(tmp_path, data)) == [
-        "support_form.fields[5].max: is 0, below min (1)",
-        "support_form.fields[5].maximum: unknown key"
+        "support_form.fields[6].max: is 0, below min (1)",
+        "support_form.fields[6].maximum: unknown key"
         " (expected one of: id, label, help, required, kind, min, max)",
-        "support_form.fields[6].kind: unknown kind 'amount' (one of: text, national_id, date,"
+        "support_form.fields[7].kind: unknown kind 'amount' (one of: text, national_id, date,"
         " phone, choice, integer, money, city, media)",
-        "support_form.fields[8].id: field id 'full_name' is already used at support_form.fields[0]",
+        "support_form.fields[9].id: field id 'full_name' is already used at support_form.fields[0]",
     ]
 
 
