@@ -80,7 +80,9 @@ async def open_runtime(
     store = Store(db, cipher)
     runtime = Runtime(settings, profile, cipher, db, store, redis, redis_url, {}, embedded)
     if with_channels:
-        runtime.channels = build_channels(ChannelContext(settings, redis, cipher, profile))
+        runtime.channels = build_channels(
+            ChannelContext(settings, redis, redis_url, cipher, profile)
+        )
         for channel in runtime.channels.values():
             await channel.start()
     return runtime

@@ -15,5 +15,6 @@ from bot.settings import Settings
 class ChannelContext:
     settings: Settings
     redis: Redis
+    redis_url: str
     cipher: Cipher
     profile: Profile

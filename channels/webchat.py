@@ -15,6 +15,8 @@ import uuid
 from typing import Any, ClassVar
 
 from aiohttp import web
+from redis.asyncio import Redis
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.models import AddressKind, InboundMessage, OutboundMessage
 from channels.base import (
@@ -48,6 +50,12 @@ class WebChatChannel(Channel):
 
     def __init__(self, context: ChannelContext) -> None:
         self.context = context
+        # Long polls block in Redis for up to MAX_WAIT_SECONDS: they get their own client,
+        # whose socket timeout outlasts them (redis-py's default of 5 s would cut them off).
+        self._poll_redis = Redis.from_url(context.redis_url, socket_timeout=MAX_WAIT_SECONDS + 10)
+
+    async def close(self) -> None:
+        await self._poll_redis.aclose()
 
     # -- sessions ---------------------------------------------------------------------------
     def new_session(self) -> str:
@@ -137,9 +145,12 @@ class WebChatChannel(Channel):
     ) -> tuple[list[dict[str, Any]], str]:
         """Replies after the cursor, waiting up to `wait_seconds` for the first one."""
         block = int(max(0.0, min(wait_seconds, MAX_WAIT_SECONDS)) * 1000)
-        result: Any = await self.context.redis.xread(
-            {_stream_key(session_id): after or "0-0"}, count=50, block=block or None
-        )
+        try:
+            result: Any = await self._poll_redis.xread(
+                {_stream_key(session_id): after or "0-0"}, count=50, block=block or None
+            )
+        except RedisTimeoutError:
+            result = []  # nothing arrived in time: the browser simply polls again
         messages: list[dict[str, Any]] = []
         cursor = after or "0-0"
         for _key, entries in result or []:

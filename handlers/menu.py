@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from bot.i18n import LANGUAGES, Translator, keywords, translator
 from bot.models import Button
-from bot.text import parse_int
+from bot.text import normalize_for_matching, parse_int
 from handlers.base import N_, Flow, Handler, Turn
 
 MENU_PREFIX = "menu:"
@@ -103,7 +103,9 @@ def chosen_button(turn: Turn) -> str | None:
         return buttons[number - 1].id if 1 <= number <= len(buttons) else None
     text = turn.text
     for entry in MAIN_MENU:
-        if text in keywords(entry.words) or text == turn.t.gettext(entry.title):
+        if text in keywords(entry.words) or text == normalize_for_matching(
+            turn.t.gettext(entry.title)
+        ):
             return MENU_PREFIX + entry.key
     return None
 
@@ -193,6 +195,8 @@ LANGUAGE_CHOSEN = N_("From now on I will answer in English.")
 
 
 def switch_language(turn: Turn, language: str) -> None:
-    """Change the beneficiary's language and show the menu in it."""
+    """Change the beneficiary's language and show the menu in it. A journey under way is
+    left (a form's draft is kept and offered again when it is chosen)."""
     turn.switch_language(language)
+    turn.state.enter(None)
     show_menu(turn, turn.t.gettext(LANGUAGE_CHOSEN))

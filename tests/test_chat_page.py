@@ -108,13 +108,22 @@ def test_arabic_visitor_greets_and_chooses_a_service(live_gateway: LiveGateway, 
     # Sent: the "sending" line is gone.
     expect(page.get_by_text("جارٍ الإرسال")).to_have_count(0)
 
+    # The menu's buttons wrap inside the screen and are large enough to touch.
+    log_box = page.get_by_role("log").bounding_box()
+    assert log_box is not None
+    for index in range(8):
+        box = menu_buttons(page).nth(index).bounding_box()
+        assert box is not None
+        assert box["height"] >= 44
+        assert log_box["x"] - 1 <= box["x"] and box["x"] + box["width"] <= 390
+
     page.get_by_role("button", name=APPLY_AR).click()
     expect(visitor_bubbles(page)).to_have_count(2)
     expect(visitor_texts(page).last).to_have_text(APPLY_AR)
-    expect(bot_bubbles(page)).to_have_count(2)
-    expect(bot_bubbles(page).last).to_contain_text("غير متاحة")
-    expect(bot_bubbles(page).last).to_contain_text("+966112345678")
-    expect(menu_buttons(page)).to_have_count(8)  # the old menu went, the new one came
+    expect(bot_bubbles(page)).to_have_count(3)  # the form's introduction and first question
+    expect(bot_bubbles(page).nth(1)).to_contain_text("لنعبّئ طلب الدعم معًا")
+    expect(bot_bubbles(page).last).to_contain_text("السؤال 1 من 11")
+    expect(menu_buttons(page)).to_have_count(0)  # the old menu went with the answer
 
     # Right to left: the bot on the right (inline start), the visitor on the left (inline end).
     log_box = page.get_by_role("log").bounding_box()
@@ -124,13 +133,6 @@ def test_arabic_visitor_greets_and_chooses_a_service(live_gateway: LiveGateway, 
     assert abs((bot_box["x"] + bot_box["width"]) - (log_box["x"] + log_box["width"])) < 2
     assert abs(visitor_box["x"] - log_box["x"]) < 2
     assert visitor_box["x"] + visitor_box["width"] < log_box["x"] + log_box["width"] * 0.9
-    # Buttons wrap inside the screen and are large enough to touch.
-    for index in range(8):
-        box = menu_buttons(page).nth(index).bounding_box()
-        assert box is not None
-        assert box["height"] >= 44
-        assert log_box["x"] - 1 <= box["x"] and box["x"] + box["width"] <= 390
-
     page.screenshot(path=str(SCREENSHOT), full_page=False)
     assert SCREENSHOT.stat().st_size > 10_000
 
@@ -194,7 +196,7 @@ def test_switching_language_mid_conversation(live_gateway: LiveGateway, page: Pa
     expect(bot_bubbles(page).last).to_contain_text("سأجيبك من الآن باللغة العربية")
     expect(menu_buttons(page).first).to_have_text("أسئلة واستفسارات")
     send(page, "٢")  # Arabic-Indic digit: "Apply for support"
-    expect(bot_bubbles(page).last).to_contain_text("غير متاحة")
+    expect(bot_bubbles(page).last).to_contain_text("السؤال 1 من 11")
 
 
 def test_reload_keeps_the_conversation(live_gateway: LiveGateway, page: Page) -> None:
@@ -215,8 +217,8 @@ def test_reload_keeps_the_conversation(live_gateway: LiveGateway, page: Page) ->
 
     # Still the same conversation: the menu's buttons work after the reload.
     page.get_by_role("button", name=APPLY_AR).click()
-    expect(bot_bubbles(page).last).to_contain_text("غير متاحة")
-    expect(bot_bubbles(page)).to_have_count(2)
+    expect(bot_bubbles(page).last).to_contain_text("السؤال 1 من 11")
+    expect(bot_bubbles(page)).to_have_count(3)
 
 
 def test_visitor_text_is_shown_as_text(live_gateway: LiveGateway, page: Page) -> None:

@@ -32,12 +32,12 @@ def run_chat(tmp_path: Path, lines: str, *extra: str) -> subprocess.CompletedPro
 
 
 def test_piped_conversation_prints_every_reply_and_exits(tmp_path: Path) -> None:
-    result = run_chat(tmp_path, "مرحبا\n2\n\n8\nSTOP\n", "--as", "tester-1")
+    result = run_chat(tmp_path, "مرحبا\n2\n\nالقائمة\n8\nSTOP\n", "--as", "tester-1")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.startswith("أهلًا بك في جمعية البر الخيرية النموذجية! كيف نخدمك اليوم؟")
     assert "1. أسئلة واستفسارات\n2. تقديم طلب دعم\n" in out  # buttons as a numbered list
-    assert "خدمة «تقديم طلب دعم» غير متاحة في المحادثة بعد" in out
+    assert "لنعبّئ طلب الدعم معًا" in out and "السؤال 1 من 11" in out
     assert "From now on I will answer in English." in out
     assert "8. العربية" in out
     assert out.rstrip().endswith(
@@ -51,4 +51,6 @@ def test_piped_conversation_prints_every_reply_and_exits(tmp_path: Path) -> None
 def test_the_same_person_continues_where_they_left(tmp_path: Path) -> None:
     run_chat(tmp_path, "hello\n", "--as", "tester-2")
     result = run_chat(tmp_path, "3\n", "--as", "tester-2")
-    assert result.stdout.startswith("“Request status” is not available in this chat yet.")
+    assert result.stdout.startswith(
+        "Please write the reference number of the request, e.g. R-100001."
+    )

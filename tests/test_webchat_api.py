@@ -53,10 +53,11 @@ async def test_greeting_menu_language_switch_and_opt_out(
         "English",
     ]
 
-    # A menu number, typed with Arabic-Indic digits: the journey says honestly it is not here yet.
-    support = await chat.say("٢")
-    assert "«تقديم طلب دعم» غير متاحة" in support["text"]
-    assert len(support["buttons"]) == 8
+    # A menu number, typed with Arabic-Indic digits, starts the support request.
+    await chat.post("٢")
+    intro, question = await chat.replies(2)
+    assert intro["text"].startswith("لنعبّئ طلب الدعم معًا")
+    assert question["text"].startswith("السؤال 1 من 11")
 
     # Switch to English with the menu's last button, then back by typing the word.
     english = await chat.say("English", button_id="lang:en")
@@ -103,7 +104,7 @@ async def test_greeting_menu_language_switch_and_opt_out(
     outbound = [m for m in messages if m.direction == "out"]
     assert [m.body for m in inbound] == ["مرحبا", "٢", "English", "hello", "عربي", "إيقاف"]
     assert all(m.status == "handled" for m in inbound)
-    assert len(outbound) == 6 and all(m.status == "sent" for m in outbound)
+    assert len(outbound) == 7 and all(m.status == "sent" for m in outbound)
     assert outbound[-1].body == stopped["text"]
 
 
@@ -151,9 +152,10 @@ async def test_two_quick_messages_are_answered_in_order(chat: ChatClient) -> Non
     await chat.say("مرحبا")
     await chat.post("English", button_id="lang:en")
     await chat.post("2")
-    first, second = await chat.replies(2)
+    first, second, third = await chat.replies(3)
     assert first["text"].startswith("From now on I will answer in English.")
-    assert second["text"].startswith("“Apply for support” is not available")
+    assert second["text"].startswith("Let us fill in the support request together")
+    assert third["text"].startswith("Question 1 of 11")
 
 
 async def test_bad_requests_get_clear_4xx(
@@ -175,3 +177,14 @@ async def test_bad_requests_get_clear_4xx(
         assert response.status == 403
     async with http.get(url, params={"session": chat.session, "after": "x"}) as response:
         assert response.status == 400
+
+
+async def test_a_long_poll_longer_than_the_redis_timeout_just_ends_empty(
+    http: aiohttp.ClientSession, chat: ChatClient, live_gateway: LiveGateway
+) -> None:
+    params = {"session": chat.session, "after": "0-0", "wait": "7"}
+    started = asyncio.get_running_loop().time()
+    async with http.get(f"{live_gateway.url}/chat/api/messages", params=params) as response:
+        assert response.status == 200
+        assert (await response.json())["messages"] == []
+    assert asyncio.get_running_loop().time() - started >= 6.5
