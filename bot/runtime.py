@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from bot.crypto import Cipher, resolve_secret, use_cipher
 from bot.db import Database
 from bot.embedded_redis import EmbeddedRedis
+from bot.media import MediaStore
 from bot.profile import Profile, load_profile
 from bot.settings import Settings
 from bot.storage import Store
@@ -81,7 +82,9 @@ async def open_runtime(
     runtime = Runtime(settings, profile, cipher, db, store, redis, redis_url, {}, embedded)
     if with_channels:
         runtime.channels = build_channels(
-            ChannelContext(settings, redis, redis_url, cipher, profile)
+            ChannelContext(
+                settings, redis, redis_url, cipher, profile, MediaStore(settings.var_dir / "media")
+            )
         )
         for channel in runtime.channels.values():
             await channel.start()

@@ -54,6 +54,23 @@ _FIND_ADDRESS = (
         ContactAddress.address_hash == bindparam("address_hash"),
     )
 )
+PHONE_KINDS = ("whatsapp", "sms")
+_FIND_ADDRESS_ANY_KIND = (
+    select(
+        ContactAddress.id,
+        ContactAddress.contact_id,
+        Contact.language,
+        Conversation.id,
+        Conversation.state,
+    )
+    .join(Contact, Contact.id == ContactAddress.contact_id)
+    .join(Conversation, Conversation.contact_id == Contact.id)
+    .where(
+        ContactAddress.kind.in_(bindparam("kinds", expanding=True)),
+        ContactAddress.address_hash == bindparam("address_hash"),
+    )
+    .limit(1)
+)
 _INSERT_CONTACT = insert(_contacts).returning(_contacts.c.id)
 _INSERT_ADDRESS = insert(_addresses).returning(_addresses.c.id)
 _INSERT_CONVERSATION = insert(_conversations).returning(_conversations.c.id)
@@ -335,6 +352,10 @@ def _insert_inbound(
         _FIND_ADDRESS, {"kind": msg.address_kind.value, "address_hash": address_hash}
     ).first()
     is_new = row is None
+    if row is None and msg.address_kind.value in PHONE_KINDS:
+        # The same phone on WhatsApp and SMS is one beneficiary: join their contact.
+        row = _join_same_phone(connection, msg, address_hash)
+        is_new = False if row is not None else is_new
     if row is None:
         now = _now()
         contact_id = connection.scalar(
@@ -391,6 +412,28 @@ def _insert_inbound(
     )
     assert message_id is not None
     return replace(record, message_id=message_id)
+
+
+def _join_same_phone(connection: Connection, msg: InboundMessage, address_hash: str) -> Any:
+    other_kinds = [kind for kind in PHONE_KINDS if kind != msg.address_kind.value]
+    known = connection.execute(
+        _FIND_ADDRESS_ANY_KIND, {"kinds": other_kinds, "address_hash": address_hash}
+    ).first()
+    if known is None:
+        return None
+    _, contact_id, language, conversation_id, state = known
+    address_id = connection.scalar(
+        _INSERT_ADDRESS,
+        {
+            "contact_id": contact_id,
+            "kind": msg.address_kind.value,
+            "address": msg.address,
+            "address_hash": address_hash,
+            "created_at": _now(),
+            "stopped_at": None,
+        },
+    )
+    return address_id, contact_id, language, conversation_id, state
 
 
 def _insert_message(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from bot.crypto import Cipher
+from bot.media import MediaStore
 from bot.profile import Profile
 from bot.settings import Settings
 
@@ -18,3 +19,4 @@ class ChannelContext:
     redis_url: str
     cipher: Cipher
     profile: Profile
+    media: MediaStore

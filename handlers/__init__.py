@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from bot.profile import Profile
 from handlers.base import Dispatcher, Flow, Turn
+from handlers.complaint import ComplaintFlow
+from handlers.consent import UpdatesFlow
 from handlers.faq_index import FaqIndex
 from handlers.handoff import HandoffFlow, StaffHasConversation
 from handlers.inquiries import InquiriesFlow, not_understood, understand
 from handlers.language import LanguageHandler
 from handlers.menu import MenuHandler, MenuWordHandler
+from handlers.privacy import PrivacyFlow
 from handlers.request_status import RequestStatusFlow
 from handlers.subscription import OptInHandler, OptOutHandler
 from handlers.support_request import SupportRequestFlow
@@ -26,6 +29,9 @@ def build_dispatcher(profile: Profile) -> Dispatcher:
             SupportRequestFlow(),
             RequestStatusFlow(),
             HandoffFlow(),
+            ComplaintFlow(),
+            UpdatesFlow(),
+            PrivacyFlow(),
         )
     }
 

@@ -19,6 +19,7 @@ from bot.profile_fields import ChoiceField, FormField, MediaField
 from bot.records import DuplicateRequestError
 from handlers.base import Flow, Turn
 from handlers.choices import BACK_WORDS, CANCEL_WORDS, SKIP_WORDS, YES, choose, said, yes_no
+from handlers.consent import offer_updates_once
 from handlers.menu import show_menu
 from handlers.validators import Invalid, validate, validate_media
 
@@ -386,8 +387,6 @@ class SupportRequestFlow(Flow):
                 reference=request.reference, period=t.format_days(days), date=t.format_date(due)
             )
         )
-        from handlers.consent import offer_updates_once
-
         await offer_updates_once(turn)
 
 

@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,9 +125,13 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: fl
     raise RuntimeError(f"server at {url} did not become healthy")
 
 
-@pytest.fixture(scope="session")
-def live_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
-    var_dir = tmp_path_factory.mktemp("live") / "var"
+@contextmanager
+def launch_gateway(
+    directory: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[LiveGateway]:
+    """Run `tawasul serve` and `tawasul worker` over a fresh SQLite database in `directory`,
+    with `extra_env` on top (channel credentials, fake provider API bases)."""
+    var_dir = directory / "var"
     database_url = f"sqlite:///{var_dir / 'tawasul.db'}"
     port = _free_port()
     env = {
@@ -138,6 +143,7 @@ def live_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGatew
         "TAWASUL_PROFILE": str(PROFILE),
         "TAWASUL_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "TAWASUL_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
+        **(extra_env or {}),
     }
     cli = [sys.executable, "-m", "bot.cli"]
     subprocess.run([*cli, "migrate"], env=env, check=True, cwd=ROOT, capture_output=True)
@@ -165,3 +171,9 @@ def live_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGatew
                     process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     process.kill()
+
+
+@pytest.fixture(scope="session")
+def live_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
+    with launch_gateway(tmp_path_factory.mktemp("live")) as gateway:
+        yield gateway

@@ -158,3 +158,20 @@ async def test_status_reports_only_move_forward(store: Store) -> None:
     assert delivery is not None and delivery.status is DeliveryStatus.DELIVERED
     assert delivery.attempts == 1
     assert not await store.apply_status(StatusUpdate("twilio", "unknown", DeliveryStatus.READ))
+
+
+async def test_whatsapp_and_sms_from_one_phone_are_one_contact(store: Store) -> None:
+    on_whatsapp = await store.record_inbound(inbound("SM60", address="+966507777777"))
+    sms = InboundMessage(
+        channel="twilio",
+        address_kind=AddressKind.SMS,
+        address="+966507777777",
+        provider_id="SM61",
+        text="hi",
+    )
+    on_sms = await store.record_inbound(sms)
+    assert on_whatsapp is not None and on_sms is not None
+    assert on_sms.contact_id == on_whatsapp.contact_id
+    assert on_sms.conversation_id == on_whatsapp.conversation_id
+    assert on_sms.address_id != on_whatsapp.address_id  # replies go back where they came from
+    assert not on_sms.is_new_contact
