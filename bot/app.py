@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import metrics
 from bot.chat_page import chat_routes
+from bot.models import InboundMessage
 from bot.router import Router
 from bot.runtime import Runtime
 from bot.webhooks import webhook_handler
@@ -21,6 +22,8 @@ from worker.queues import QueueOutbox, make_queue
 log = logging.getLogger(__name__)
 
 HEALTH_TIMEOUT_SECONDS = 3.0
+ROUTER = web.AppKey("router", Router)
+POLLERS = web.AppKey("pollers", list)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -81,10 +84,27 @@ def create_app(runtime: Runtime, router: Router | None = None) -> web.Applicatio
     async def home(request: web.Request) -> web.Response:
         raise web.HTTPFound("/chat")
 
+    async def start_pollers(app: web.Application) -> None:
+        async def deliver(message: InboundMessage) -> object:
+            return await router.handle(await channel_of[message.channel].enrich(message))
+
+        channel_of = runtime.channels
+        app[POLLERS] = [
+            asyncio.create_task(channel.poll(deliver), name=f"poll-{name}")
+            for name, channel in runtime.channels.items()
+        ]
+
+    async def stop_pollers(app: web.Application) -> None:
+        for task in app[POLLERS]:
+            task.cancel()
+        await asyncio.gather(*app[POLLERS], return_exceptions=True)
+
+    app.on_startup.append(start_pollers)
+    app.on_cleanup.insert(0, stop_pollers)
     app.router.add_get("/", home)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_page)
-    app["router"] = router
+    app[ROUTER] = router
     return app
 
 

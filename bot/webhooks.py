@@ -57,7 +57,7 @@ def webhook_handler(
         results: list[int | None] = []
         for item in items:
             if isinstance(item, InboundMessage):
-                outcome = await router.handle(item)
+                outcome = await router.handle(await channel.enrich(item))
                 results.append(outcome.message_id)
             else:
                 await router.record_status(item)

@@ -8,6 +8,7 @@ worker knows whether to retry. Nothing here or in the router sees a provider's o
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -96,6 +97,17 @@ class Channel(ABC):
     def parse(self, request: WebhookRequest) -> list[Inbound]:
         """Decode a verified webhook; raise ValueError for a malformed one (answered 400)."""
         raise ValueError(f"{self.name} receives no webhooks")
+
+    async def enrich(self, message: InboundMessage) -> InboundMessage:
+        """Fetch what parsing could not (media behind the provider's authenticated URLs) and
+        store it; called after parse, before routing. Must not raise for a failed download:
+        the message is kept with the media's URL only."""
+        return message
+
+    async def poll(self, deliver: Callable[[InboundMessage], Awaitable[object]]) -> None:
+        """For channels that pull messages (IMAP): run until cancelled, handing each new
+        message to `deliver`. Runs in the web process only, never in the worker."""
+        return None
 
     def acknowledge(self, request: WebhookRequest, results: list[int | None]) -> web.Response:
         """The provider's expected answer once everything in the request is recorded."""
