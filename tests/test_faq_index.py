@@ -84,7 +84,7 @@ NEW_PHRASINGS: list[tuple[str, str, str, str]] = [
     ("انرفض طلبى اقدم مره ثانيه؟", "reapply", "answer", "alef maksura for ya"),
     ("رفضو طلبي", "reapply", "answer", "dialect spelling without final alef"),
     ("كيف ارفع المستنادت", "send-photos", "answer", "swapped letters"),
-    ("هويتى منتهيه", "expired-id", "answer", "ya/alef maksura, heh, pronoun on ta marbuta"),
+    ("الاقامه منتهيه وش اسوي", "expired-id", "answer", "heh for ta marbuta, dialect"),
     ("متى تفتحوون", "opening-hours", "answer", "doubled letter"),
     ("ابى اشتكى على موظف", "file-complaint", "answer", "alef maksura twice, extra words"),
     ("مين يقدر يشوف بياناتي", "data-privacy", "answer", "words of two variants"),
@@ -104,11 +104,11 @@ NEW_PHRASINGS: list[tuple[str, str, str, str]] = [
     ("مرحبا، وش الأوراق المطلوبة؟", "documents-list", "answer", "greeting, punctuation"),
     ("انا مقيم ومو سعودي اقدر اسجل؟", "residents", "suggest", "fits how-to-apply too"),
     ("تقبلون الاجانب", "residents", "suggest", "الأجانب is not in the profile"),
-    ("عندكم فروع في جده", "branch-offices", "suggest", "broken plural, unknown city"),
-    ("كم ياخذ وقت", "how-long", "suggest", "وقت is not in the profile"),
+    ("عندكم فروع في جده", "branch-offices", "answer", ""),
+    ("قديش ياخذ وقت", "how-long", "answer", ""),
     # Arabic-Indic digits
     ("خلال ١٤ يوم يطلع الرد؟", "how-long", "answer", "Arabic-Indic digits"),
-    ("تفتحون الساعة ٨ الصبح؟", "opening-hours", "suggest", "digits; الساعة only in answer"),
+    ("تفتحون الساعة ٨ الصبح؟", "opening-hours", "answer", ""),
     # English typos
     ("what servises do you ofer", "services-list", "answer", "two misspelt words"),
     ("how do i aply for help", "how-to-apply", "answer", "missing letter"),
@@ -212,7 +212,8 @@ def test_greeting_never_answered_even_with_stretched_letters(index: FaqIndex) ->
     [
         # "request" alone: status, duration, decision... all about a request.
         ("طلب", {"request-status", "how-long", "how-to-apply", "how-decided", "reapply"}),
-        ("request", {"reapply", "how-to-apply", "how-decided", "request-status", "how-long"}),
+        # "help" alone: which services, who may have them, how to apply.
+        ("مساعدة", {"services-list", "who-can-benefit", "how-to-apply", "urgent-help"}),
         # "documents" alone: which ones, or how to send them.
         ("المستندات", {"documents-list", "send-photos"}),
     ],
@@ -250,9 +251,10 @@ def test_rank_scores_are_between_0_and_1_and_sorted(index: FaqIndex, profile: Pr
 
 
 def test_thresholds_change_the_decision(profile: Profile) -> None:
-    message = "كم ياخذ وقت"  # scores about 0.48 for how-long
+    message = "تقبلون الاجانب"  # about 0.39 for residents, 0.28 for the next entry
     assert FaqIndex(profile).search(message, "ar").kind == "suggest"
-    assert FaqIndex(profile, answer_threshold=0.4).search(message, "ar").kind == "answer"
+    lenient = FaqIndex(profile, answer_threshold=0.35, suggest_threshold=0.3, margin=0.1)
+    assert lenient.search(message, "ar").kind == "answer"
     strict = FaqIndex(profile, answer_threshold=0.9, suggest_threshold=0.6)
     assert strict.search(message, "ar").kind == "unknown"
     with pytest.raises(ValueError):
