@@ -39,38 +39,33 @@ _messages = Base.metadata.tables["messages"]
 _contacts = Base.metadata.tables["contacts"]
 _addresses = Base.metadata.tables["contact_addresses"]
 _conversations = Base.metadata.tables["conversations"]
-_FIND_ADDRESS = (
-    select(
-        ContactAddress.id,
-        ContactAddress.contact_id,
-        Contact.language,
-        Conversation.id,
-        Conversation.state,
+
+
+def _address_lookup(*conditions: Any) -> Any:
+    """The contact, conversation and state behind an address; the first inbound query."""
+    return (
+        select(
+            ContactAddress.id,
+            ContactAddress.contact_id,
+            Contact.language,
+            Conversation.id,
+            Conversation.state,
+        )
+        .join(Contact, Contact.id == ContactAddress.contact_id)
+        .join(Conversation, Conversation.contact_id == Contact.id)
+        .where(*conditions)
     )
-    .join(Contact, Contact.id == ContactAddress.contact_id)
-    .join(Conversation, Conversation.contact_id == Contact.id)
-    .where(
-        ContactAddress.kind == bindparam("kind"),
-        ContactAddress.address_hash == bindparam("address_hash"),
-    )
+
+
+_FIND_ADDRESS = _address_lookup(
+    ContactAddress.kind == bindparam("kind"),
+    ContactAddress.address_hash == bindparam("address_hash"),
 )
 PHONE_KINDS = ("whatsapp", "sms")
-_FIND_ADDRESS_ANY_KIND = (
-    select(
-        ContactAddress.id,
-        ContactAddress.contact_id,
-        Contact.language,
-        Conversation.id,
-        Conversation.state,
-    )
-    .join(Contact, Contact.id == ContactAddress.contact_id)
-    .join(Conversation, Conversation.contact_id == Contact.id)
-    .where(
-        ContactAddress.kind.in_(bindparam("kinds", expanding=True)),
-        ContactAddress.address_hash == bindparam("address_hash"),
-    )
-    .limit(1)
-)
+_FIND_ADDRESS_ANY_KIND = _address_lookup(
+    ContactAddress.kind.in_(bindparam("kinds", expanding=True)),
+    ContactAddress.address_hash == bindparam("address_hash"),
+).limit(1)
 _INSERT_CONTACT = insert(_contacts).returning(_contacts.c.id)
 _INSERT_ADDRESS = insert(_addresses).returning(_addresses.c.id)
 _INSERT_CONVERSATION = insert(_conversations).returning(_conversations.c.id)

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import psycopg
 import pytest
 import redis
@@ -35,6 +36,34 @@ POSTGRES_ADMIN_URL = (
 )
 SECRET_KEY = "test-secret-key-not-for-production"
 PROFILE = ROOT / "profiles" / "example.yaml"
+
+
+def tawasul_cli(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """Run the `tawasul` command as an administrator would, over a fresh `var/` in tmp_path."""
+    env = {
+        **os.environ,
+        "TAWASUL_VAR_DIR": str(tmp_path / "var"),
+        "TAWASUL_REDIS_URL": REDIS_URL,
+        "TAWASUL_SECRET_KEY": SECRET_KEY,
+        "TAWASUL_PROFILE": str(PROFILE),
+    }
+    env.pop("TAWASUL_DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
 
 
 @pytest.fixture(scope="session", autouse=True)

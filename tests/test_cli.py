@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import PROFILE, ROOT, SECRET_KEY
+from tests.conftest import PROFILE, tawasul_cli
 
 
 def tawasul(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "TAWASUL_VAR_DIR": str(tmp_path / "var"),
-        "TAWASUL_SECRET_KEY": SECRET_KEY,
-        "TAWASUL_PROFILE": str(PROFILE),
-    }
-    env.pop("TAWASUL_DATABASE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
+    return tawasul_cli(tmp_path, *args, stdin=stdin)
 
 
 def test_profile_check_accepts_the_example(tmp_path: Path) -> None:

@@ -46,12 +46,6 @@ def profile() -> Profile:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
 async def chat(http: aiohttp.ClientSession, live_gateway: LiveGateway) -> ChatClient:
     return await ChatClient(http, live_gateway.url).start()
 

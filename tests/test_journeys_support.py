@@ -7,12 +7,10 @@ import asyncio
 import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-import pytest
 from sqlalchemy import select, text, update
 
 from bot.crypto import Cipher
@@ -27,12 +25,6 @@ AR = translator("ar")
 EN = translator("en")
 PROFILE_DATA = load_profile(PROFILE)
 REFERENCE = re.compile(r"R-1\d{5}")
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def new_chat(http: aiohttp.ClientSession, gateway: LiveGateway, first: str) -> ChatClient:

@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import PROFILE, REDIS_URL, ROOT, SECRET_KEY
+from tests.conftest import tawasul_cli
 
 
 def run_chat(tmp_path: Path, lines: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "TAWASUL_VAR_DIR": str(tmp_path / "var"),
-        "TAWASUL_REDIS_URL": REDIS_URL,
-        "TAWASUL_SECRET_KEY": SECRET_KEY,
-        "TAWASUL_PROFILE": str(PROFILE),
-    }
-    env.pop("TAWASUL_DATABASE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "chat", *extra],
-        input=lines,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
+    """`tawasul chat` with `lines` piped in, one message per line."""
+    return tawasul_cli(tmp_path, "chat", *extra, stdin=lines)
 
 
 def test_piped_conversation_prints_every_reply_and_exits(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -19,12 +18,6 @@ from tests.conftest import LiveGateway
 
 ARABIC_NAME = "جمعية البر الخيرية النموذجية"
 ENGLISH_NAME = "Model Charity Association"
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 @pytest.fixture
