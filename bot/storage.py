@@ -8,7 +8,7 @@ transaction before anything else happens, so a crash later never loses what was 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, text, update
@@ -327,6 +327,25 @@ class Store:
                 update(ContactAddress)
                 .where(ContactAddress.id == address_id, ContactAddress.stopped_at.is_(None))
                 .values(stopped_at=_now())
+            )
+
+    async def stranded_outbound(self, older_than: timedelta, limit: int = 500) -> list[int]:
+        """Replies still queued after `older_than`: candidates for the outbox sweep."""
+        return await self.db.run(self._stranded_outbound, _now() - older_than, limit)
+
+    def _stranded_outbound(self, cutoff: datetime, limit: int) -> list[int]:
+        with self.db.sessions() as session:
+            return list(
+                session.scalars(
+                    select(Message.id)
+                    .where(
+                        Message.direction == "out",
+                        Message.status == DeliveryStatus.QUEUED.value,
+                        Message.updated_at < cutoff,
+                    )
+                    .order_by(Message.id)
+                    .limit(limit)
+                )
             )
 
     async def count_messages(self, direction: str, status: str | None = None) -> int:

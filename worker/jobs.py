@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from rq import get_current_job
+from rq import Queue, get_current_job
+from rq.job import Job
+from rq.serializers import JSONSerializer
 
 from worker import process
 from worker.delivery import deliver as deliver_async
+from worker.sweep import requeue_stranded, schedule_sweep
 
 
 def deliver(message_id: int) -> str:
@@ -15,3 +18,20 @@ def deliver(message_id: int) -> str:
     return process.run(
         lambda runtime: deliver_async(runtime, message_id, last_attempt=last_attempt)
     )
+
+
+def sweep() -> int:
+    """Queue stranded replies again, then schedule the next sweep."""
+    job = get_current_job()
+    queue = make_queue_for(job)
+    try:
+        return len(process.run(lambda runtime: requeue_stranded(runtime, queue)))
+    finally:
+        schedule_sweep(queue)
+
+
+def make_queue_for(job: Job | None) -> Queue:
+    """The queue the running job came from (the worker's own), with the JSON serializer."""
+    if job is None or job.origin is None:
+        raise RuntimeError("sweep must run as a queued job")
+    return Queue(job.origin, connection=job.connection, serializer=JSONSerializer)

@@ -6,11 +6,13 @@ import logging
 
 from redis import Redis
 from rq import SimpleWorker
+from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from bot.settings import Settings
-from worker import process
+from worker import defaults, process
 from worker.queues import make_queue
+from worker.sweep import schedule_sweep
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,8 @@ def run_worker(settings: Settings, redis_url: str, *, burst: bool = False) -> bo
     """
     queue = make_queue(redis_url, settings.queue_name)
     worker = SimpleWorker([queue], connection=Redis.from_url(redis_url), serializer=JSONSerializer)
+    if not Job.exists(defaults.sweep_job_id(queue.name), connection=queue.connection):
+        schedule_sweep(queue, delay_seconds=5)
     log.info("worker listening on queue %r", settings.queue_name)
     try:
         return bool(worker.work(burst=burst, with_scheduler=True, logging_level="WARNING"))

@@ -44,6 +44,7 @@ class QueueOutbox:
                     result_ttl=defaults.RESULT_TTL_SECONDS,
                     failure_ttl=defaults.FAILURE_TTL_SECONDS,
                     description=f"deliver message {message_id}",
+                    job_id=defaults.delivery_job_id(self.queue.name, message_id),
                 )
                 for message_id in message_ids
             ]

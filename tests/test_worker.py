@@ -1,0 +1,69 @@
+"""The worker's delivery and its outbox sweep, on both backends, with a real RQ queue."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from rq.job import Job
+from sqlalchemy import update
+
+from bot.db import Message
+from bot.models import AddressKind, DeliveryStatus, InboundMessage, OutboundMessage
+from bot.runtime import Runtime, open_runtime
+from bot.settings import Settings
+from tests.conftest import REDIS_URL
+from worker import defaults
+from worker.delivery import deliver
+from worker.queues import make_queue
+from worker.sweep import requeue_stranded
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    runtime = await open_runtime(settings)
+    yield runtime
+    await runtime.close()
+
+
+async def stored_reply(runtime: Runtime, text: str) -> int:
+    """A reply stored as queued, as if Redis had been down when it was to be queued."""
+    record = await runtime.store.record_inbound(
+        InboundMessage("webchat", AddressKind.WEBCHAT, uuid.uuid4().hex, uuid.uuid4().hex, "hi")
+    )
+    assert record is not None
+    (message_id,) = await runtime.store.save_turn(
+        record, "webchat", {}, [OutboundMessage(text)], []
+    )
+    return message_id
+
+
+async def test_a_stranded_reply_is_queued_again_once_and_then_delivered(
+    runtime: Runtime,
+) -> None:
+    queue = make_queue(REDIS_URL, f"sweep-test-{uuid.uuid4().hex[:8]}")
+    fresh = await stored_reply(runtime, "just now")
+    stranded = await stored_reply(runtime, "lost in transit")
+    with runtime.store.sessions.begin() as session:
+        session.execute(
+            update(Message)
+            .where(Message.id == stranded)
+            .values(updated_at=datetime.now(UTC) - timedelta(minutes=5))
+        )
+
+    assert await requeue_stranded(runtime, queue) == [stranded]  # the fresh one is not due
+    job = Job.fetch(
+        defaults.delivery_job_id(queue.name, stranded),
+        connection=queue.connection,
+        serializer=queue.serializer,
+    )
+    assert (job.func_name, job.args) == ("worker.jobs.deliver", [stranded])
+    assert await requeue_stranded(runtime, queue) == []  # its job exists now: not doubled
+
+    assert await deliver(runtime, stranded, last_attempt=True) == "sent"
+    delivery = await runtime.store.delivery(stranded)
+    assert delivery is not None and delivery.status is DeliveryStatus.SENT
+    assert await deliver(runtime, stranded, last_attempt=True) == "already sent"
+    assert fresh != stranded

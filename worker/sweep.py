@@ -1,0 +1,58 @@
+"""The outbox sweep: replies stored as queued whose delivery job is gone are queued again.
+
+That happens when Redis was unreachable at the moment a reply was queued (the reply is in the
+database, its job is not) — without the sweep such a reply would never be sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from rq import Queue
+from rq.job import Job
+
+from bot.runtime import Runtime
+from worker import defaults
+from worker.queues import QueueOutbox
+
+log = logging.getLogger(__name__)
+
+
+async def requeue_stranded(
+    runtime: Runtime,
+    queue: Queue,
+    older_than: timedelta = timedelta(seconds=defaults.STRANDED_AFTER_SECONDS),
+) -> list[int]:
+    """Queue again every old queued reply that has no job; returns their message ids."""
+    candidates = await runtime.store.stranded_outbound(older_than)
+    if not candidates:
+        return []
+    connection = queue.connection
+
+    def without_job() -> list[int]:
+        return [
+            message_id
+            for message_id in candidates
+            if not Job.exists(
+                defaults.delivery_job_id(queue.name, message_id), connection=connection
+            )
+        ]
+
+    stranded = await asyncio.to_thread(without_job)
+    if stranded:
+        log.warning("outbox sweep: queueing %d stranded replies again", len(stranded))
+        await QueueOutbox(queue).enqueue(stranded)
+    return stranded
+
+
+def schedule_sweep(queue: Queue, delay_seconds: int = defaults.SWEEP_INTERVAL_SECONDS) -> None:
+    """Schedule the next sweep; the fixed job id keeps several workers from doubling it."""
+    queue.enqueue_in(
+        timedelta(seconds=delay_seconds),
+        "worker.jobs.sweep",
+        job_id=defaults.sweep_job_id(queue.name),
+        description="requeue stranded replies",
+        result_ttl=defaults.RESULT_TTL_SECONDS,
+    )
