@@ -21,6 +21,9 @@ BACK_WORDS = N_("back, previous")
 # Translators: comma-separated words that skip an optional question.
 SKIP_WORDS = N_("skip, none, nothing, no attachment")
 
+# Translators: comma-separated words asking for a member of staff in the middle of a form.
+STAFF_WORDS = N_("staff, employee, agent, human, talk to staff, help me")
+
 YES, NO = "yes", "no"
 
 

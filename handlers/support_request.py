@@ -18,8 +18,18 @@ from bot.profile import Profile
 from bot.profile_fields import ChoiceField, FormField, MediaField
 from bot.records import DuplicateRequestError
 from handlers.base import Flow, Turn
-from handlers.choices import BACK_WORDS, CANCEL_WORDS, SKIP_WORDS, YES, choose, said, yes_no
+from handlers.choices import (
+    BACK_WORDS,
+    CANCEL_WORDS,
+    SKIP_WORDS,
+    STAFF_WORDS,
+    YES,
+    choose,
+    said,
+    yes_no,
+)
 from handlers.consent import offer_updates_once
+from handlers.handoff import FROM_FORM, hand_off
 from handlers.menu import show_menu
 from handlers.validators import Invalid, validate, validate_media
 
@@ -105,6 +115,11 @@ class SupportRequestFlow(Flow):
             self._cancel(turn)
             return
         draft["updated"] = turn.now.isoformat()
+        if said(turn, STAFF_WORDS):
+            # The policy: when the procedure is unclear, refer them to the officer of the
+            # request's domain (social research). The draft stays, to be resumed later.
+            await hand_off(turn, FROM_FORM, self._domain(turn, draft))
+            return
         if turn.state.step == "resume":
             choice = choose(turn, [Button(CONTINUE, ""), Button(RESTART, "")])
             if choice == RESTART:
@@ -125,6 +140,14 @@ class SupportRequestFlow(Flow):
             self._pick_edit(turn, draft)
         elif stage == "attest":
             await self._attest(turn, draft)
+
+    def _domain(self, turn: Turn, draft: dict[str, Any]) -> str | None:
+        """The domain of the request type chosen so far, if any."""
+        for field in turn.profile.support_form.fields:
+            if isinstance(field, ChoiceField) and field.options_from == "request_types":
+                chosen = turn.profile.get_request_type(draft["answers"].get(field.id) or "")
+                return chosen.domain if chosen else None
+        return None
 
     def _cancel(self, turn: Turn) -> None:
         turn.state.drafts.pop(NAME, None)

@@ -350,3 +350,73 @@ def test_support_request_through_the_terminal(tmp_path: Path) -> None:
     assert "1. الاسم الرباعي كما في الهوية: نورة سعد محمد الدوسري" in result.stdout
     assert "تم استلام طلبك، ورقمه المرجعي R-1" in result.stdout
     assert due_date_text("ar") in result.stdout
+
+
+async def test_asking_for_staff_inside_the_form_reaches_the_request_domain_officer(
+    http: aiohttp.ClientSession, live_gateway: LiveGateway
+) -> None:
+    chat = await new_chat(http, live_gateway, "مرحبا")
+    await exchange(chat, "2", replies=2)
+    answers = [
+        "منى خالد سعيد الشمري",
+        national_id(1005),
+        "01/01/1990",
+        "1/1/2031",
+        "0561112233",
+        "الدمام",
+        "4",
+        "1500",
+    ]
+    for answer in answers:
+        await exchange(chat, answer)
+    await exchange(chat, "المساعدة في سداد الإيجار", button_id="opt:rent")
+    (reply,) = await exchange(chat, "أبي موظف")
+    social = PROFILE_DATA.get_domain("social_research")
+    assert social is not None
+    assert f"مسؤول التواصل لدينا في مجال «{social.label.ar}»" in reply
+    with database(live_gateway.database_url) as db:
+        handoff = db.scalars(select(Handoff).order_by(Handoff.id.desc())).first()
+        assert handoff is not None
+        assert (handoff.domain, handoff.reason, handoff.officer_email) == (
+            "social_research",
+            "form",
+            social.officer.email,
+        )
+        db.execute(update(Handoff).where(Handoff.id == handoff.id).values(status="closed"))
+        db.commit()
+    # Staff helped; the beneficiary comes back to the application they had begun.
+    (offer,) = await exchange(chat, "2")
+    assert offer.startswith("لديك طلب غير مكتمل بدأته في")
+
+
+def test_every_other_journey_in_english_through_the_terminal(tmp_path: Path) -> None:
+    from tests.test_terminal_chat import run_chat
+
+    lines = [
+        "hello",
+        "1",  # questions and answers
+        "what documents do I need",
+        "menu",
+        "3",  # request status
+        "R-999999",
+        "menu",
+        "6",  # updates subscription
+        "yes",
+        "7",  # privacy and my data
+        "2",  # what you hold about me
+        "menu",
+        "5",  # talk to staff
+        "hello again",  # staff hold the conversation: no answer
+    ]
+    result = run_chat(tmp_path, "\n".join(lines) + "\n", "--as", "walker")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    documents = PROFILE_DATA.get_faq_entry("documents-list")
+    assert documents is not None
+    assert documents.answer.en.strip().splitlines()[0] in out
+    assert "I could not find a request with that number." in out
+    assert "Done: you are subscribed to updates from Model Charity Association." in out
+    assert "This is what we hold about you:" in out
+    assert "Updates: you agreed to receive them" in out
+    assert "our officer for Beneficiary relations and quality" in out
+    assert out.rstrip().endswith("Your messages here will reach them.")
