@@ -512,7 +512,12 @@ def _inbound_payload(msg: InboundMessage) -> dict[str, Any]:
     return {
         "button_id": msg.button_id,
         "media": [
-            {"content_type": m.content_type, "url": m.url, "filename": m.filename}
+            {
+                "content_type": m.content_type,
+                "url": m.url,
+                "filename": m.filename,
+                "stored_path": m.stored_path,
+            }
             for m in msg.media
         ],
     }

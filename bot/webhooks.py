@@ -27,7 +27,11 @@ async def webhook_request(request: web.Request, public_url: str) -> WebhookReque
     body = await request.read()
     form: dict[str, str] = {}
     if request.content_type == FORM_TYPE:
-        form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+        try:
+            posted = await request.post()
+        except ValueError:  # not in its declared charset: no form, so verify/parse refuse it
+            posted = None
+        form = {k: v for k, v in posted.items() if isinstance(v, str)} if posted else {}
     return WebhookRequest(
         method=request.method,
         path=request.path,

@@ -21,7 +21,12 @@ def split_text(text: str, limit: int) -> list[str]:
     remaining = text
     while len(remaining) > limit:
         window = remaining[:limit]
-        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
+        # A paragraph or line break in the second half of the window reads better than the
+        # last space; otherwise the last space; otherwise a hard cut.
+        cut = next(
+            (at for sep in ("\n\n", "\n") if (at := window.rfind(sep)) >= limit // 2),
+            window.rfind(" "),
+        )
         if cut <= 0:
             cut = limit
         parts.append(remaining[:cut].rstrip())

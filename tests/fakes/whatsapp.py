@@ -1,0 +1,173 @@
+"""A fake Meta Graph API for the WhatsApp Cloud channel: sends, media lookups and downloads.
+
+It answers like Meta: `POST /{phone_number_id}/messages` gives
+`{"messaging_product": "whatsapp", "contacts": [...], "messages": [{"id": "wamid..."}]}`, errors
+come as `{"error": {"message", "type", "code", "error_data", "fbtrace_id"}}`, and every route
+wants the Bearer token. Tests script failures per recipient (the `to` digits).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.server import FakeServer, Recorded
+
+
+def graph_error(code: int, message: str, status: int = 400, details: str = "") -> web.Response:
+    return web.json_response(
+        {
+            "error": {
+                "message": message,
+                "type": "OAuthException",
+                "code": code,
+                "error_data": {"messaging_product": "whatsapp", "details": details or message},
+                "fbtrace_id": "AbCdEfGhIjKlMnOp",
+            }
+        },
+        status=status,
+    )
+
+
+class FakeGraphAPI(FakeServer):
+    def __init__(self, token: str, phone_number_id: str) -> None:
+        super().__init__()
+        self.token = token
+        self.phone_number_id = phone_number_id
+        self._ids = itertools.count(1)
+        self._script_lock = threading.Lock()
+        # Scripted behaviour, keyed by recipient digits (no "+").
+        self.window_closed: set[str] = set()  # 131047 for anything but a template
+        self.throttled: dict[str, int] = {}  # this many 130429 answers, then normal
+        self.fail_once: set[str] = set()  # one HTTP 500, then normal
+        self.errors: dict[str, tuple[int, int]] = {}  # (HTTP status, Meta code), every time
+        self.media: dict[str, tuple[bytes, str]] = {}  # media id → (bytes, mime type)
+        self.accepted: list[tuple[str, str, dict[str, Any]]] = []  # (to, wamid, body)
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/{phone_number_id}/messages", self._send),
+            web.get("/media-download/{media_id}", self._download),
+            web.get("/{media_id}", self._lookup),
+        ]
+
+    # -- for tests --------------------------------------------------------------------------
+    def add_media(self, media_id: str, data: bytes, mime_type: str) -> None:
+        self.media[media_id] = (data, mime_type)
+
+    def accepted_to(self, to: str) -> list[tuple[str, dict[str, Any]]]:
+        """(wamid, body) of every message accepted for `to` (digits or +digits), in order."""
+        with self._script_lock:
+            return [(w, b) for t, w, b in self.accepted if t == to.lstrip("+")]
+
+    def sends(self, to: str | None = None) -> list[Recorded]:
+        """Accepted and refused sends, optionally to one recipient (digits or +digits)."""
+        digits = to.lstrip("+") if to else None
+        return self.received(
+            lambda r: (
+                r.method == "POST"
+                and r.path.endswith("/messages")
+                and isinstance(r.json, dict)
+                and (digits is None or r.json.get("to") == digits)
+            )
+        )
+
+    # -- routes -----------------------------------------------------------------------------
+    def _authorised(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {self.token}"
+
+    async def _send(self, request: web.Request) -> web.Response:
+        recorded = await self.record(request)
+        if not self._authorised(request):
+            return graph_error(190, "Invalid OAuth access token.", status=401)
+        if request.match_info["phone_number_id"] != self.phone_number_id:
+            return graph_error(100, "Unsupported post request.", status=400)
+        body: Any = recorded.json
+        if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":
+            return graph_error(100, "The parameter messaging_product is required.")
+        to = str(body.get("to", ""))
+        with self._script_lock:
+            if to in self.fail_once:
+                self.fail_once.discard(to)
+                return graph_error(1, "An unknown error occurred", status=500)
+            if self.throttled.get(to, 0) > 0:
+                self.throttled[to] -= 1
+                return graph_error(130429, "Rate limit hit", status=400)
+        if to in self.errors:
+            status, code = self.errors[to]
+            return graph_error(code, f"Error {code}", status=status)
+        if to in self.window_closed and body.get("type") != "template":
+            return graph_error(
+                131047,
+                "Re-engagement message",
+                details="Message failed to send because more than 24 hours have passed since "
+                "the customer last replied to this number.",
+            )
+        wamid = f"wamid.FAKE{next(self._ids):08d}"
+        with self._script_lock:
+            self.accepted.append((to, wamid, body))
+        return web.json_response(
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": to, "wa_id": to}],
+                "messages": [{"id": wamid}],
+            }
+        )
+
+    async def _lookup(self, request: web.Request) -> web.Response:
+        await self.record(request)
+        if not self._authorised(request):
+            return graph_error(190, "Invalid OAuth access token.", status=401)
+        media_id = request.match_info["media_id"]
+        if media_id not in self.media:
+            return graph_error(100, "Unsupported get request.", status=400)
+        data, mime_type = self.media[media_id]
+        return web.json_response(
+            {
+                "messaging_product": "whatsapp",
+                "url": f"{self.url}/media-download/{media_id}",
+                "mime_type": mime_type,
+                "sha256": "0" * 64,
+                "file_size": str(len(data)),
+                "id": media_id,
+            }
+        )
+
+    async def _download(self, request: web.Request) -> web.Response:
+        await self.record(request)
+        if not self._authorised(request):
+            return web.Response(status=401, text="unauthorised")
+        media_id = request.match_info["media_id"]
+        if media_id not in self.media:
+            return web.Response(status=404)
+        data, mime_type = self.media[media_id]
+        return web.Response(body=data, headers={"Content-Type": mime_type})
+
+
+def message_text(payload: dict[str, Any]) -> str:
+    """The words a recipient sees in one sent message, whatever its type."""
+    kind = payload.get("type")
+    if kind == "text":
+        return str(payload["text"]["body"])
+    if kind == "interactive":
+        return str(payload["interactive"]["body"]["text"])
+    if kind == "template":
+        return f"[template {payload['template']['name']}]"
+    return f"[{kind}]"
+
+
+def choices(payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (id, title) pairs of an interactive message's buttons or list rows."""
+    if payload.get("type") != "interactive":
+        return []
+    interactive = payload["interactive"]
+    if interactive["type"] == "button":
+        return [(b["reply"]["id"], b["reply"]["title"]) for b in interactive["action"]["buttons"]]
+    return [
+        (row["id"], row["title"])
+        for section in interactive["action"]["sections"]
+        for row in section["rows"]
+    ]
