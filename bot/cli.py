@@ -193,6 +193,18 @@ def cmd_profile_check(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# -- telegram ---------------------------------------------------------------------------------
+def cmd_telegram_set_webhook(settings: Settings, args: argparse.Namespace) -> int:
+    from channels.telegram import TelegramSetupError, set_webhook
+
+    try:
+        print(asyncio.run(set_webhook(settings)))
+    except TelegramSetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 # -- parser -----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tawasul", description=__doc__)
@@ -248,6 +260,14 @@ def build_parser() -> argparse.ArgumentParser:
     check = profile.add_parser("check", help="validate a profile and print every error")
     check.add_argument("path")
     check.set_defaults(func=cmd_profile_check)
+
+    telegram = commands.add_parser("telegram", help="the Telegram bot").add_subparsers(
+        dest="telegram_command", required=True
+    )
+    telegram.add_parser(
+        "set-webhook",
+        help="point the bot at TAWASUL_PUBLIC_URL/webhooks/telegram with TELEGRAM_SECRET_TOKEN",
+    ).set_defaults(func=cmd_telegram_set_webhook)
     return parser
 
 

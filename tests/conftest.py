@@ -46,6 +46,7 @@ def tawasul_cli(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.Compl
         "TAWASUL_REDIS_URL": REDIS_URL,
         "TAWASUL_SECRET_KEY": SECRET_KEY,
         "TAWASUL_PROFILE": str(PROFILE),
+        **(extra_env or {}),
     }
     env.pop("TAWASUL_DATABASE_URL", None)
     return subprocess.run(
