@@ -38,7 +38,9 @@ SECRET_KEY = "test-secret-key-not-for-production"
 PROFILE = ROOT / "profiles" / "example.yaml"
 
 
-def tawasul_cli(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def tawasul_cli(
+    tmp_path: Path, *args: str, stdin: str = "", extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the `tawasul` command as an administrator would, over a fresh `var/` in tmp_path."""
     env = {
         **os.environ,
