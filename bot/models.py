@@ -132,3 +132,6 @@ class StatusUpdate:
     status: DeliveryStatus
     error_code: str | None = None
     at: datetime = field(default_factory=utcnow)
+    # WhatsApp refused free text because 24 hours passed since the beneficiary last wrote;
+    # the router then sends the approved "reply_waiting" template instead.
+    window_closed: bool = False

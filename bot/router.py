@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 
 from bot import metrics
 from bot.i18n import translator
-from bot.models import InboundMessage, StatusUpdate, utcnow
+from bot.models import InboundMessage, StatusUpdate, Template, utcnow
 from bot.profile import Profile
 from bot.records import Records
 from bot.storage import InboundRecord, Store
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 DEDUPE_TTL_SECONDS = 7 * 24 * 3600  # longer than any provider's retry window
 LOCK_TIMEOUT_SECONDS = 30
+REPLY_WAITING_TEMPLATE = "reply_waiting"  # the profile's template for a closed WhatsApp window
 
 
 class Outbox(Protocol):
@@ -143,10 +144,25 @@ class Router:
         return self.profile.default_language
 
     async def record_status(self, report: StatusUpdate) -> bool:
-        """Apply a provider's delivery report to the stored message."""
+        """Apply a provider's delivery report to the stored message; when WhatsApp refused it
+        because its 24-hour window had closed, send the approved template in its place."""
         known = await self.store.apply_status(report)
         metrics.STATUS_UPDATES.labels(report.channel, report.status.value).inc()
+        if known and report.window_closed:
+            await self._send_reply_waiting(report)
         return known
+
+    async def _send_reply_waiting(self, report: StatusUpdate) -> None:
+        once = f"tawasul:window:{report.channel}:{report.provider_id}"
+        if not await self.redis.set(once, b"1", nx=True, ex=DEDUPE_TTL_SECONDS):
+            return  # the provider repeated its report
+        name = self.profile.short_name.get(self.profile.default_language)
+        template = Template(REPLY_WAITING_TEMPLATE, {"1": name})
+        message_id = await self.store.requeue_as_template(
+            report.channel, report.provider_id, template
+        )
+        if message_id is not None:
+            await self.outbox.enqueue([message_id])
 
     @asynccontextmanager
     async def _local_lock(self, key: str) -> AsyncIterator[None]:

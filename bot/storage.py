@@ -27,7 +27,14 @@ from bot.db import (
     Message,
 )
 from bot.effects import Audit, Effect, RecordConsent, SetLanguage
-from bot.models import AddressKind, DeliveryStatus, InboundMessage, OutboundMessage, StatusUpdate
+from bot.models import (
+    AddressKind,
+    DeliveryStatus,
+    InboundMessage,
+    OutboundMessage,
+    StatusUpdate,
+    Template,
+)
 from bot.models import utcnow as _now
 
 RECEIVED = "received"
@@ -315,6 +322,33 @@ class Store:
                 message.error_code = report.error_code
                 message.updated_at = report.at
             return True
+
+    async def requeue_as_template(
+        self, channel: str, provider_id: str, template: Template
+    ) -> int | None:
+        """Store the approved template to go where a refused message went; None when that
+        message is unknown or was itself a template (never loop)."""
+        return await self.db.run(self._requeue_as_template, channel, provider_id, template)
+
+    def _requeue_as_template(
+        self, channel: str, provider_id: str, template: Template
+    ) -> int | None:
+        now = _now()
+        with self.db.engine.begin() as connection:
+            row = connection.execute(
+                select(
+                    Message.conversation_id, Message.address_id, Message.body, Message.payload
+                ).where(
+                    Message.channel == channel,
+                    Message.direction == "out",
+                    Message.provider_id == provider_id,
+                )
+            ).first()
+            if row is None or (row.payload or {}).get("template"):
+                return None
+            record = InboundRecord(0, 0, row.address_id, row.conversation_id, None, False)
+            reply = OutboundMessage(text=row.body or "", template=template)
+            return _insert_message(connection, record, channel, "out", now, reply)
 
     async def stop_address(self, message_id: int) -> None:
         """The provider says this recipient opted out: stop the address the message went to."""

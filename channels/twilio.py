@@ -448,4 +448,12 @@ def _parse_status(channel: str, form: Mapping[str, str]) -> list[Inbound]:
         raise ValueError("ErrorCode is not a number")
     if error_code is not None and int(error_code) == 0:
         error_code = None
-    return [StatusUpdate(channel=channel, provider_id=sid, status=status, error_code=error_code)]
+    return [
+        StatusUpdate(
+            channel=channel,
+            provider_id=sid,
+            status=status,
+            error_code=error_code,
+            window_closed=status is DeliveryStatus.FAILED and error_code == str(WINDOW_CLOSED),
+        )
+    ]

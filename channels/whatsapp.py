@@ -506,6 +506,7 @@ class WhatsAppCloudChannel(Channel):
             status=status,
             error_code=code,
             at=_timestamp(item.get("timestamp")),
+            window_closed=status is DeliveryStatus.FAILED and code == str(WINDOW_CLOSED),
         )
 
     # -- media ------------------------------------------------------------------------------

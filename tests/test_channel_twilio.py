@@ -991,3 +991,25 @@ def test_fuzzed_webhooks_never_get_500(
         assert status == 403
     elif malformed:
         assert status == 400
+
+
+async def test_a_window_closed_report_is_followed_by_the_template_once(
+    http: aiohttp.ClientSession, gateway: LiveGateway, fake: FakeTwilio
+) -> None:
+    """In production Twilio accepts the send and reports 63016 later, in the status callback:
+    the reply then goes again as the approved template, to the same number, and only once."""
+    person = beneficiary(http, gateway, fake)
+    await person.say("مرحبا")
+    (sent,) = fake.sent_to(person.to)
+    sent_message(gateway, sent)
+    report = payload("status_failed", MessageSid=sent.sid, SmsSid=sent.sid, To=person.to)
+    for _ in range(2):  # Twilio may repeat a report
+        assert (await post(http, gateway, STATUS, report)).status == 204
+    accepted = await asyncio.to_thread(fake.wait_sent, person.to, 2)
+    template = accepted[1]
+    assert template.form["ContentSid"] == PROFILE_DATA.templates["reply_waiting"].twilio_content_sid
+    assert json.loads(template.form["ContentVariables"]) == {"1": PROFILE_DATA.short_name.ar}
+    await asyncio.sleep(1.0)
+    assert len(fake.sent_to(person.to)) == 2  # not a second template
+    refused = stored(gateway, sent.sid)
+    assert refused is not None and (refused.status, refused.error_code) == ("failed", "63016")

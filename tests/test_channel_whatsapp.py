@@ -197,6 +197,11 @@ STATUS_CASES = {
     "delivered": (wa.status("wamid.A", "delivered", PHONE), DeliveryStatus.DELIVERED, None),
     "read": (wa.status("wamid.A", "read", PHONE), DeliveryStatus.READ, None),
     "failed": (wa.status("wamid.A", "failed", PHONE, 131026), DeliveryStatus.FAILED, "131026"),
+    "window closed": (
+        wa.status("wamid.A", "failed", PHONE, 131047),
+        DeliveryStatus.FAILED,
+        "131047",
+    ),
 }
 
 
@@ -217,6 +222,8 @@ def test_parse_statuses(
         status,
         code,
     )
+    # Only a refusal for the closed 24-hour window makes the router send the template.
+    assert report.window_closed is (code == "131047")
 
 
 def test_parse_ignores_other_numbers_reactions_and_other_fields(
