@@ -57,6 +57,7 @@ def _address_lookup(*conditions: Any) -> Any:
             Contact.language,
             Conversation.id,
             Conversation.state,
+            ContactAddress.stopped_at,
         )
         .join(Contact, Contact.id == ContactAddress.contact_id)
         .join(Conversation, Conversation.contact_id == Contact.id)
@@ -438,7 +439,14 @@ def _insert_inbound(
         )
         language, state = None, None
     else:
-        address_id, contact_id, language, conversation_id, state = row
+        address_id, contact_id, language, conversation_id, state, stopped_at = row
+        if stopped_at is not None:
+            # They write again (unblocked the bot, or opted back in at the provider).
+            connection.execute(
+                update(ContactAddress)
+                .where(ContactAddress.id == address_id)
+                .values(stopped_at=None)
+            )
     assert contact_id is not None and address_id is not None and conversation_id is not None
     record = InboundRecord(0, contact_id, address_id, conversation_id, language, is_new, state)
     message_id = connection.scalar(
@@ -469,7 +477,7 @@ def _join_same_phone(connection: Connection, msg: InboundMessage, address_hash: 
     ).first()
     if known is None:
         return None
-    _, contact_id, language, conversation_id, state = known
+    _, contact_id, language, conversation_id, state, _stopped = known
     address_id = connection.scalar(
         _INSERT_ADDRESS,
         {
@@ -481,7 +489,7 @@ def _join_same_phone(connection: Connection, msg: InboundMessage, address_hash: 
             "stopped_at": None,
         },
     )
-    return address_id, contact_id, language, conversation_id, state
+    return address_id, contact_id, language, conversation_id, state, None
 
 
 def _insert_message(

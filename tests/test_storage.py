@@ -175,3 +175,24 @@ async def test_whatsapp_and_sms_from_one_phone_are_one_contact(store: Store) -> 
     assert on_sms.conversation_id == on_whatsapp.conversation_id
     assert on_sms.address_id != on_whatsapp.address_id  # replies go back where they came from
     assert not on_sms.is_new_contact
+
+
+async def test_a_stopped_address_that_writes_again_is_reachable_again(store: Store) -> None:
+    from sqlalchemy import select
+
+    from bot.db import ContactAddress
+
+    first = await store.record_inbound(inbound("SM70", address="+966508888888"))
+    assert first is not None
+    (reply,) = await store.save_turn(first, "twilio", {}, [OutboundMessage("hi")], [])
+    await store.stop_address(reply)  # e.g. Twilio 21610, or a blocked Telegram bot
+
+    def stopped_at() -> object:
+        with store.sessions() as session:
+            return session.scalar(
+                select(ContactAddress.stopped_at).where(ContactAddress.id == first.address_id)
+            )
+
+    assert stopped_at() is not None
+    assert await store.record_inbound(inbound("SM71", address="+966508888888")) is not None
+    assert stopped_at() is None
