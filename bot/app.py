@@ -13,7 +13,7 @@ from bot import metrics
 from bot.chat_page import chat_routes
 from bot.models import InboundMessage
 from bot.router import Router
-from bot.runtime import Runtime
+from bot.runtime import Runtime, phone_route
 from bot.webhooks import webhook_handler
 from channels.webchat import WebChatChannel
 from handlers import build_dispatcher
@@ -53,6 +53,7 @@ def create_app(runtime: Runtime, router: Router | None = None) -> web.Applicatio
             QueueOutbox(queue),
             build_dispatcher(runtime.profile),
             runtime.profile,
+            phone_route(runtime),
         )
     app = web.Application(middlewares=[errors_middleware], client_max_size=1024**2)
     public_url = runtime.settings.public_url

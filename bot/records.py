@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,13 +21,14 @@ from bot.db import (
     ConsentRecord,
     Contact,
     ContactAddress,
+    Conversation,
     Handoff,
     Message,
     RequestStatusEvent,
     StaffTask,
     SupportRequest,
 )
-from bot.models import utcnow
+from bot.models import AddressKind, DeliveryStatus, OutboundMessage, utcnow
 from bot.storage import Store
 from bot.text import normalize_digits
 
@@ -348,6 +349,73 @@ class Records:
                 .values(status="closed", closed_at=utcnow(), closed_by=closed_by)
             )
 
+    # -- linking a phone --------------------------------------------------------------------
+    async def queue_to_phone(self, channel: str, kind: AddressKind, phone: str, text: str) -> int:
+        """Store a message to a phone that may not have written yet (a verification code);
+        returns its id, for the caller to queue. The phone gets its own contact until it is
+        verified: no one can attach a number they cannot read."""
+        return await self._db.run(self._queue_to_phone, channel, kind, phone, text)
+
+    def _queue_to_phone(self, channel: str, kind: AddressKind, phone: str, text: str) -> int:
+        phone_hash = self.store.cipher.lookup_hash(phone)
+        now = utcnow()
+        with self._db.sessions.begin() as session:
+            address = session.scalar(
+                select(ContactAddress).where(
+                    ContactAddress.kind == kind.value, ContactAddress.address_hash == phone_hash
+                )
+            )
+            if address is None:
+                contact = Contact()
+                session.add(contact)
+                session.flush()
+                address = ContactAddress(
+                    contact_id=contact.id, kind=kind.value, address=phone, address_hash=phone_hash
+                )
+                session.add(address)
+                session.flush()
+                session.add(Conversation(contact_id=contact.id, last_address_id=address.id))
+                session.flush()
+            conversation_id = session.scalar(
+                select(Conversation.id).where(Conversation.contact_id == address.contact_id)
+            )
+            message = Message(
+                conversation_id=conversation_id,
+                address_id=address.id,
+                direction="out",
+                channel=channel,
+                body=text,
+                payload=OutboundMessage(text).to_json(),
+                status=DeliveryStatus.QUEUED.value,
+                attempts=0,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(message)
+            session.flush()
+            return message.id
+
+    async def link_phone(self, contact_id: int, phone: str) -> None:
+        """After the code was verified: the phone's contact, with all its history, becomes
+        part of this one (both WhatsApp and SMS addresses of the number)."""
+        await self._db.run(self._link_phone, contact_id, phone)
+
+    def _link_phone(self, contact_id: int, phone: str) -> None:
+        phone_hash = self.store.cipher.lookup_hash(phone)
+        with self._db.sessions.begin() as session:
+            others = set(
+                session.scalars(
+                    select(ContactAddress.contact_id).where(
+                        ContactAddress.kind.in_(("sms", "whatsapp")),
+                        ContactAddress.address_hash == phone_hash,
+                        ContactAddress.contact_id != contact_id,
+                    )
+                )
+            )
+            for other in others:
+                _merge_contact(session, into=contact_id, other=other)
+            _audit(session, contact_id, "contact.phone_linked", str(sorted(others)))
+
     # -- privacy ----------------------------------------------------------------------------
     async def create_task(self, kind: str, contact_id: int, details: dict[str, Any]) -> str:
         return await self._db.run(self._create_task, kind, contact_id, details)
@@ -405,6 +473,34 @@ class Records:
                 updates_consent=consent,
                 since=contact.created_at,
             )
+
+
+def _merge_contact(session: Session, *, into: int, other: int) -> None:
+    """Move everything of contact `other` to contact `into`, then remove `other`."""
+    conversation = session.scalar(select(Conversation.id).where(Conversation.contact_id == into))
+    old_conversation = session.scalar(
+        select(Conversation.id).where(Conversation.contact_id == other)
+    )
+    session.execute(
+        update(Message)
+        .where(Message.conversation_id == old_conversation)
+        .values(conversation_id=conversation)
+    )
+    session.execute(
+        update(Handoff)
+        .where(Handoff.contact_id == other)
+        .values(contact_id=into, conversation_id=conversation)
+    )
+    for model in (ContactAddress, ConsentRecord, SupportRequest, Complaint, StaffTask):
+        session.execute(update(model).where(model.contact_id == other).values(contact_id=into))
+    kept, gone = session.get(Contact, into), session.get(Contact, other)
+    if kept is not None and gone is not None:
+        kept.display_name = kept.display_name or gone.display_name
+        if not kept.national_id_hash:
+            kept.national_id, kept.national_id_hash = gone.national_id, gone.national_id_hash
+        kept.language = kept.language or gone.language
+    session.execute(delete(Conversation).where(Conversation.id == old_conversation))
+    session.execute(delete(Contact).where(Contact.id == other))
 
 
 def _request_view(session: Session, request: SupportRequest) -> RequestView:

@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 
 from bot import metrics
 from bot.i18n import translator
-from bot.models import InboundMessage, StatusUpdate, Template, utcnow
+from bot.models import AddressKind, InboundMessage, StatusUpdate, Template, utcnow
 from bot.profile import Profile
 from bot.records import Records
 from bot.storage import InboundRecord, Store
@@ -59,6 +59,7 @@ class Router:
         outbox: Outbox,
         dispatcher: Dispatcher,
         profile: Profile,
+        phone_route: tuple[str, AddressKind] | None = None,
     ) -> None:
         self.store = store
         self.redis = redis
@@ -66,6 +67,7 @@ class Router:
         self.dispatcher = dispatcher
         self.profile = profile
         self.records = Records(store)
+        self.phone_route = phone_route
         self._local_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -116,6 +118,7 @@ class Router:
             records=self.records,
             t=translator(language),
             now=utcnow(),
+            phone_route=self.phone_route,
         )
         if record.language is None:
             turn.switch_language(language)
@@ -133,9 +136,10 @@ class Router:
                     )
                 )
             )
-        return await self.store.save_turn(
+        reply_ids = await self.store.save_turn(
             record, msg.channel, turn.state.to_json(), turn.replies, turn.effects
         )
+        return reply_ids + turn.also_deliver
 
     def _first_language(self, msg: InboundMessage) -> str:
         """A new beneficiary who writes in Latin letters only is answered in English."""

@@ -15,6 +15,7 @@ from bot.crypto import Cipher, resolve_secret, use_cipher
 from bot.db import Database
 from bot.embedded_redis import EmbeddedRedis
 from bot.media import MediaStore
+from bot.models import AddressKind
 from bot.profile import Profile, load_profile
 from bot.settings import Settings
 from bot.storage import Store
@@ -89,3 +90,16 @@ async def open_runtime(
         for channel in runtime.channels.values():
             await channel.start()
     return runtime
+
+
+def phone_route(runtime: Runtime) -> tuple[str, AddressKind] | None:
+    """How this deployment reaches a phone it has not heard from (a verification code): SMS
+    through Twilio first, then WhatsApp through Twilio or Meta."""
+    settings = runtime.settings
+    if "twilio" in runtime.channels and settings.twilio_sms_from:
+        return "twilio", AddressKind.SMS
+    if "twilio" in runtime.channels and settings.twilio_whatsapp_from:
+        return "twilio", AddressKind.WHATSAPP
+    if "whatsapp" in runtime.channels:
+        return "whatsapp", AddressKind.WHATSAPP
+    return None

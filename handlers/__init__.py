@@ -10,6 +10,7 @@ from handlers.faq_index import FaqIndex
 from handlers.handoff import HandoffFlow, StaffHasConversation
 from handlers.inquiries import InquiriesFlow, not_understood, understand
 from handlers.language import LanguageHandler
+from handlers.link_phone import LinkPhoneFlow, LinkPhoneWords
 from handlers.menu import MenuHandler, MenuWordHandler
 from handlers.privacy import PrivacyFlow
 from handlers.request_status import RequestStatusFlow
@@ -22,6 +23,7 @@ def build_dispatcher(profile: Profile) -> Dispatcher:
     staff hand-off's silence, language and menu words, then the active journey, then the menu
     (which tries the FAQ on anything that is not a menu choice)."""
     index = FaqIndex(profile)
+    link_phone = LinkPhoneFlow()
     flows: dict[str, Flow] = {
         flow.name: flow
         for flow in (
@@ -32,6 +34,7 @@ def build_dispatcher(profile: Profile) -> Dispatcher:
             ComplaintFlow(),
             UpdatesFlow(),
             PrivacyFlow(),
+            link_phone,
         )
     }
 
@@ -43,6 +46,7 @@ def build_dispatcher(profile: Profile) -> Dispatcher:
             OptOutHandler(),
             OptInHandler(),
             StaffHasConversation(),
+            LinkPhoneWords(link_phone),
             LanguageHandler(),
             MenuWordHandler(),
         ],

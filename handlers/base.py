@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.effects import Effect, SetLanguage
 from bot.i18n import N_, Translator, translator
-from bot.models import Button, InboundMessage, OutboundMessage
+from bot.models import AddressKind, Button, InboundMessage, OutboundMessage
 from bot.profile import Profile
 from bot.records import Records
 from bot.text import normalize_for_matching
@@ -82,6 +82,11 @@ class Turn:
     now: datetime
     replies: list[OutboundMessage] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
+    # How this gateway reaches a phone (channel, address kind), e.g. ("twilio", SMS); None
+    # when no SMS or WhatsApp channel is on.
+    phone_route: tuple[str, AddressKind] | None = None
+    # Messages a handler stored for another address (a verification code), to be queued.
+    also_deliver: list[int] = field(default_factory=list)
 
     @property
     def channel(self) -> str:

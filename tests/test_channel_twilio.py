@@ -1013,3 +1013,71 @@ async def test_a_window_closed_report_is_followed_by_the_template_once(
     assert len(fake.sent_to(person.to)) == 2  # not a second template
     refused = stored(gateway, sent.sid)
     assert refused is not None and (refused.status, refused.error_code) == ("failed", "63016")
+
+
+async def test_a_web_chat_visitor_links_their_phone_with_a_code_sent_by_sms(
+    http: aiohttp.ClientSession, gateway: LiveGateway, fake: FakeTwilio, cipher: Cipher
+) -> None:
+    from bot.db import Contact, ContactAddress, Conversation
+    from bot.i18n import translator
+    from tests.chat_client import ChatClient
+    from tests.journeys import arabic_digits, exchange
+
+    ar = translator("ar")
+    person = beneficiary(http, gateway, fake, whatsapp=False)
+    await person.say("مرحبا")  # the number wrote by SMS before: a contact with history
+    phone_contact = stored(gateway, fake.sent_to(person.phone)[0].sid)
+    assert phone_contact is not None
+
+    chat = await ChatClient(http, gateway.url).start()
+    await exchange(chat, "مرحبا")
+    (ask,) = await exchange(chat, "ربط الجوال")
+    assert ask == ar.gettext(
+        "To see your requests from WhatsApp or SMS here, write your mobile number "
+        "and I will send it a code."
+    )
+    before = len(fake.sent_to(person.phone))
+    (sent,) = await exchange(chat, "0" + person.phone[4:])  # typed the local way, 05…
+    assert person.phone in sent
+    code_sms = (await asyncio.to_thread(fake.wait_sent, person.phone, before + 1))[before]
+    assert code_sms.form["From"] == SMS_FROM
+    found = re.search(r"(?<!\d)(\d{6})(?!\d)", code_sms.body)
+    assert found is not None
+    code = found.group(1)
+
+    wrong = "000000" if code != "000000" else "111111"
+    (reply,) = await exchange(chat, wrong)
+    assert reply == ar.ngettext(
+        "That code is not right. You can try {n} more time.",
+        "That code is not right. You can try {n} more times.",
+        4,
+    ).format(n=4)
+    (done,) = await exchange(chat, arabic_digits(code))
+    assert done.startswith(
+        ar.gettext(
+            "Done: {phone} is linked. Your requests and messages from WhatsApp and SMS "
+            "are now together with this conversation."
+        ).format(phone=person.phone)
+    )
+
+    session_hash = cipher.lookup_hash(chat.session.split(".")[0])
+    with database(gateway.database_url) as db:
+        web = db.scalar(select(ContactAddress).where(ContactAddress.address_hash == session_hash))
+        assert web is not None
+        kinds = db.scalars(
+            select(ContactAddress.kind).where(ContactAddress.contact_id == web.contact_id)
+        ).all()
+        assert sorted(kinds) == ["sms", "webchat"]
+        conversation = db.scalar(
+            select(Conversation.id).where(Conversation.contact_id == web.contact_id)
+        )
+        # The SMS history (the greeting the phone got) moved into this conversation.
+        moved = db.get(Message, phone_contact.id)
+        assert moved is not None and moved.conversation_id == conversation
+        # The contact the number had on its own is gone: one beneficiary, one contact.
+        phone_hash = cipher.lookup_hash(person.phone)
+        owners = db.scalars(
+            select(ContactAddress.contact_id).where(ContactAddress.address_hash == phone_hash)
+        ).all()
+        assert set(owners) == {web.contact_id}
+        assert db.scalar(select(func.count(Contact.id)).where(Contact.id == web.contact_id)) == 1

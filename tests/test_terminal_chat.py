@@ -36,3 +36,9 @@ def test_the_same_person_continues_where_they_left(tmp_path: Path) -> None:
     assert result.stdout.startswith(
         "Please write the reference number of the request, e.g. R-100001."
     )
+
+
+def test_linking_a_phone_says_plainly_when_no_phone_channel_is_on(tmp_path: Path) -> None:
+    result = run_chat(tmp_path, "hello\nlink phone\n", "--as", "tester-3")
+    assert result.returncode == 0, result.stderr
+    assert "Linking a phone number is not available here yet, sorry." in result.stdout
