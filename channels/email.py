@@ -602,6 +602,8 @@ class EmailChannel(Channel):
         finally:
             if not lost.is_set():
                 with contextlib.suppress(Exception):
+                    if client.has_pending_idle():  # cancelled while waiting in IDLE
+                        client.idle_done()
                     await asyncio.wait_for(client.logout(), CLEANUP_TIMEOUT_SECONDS)
 
     async def _drain(
@@ -661,12 +663,13 @@ class EmailChannel(Channel):
         finally:
             for task in (push, gone):
                 task.cancel()
-            if not lost.is_set() and client.has_pending_idle():
-                client.idle_done()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(idle, IMAP_TIMEOUT_SECONDS)
         if lost.is_set():
             raise ConnectionError("IMAP connection lost")
+        client.idle_done()
+        try:
+            await asyncio.wait_for(idle, IMAP_TIMEOUT_SECONDS)
+        except TimeoutError as exc:  # the session is out of step: start a new one
+            raise ConnectionError("the IMAP server did not end IDLE") from exc
 
     async def _with_media(self, parsed: ParsedEmail) -> InboundMessage:
         media: list[Media] = []
