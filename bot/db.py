@@ -191,7 +191,7 @@ class StaffUser(Base):
 
 
 class SupportRequest(Base):
-    """A submitted support request (طلب دعم مستفيد), with the applicant's attestation."""
+    """A submitted support request ("talab da'm mustafid"), with the applicant's attestation."""
 
     __tablename__ = "support_requests"
     __table_args__ = (

@@ -254,7 +254,7 @@ class ComplaintCategory(StrictModel):
 
 
 class Officer(StrictModel):
-    """The contact officer (ضابط اتصال) who answers for a domain."""
+    """The contact officer ("dabit ittisal" in the policies) who answers for a domain."""
 
     name: NonEmptyStr
     email: Email

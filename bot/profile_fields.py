@@ -2,8 +2,9 @@
 
 Split out of `bot.profile` to keep each module readable. Import the public names from
 `bot.profile`; this module holds the shared base types (strict models, bilingual text, ids,
-phone numbers) and the fields of the support-request form (طلب دعم مستفيد). The field *values*
-a beneficiary types are validated elsewhere; this only checks that the form is well described.
+phone numbers) and the fields of the support-request form ("talab da'm mustafid"). The
+field *values* a beneficiary types are validated elsewhere; this only checks that the form is
+well described.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ Identifier = Annotated[str, AfterValidator(_check_identifier)]
 def normalise_phone(value: str, region: str = "SA") -> str:
     """Return `value` in E.164 (+9665...) or raise ValueError; national forms are read as `region`.
 
-    phonenumbers also accepts Arabic-Indic digits, so "٠٥٠١٢٣٤٥٦٧" works.
+    phonenumbers also accepts Arabic-Indic digits, so 05… typed in them works.
     """
     try:
         number = phonenumbers.parse(value, region)

@@ -72,7 +72,7 @@ class ContactSummary:
 
 
 def reference_number(text: str) -> int | None:
-    """The number in a typed reference ("R-100042", "r100042", "١٠٠٠٤٢")."""
+    """The number in a typed reference ("R-100042", "r100042", or in Arabic-Indic digits)."""
     digits = "".join(ch for ch in normalize_digits(text) if ch.isdigit())
     return int(digits) if digits and len(digits) <= 9 else None
 

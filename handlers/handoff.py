@@ -1,5 +1,6 @@
-"""Talk to staff: the conversation goes to the contact officer of its domain (ضابط اتصال لكل
-مجال), and the bot stays quiet — opt-out words still work — until staff close it."""
+"""Talk to staff: the conversation goes to the contact officer of its domain (the policies'
+"one contact officer per domain"), and the bot stays quiet — opt-out words still work — until
+staff close it."""
 
 from __future__ import annotations
 

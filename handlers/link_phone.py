@@ -39,7 +39,7 @@ def _recent_sends(turn: Turn) -> list[str]:
 
 
 class LinkPhoneWords(Handler):
-    """«ربط الجوال» / "link phone" starts the journey from anywhere."""
+    """The link words ("link phone", and their Arabic in the catalog) start it from anywhere."""
 
     def __init__(self, flow: LinkPhoneFlow) -> None:
         self.flow = flow

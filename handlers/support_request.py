@@ -1,4 +1,4 @@
-"""The support request (طلب دعم مستفيد): the profile's form, one question per message.
+"""The support request ("talab da'm mustafid"): the profile's form, one question per message.
 
 Each answer is validated as it is typed and asked again with the reason when wrong; "back",
 "cancel" and "skip" (where allowed) work in both languages; a summary allows editing before
