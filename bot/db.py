@@ -132,6 +132,13 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("channel", "direction", "provider_id"),
         Index("ix_messages_conversation_created", "conversation_id", "created_at"),
+        # The outbox sweep looks for replies still queued; only those are indexed.
+        Index(
+            "ix_messages_queued_outbound",
+            "updated_at",
+            sqlite_where=text("direction = 'out' AND status = 'queued'"),
+            postgresql_where=text("direction = 'out' AND status = 'queued'"),
+        ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
