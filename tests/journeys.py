@@ -24,6 +24,35 @@ def national_id(seed: int, first: str = "1") -> str:
     return next(body + str(check) for check in range(10) if luhn_valid(body + str(check)))
 
 
+# The main menu's titles in Arabic, as every channel shows them (the last switches language).
+MENU_AR = [
+    "أسئلة واستفسارات",
+    "تقديم طلب دعم",
+    "حالة الطلب",
+    "شكوى أو اقتراح",
+    "التحدث مع موظف",
+    "اشتراك التحديثات",
+    "الخصوصية وبياناتي",
+    "English",
+]
+
+
+def form_answers_ar(nid: str) -> list[str]:
+    """Correct Arabic answers to the example form's first ten questions (all but documents)."""
+    return [
+        "أحمد علي صالح الحربي",
+        nid,
+        "12/05/1410",
+        "15/08/1450",
+        "0501234567",
+        "الرياض",
+        "5",
+        "3500",
+        "3",
+        "نحن أسرة من خمسة أفراد ونحتاج المساعدة في الإيجار.",
+    ]
+
+
 def arabic_digits(text: str) -> str:
     return text.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
 

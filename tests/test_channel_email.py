@@ -46,7 +46,7 @@ from channels.render import numbered_text
 from handlers.menu import menu_buttons
 from tests.conftest import PROFILE, REDIS_URL, ROOT, SECRET_KEY, LiveGateway, launch_gateway
 from tests.fakes.smtp import FakeSmtpServer, Received
-from tests.journeys import database, national_id
+from tests.journeys import database, form_answers_ar, national_id
 
 AR = translator("ar")
 PROFILE_DATA = load_profile(PROFILE)
@@ -348,18 +348,7 @@ def test_a_whole_support_request_by_email(
     intro, first = say("2", replies=2)
     assert intro.text.startswith("لنعبّئ طلب الدعم معًا: عدد الأسئلة 11")
     assert first.text.startswith("السؤال 1 من 11: الاسم الرباعي")
-    answers = [
-        "أحمد علي صالح الحربي",
-        national_id(7001),
-        "12/05/1410",
-        "15/08/1450",
-        "0501234567",
-        "الرياض",
-        "5",
-        "3500",
-        "3",
-        "نحن أسرة من خمسة أفراد ونحتاج المساعدة في الإيجار.",
-    ]
+    answers = form_answers_ar(national_id(7001))
     for number, answer in enumerate(answers, start=2):
         (question,) = say(answer)
         if number <= 11:

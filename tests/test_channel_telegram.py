@@ -9,8 +9,6 @@ import json
 import random
 import re
 import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -45,6 +43,7 @@ from channels.telegram import (
     set_webhook,
 )
 from tests.conftest import PROFILE, REDIS_URL, SECRET_KEY, LiveGateway, launch_gateway
+from tests.fakes.server import post_status
 from tests.fakes.telegram import Failure, FakeBotAPI
 from tests.fixtures import telegram as updates
 from tests.journeys import database, national_id
@@ -856,15 +855,10 @@ async def test_support_request_completed_on_telegram(
 
 # -- fuzzed HTTP bodies against the live gateway ---------------------------------------------------
 def post_sync(gateway: LiveGateway, body: bytes, secret: str | None = SECRET) -> int:
-    request = urllib.request.Request(gateway.url + PATH, data=body, method="POST")
-    request.add_header("Content-Type", "application/json")
+    headers = {"Content-Type": "application/json"}
     if secret is not None:
-        request.add_header("X-Telegram-Bot-Api-Secret-Token", secret)
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    return post_status(gateway.url + PATH, body, headers)
 
 
 @settings(

@@ -54,6 +54,7 @@ from channels.base import (
 from channels.context import ChannelContext
 from channels.twilio import EMPTY_TWIML, MAX_BODY, TwilioChannel
 from tests.conftest import PROFILE, REDIS_URL, SECRET_KEY, LiveGateway, launch_gateway
+from tests.fakes.server import post_status
 from tests.fakes.twilio import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -66,7 +67,7 @@ from tests.fakes.twilio import (
     payload,
     sign,
 )
-from tests.journeys import database, national_id
+from tests.journeys import database, form_answers_ar, national_id
 
 PROFILE_DATA = load_profile(PROFILE)
 SMS_FROM = "+12025550143"
@@ -583,12 +584,6 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, fake: FakeTwilio) -> Itera
         yield live
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 @dataclass
 class Answer:
     status: int
@@ -924,18 +919,7 @@ async def test_a_whole_support_request_on_whatsapp(
     intro, first = await person.say("2", replies=2)
     assert intro.startswith("لنعبّئ طلب الدعم معًا: عدد الأسئلة 11")
     assert first.startswith("السؤال 1 من 11")
-    answers = [
-        "أحمد علي صالح الحربي",
-        nid,
-        "12/05/1410",
-        "15/08/1450",
-        "0501234567",
-        "الرياض",
-        "5",
-        "3500",
-        "3",
-        "نحن أسرة من خمسة أفراد ونحتاج المساعدة في الإيجار.",
-    ]
+    answers = form_answers_ar(nid)
     for number, answer in enumerate(answers, 2):
         (question,) = await person.say(answer)
         assert question.startswith(f"السؤال {number} من 11"), question
@@ -960,16 +944,10 @@ async def test_a_whole_support_request_on_whatsapp(
 
 # -- fuzzed webhooks through HTTP ---------------------------------------------------------------
 def post_sync(url: str, form: dict[str, str], signature: str | None) -> int:
-    data = urllib.parse.urlencode(form).encode()
-    request = urllib.request.Request(url, data=data, method="POST")
-    request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
     if signature is not None:
-        request.add_header("X-Twilio-Signature", signature)
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
+        headers["X-Twilio-Signature"] = signature
+    return post_status(url, urllib.parse.urlencode(form).encode(), headers)
 
 
 @settings(max_examples=25, deadline=None)

@@ -10,8 +10,6 @@ import hashlib
 import json
 import re
 import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,22 +47,13 @@ from channels.base import (
 from channels.context import ChannelContext
 from channels.whatsapp import LIST_BUTTON_LABEL, WhatsAppCloudChannel, render
 from tests.conftest import PROFILE, REDIS_URL, SECRET_KEY, LiveGateway, launch_gateway
+from tests.fakes.server import post_status
 from tests.fakes.whatsapp import FakeGraphAPI, choices, message_text
 from tests.fixtures import whatsapp as wa
-from tests.journeys import database, national_id
+from tests.journeys import MENU_AR, database, national_id
 
 PROFILE_DATA = load_profile(PROFILE)
 ARABIC_NAME = PROFILE_DATA.name.ar
-MENU_AR = [
-    "أسئلة واستفسارات",
-    "تقديم طلب دعم",
-    "حالة الطلب",
-    "شكوى أو اقتراح",
-    "التحدث مع موظف",
-    "اشتراك التحديثات",
-    "الخصوصية وبياناتي",
-    "English",
-]
 REFERENCE = re.compile(r"R-1\d{5}")
 PATH = "/webhooks/whatsapp"
 
@@ -984,13 +973,6 @@ async def test_whole_support_request_on_whatsapp(user: User, cipher: Cipher) -> 
 
 
 # -- fuzzed bodies through HTTP: 4xx, never 500 ------------------------------------------------
-def _post_sync(url: str, body: bytes, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
 
 
 @settings(
@@ -1007,15 +989,15 @@ def test_fuzzed_webhooks_never_get_500(
     except ValueError:
         body = b"{}"
     url = gateway.url + PATH
-    assert _post_sync(url, body, wa.sign(body)) in (200, 400)
-    assert _post_sync(url, body, {"Content-Type": "application/json"}) == 403
+    assert post_status(url, body, wa.sign(body)) in (200, 400)
+    assert post_status(url, body, {"Content-Type": "application/json"}) == 403
     headers = wa.sign(raw) if sign_raw else {"X-Hub-Signature-256": "sha256=" + raw.hex()}
     headers["Content-Type"] = "application/json"  # what Meta sends
-    assert _post_sync(url, raw, headers) in ((200, 400) if sign_raw else (403,))
+    assert post_status(url, raw, headers) in ((200, 400) if sign_raw else (403,))
 
 
 def test_non_utf8_form_body_is_refused_with_4xx(gateway: LiveGateway) -> None:
     body = b"\x80\xff=\xfe"
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    assert _post_sync(gateway.url + PATH, body, headers) == 403
-    assert _post_sync(gateway.url + PATH, body, {**headers, **wa.sign(body)}) == 400
+    assert post_status(gateway.url + PATH, body, headers) == 403
+    assert post_status(gateway.url + PATH, body, {**headers, **wa.sign(body)}) == 400

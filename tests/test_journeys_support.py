@@ -19,7 +19,14 @@ from bot.i18n import translator
 from bot.profile import load_profile
 from tests.chat_client import ChatClient
 from tests.conftest import PROFILE, ROOT, LiveGateway
-from tests.journeys import arabic_digits, database, due_date_text, exchange, national_id
+from tests.journeys import (
+    arabic_digits,
+    database,
+    due_date_text,
+    exchange,
+    form_answers_ar,
+    national_id,
+)
 
 AR = translator("ar")
 EN = translator("en")
@@ -36,19 +43,7 @@ async def new_chat(http: aiohttp.ClientSession, gateway: LiveGateway, first: str
 async def fill_until_summary(chat: ChatClient, nid: str, language: str = "ar") -> None:
     """Answer every question correctly (the happy path), ending at the summary."""
     answers = {
-        "ar": [
-            "أحمد علي صالح الحربي",
-            nid,
-            "12/05/1410",
-            "15/08/1450",
-            "0501234567",
-            "الرياض",
-            "5",
-            "3500",
-            "3",
-            "نحن أسرة من خمسة أفراد ونحتاج المساعدة في الإيجار.",
-            "تخطي",
-        ],
+        "ar": [*form_answers_ar(nid), "تخطي"],
         "en": [
             "Ahmed Ali Saleh Alharbi",
             nid,

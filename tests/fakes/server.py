@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,3 +107,14 @@ class FakeServer:
                 return found
             time.sleep(0.05)
         raise AssertionError(f"expected {count} requests, got {self.received(predicate)}")
+
+
+def post_status(url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST raw bytes and return only the HTTP status, from synchronous test code (hypothesis
+    examples): what a provider's retry logic would see."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
