@@ -50,7 +50,7 @@ def create_app(runtime: Runtime, router: Router | None = None) -> web.Applicatio
         router = Router(
             runtime.store,
             runtime.redis,
-            QueueOutbox(queue),
+            QueueOutbox(queue, runtime.redis),
             build_dispatcher(runtime.profile),
             runtime.profile,
             phone_route(runtime),

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -296,7 +297,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
-        threads = 1 if self.engine.dialect.name == "sqlite" else DB_THREADS
+        self._sqlite = self.engine.dialect.name == "sqlite"
+        self._raw: Any = None  # SQLite's connection for raw_transaction, opened on first use
+        threads = 1 if self._sqlite else DB_THREADS
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="db")
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
@@ -304,8 +307,43 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(work, *args))
 
+    @contextmanager
+    def raw_transaction(self, write: bool = True) -> Iterator[Any]:
+        """A DBAPI cursor in a transaction, for `bot.prepared` statements; commits on success.
+
+        Runs on a database thread. SQLite keeps one connection for this (its one thread uses
+        it); a writing transaction starts with BEGIN IMMEDIATE like every other one here.
+        """
+        if self._sqlite:
+            if self._raw is None:
+                self._raw = self.engine.raw_connection()
+            connection = self._raw
+            cursor = connection.cursor()
+            cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield cursor
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+            return
+        pooled = self.engine.raw_connection()
+        try:
+            cursor = pooled.cursor()
+            try:
+                yield cursor
+            except BaseException:
+                pooled.rollback()
+                raise
+            pooled.commit()
+        finally:
+            pooled.close()
+
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
         self.engine.dispose()
 
 

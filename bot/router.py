@@ -16,15 +16,18 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from bot import metrics
+from bot.contact_lock import ContactLocks
 from bot.i18n import translator
 from bot.models import AddressKind, InboundMessage, StatusUpdate, Template, utcnow
 from bot.profile import Profile
 from bot.records import Records
+from bot.redis_batch import RedisBatch
 from bot.storage import InboundRecord, Store
 from bot.text import has_arabic_letters, has_latin_letters
 from handlers.base import N_, ConversationState, Dispatcher, Turn
@@ -32,7 +35,6 @@ from handlers.base import N_, ConversationState, Dispatcher, Turn
 log = logging.getLogger(__name__)
 
 DEDUPE_TTL_SECONDS = 7 * 24 * 3600  # longer than any provider's retry window
-LOCK_TIMEOUT_SECONDS = 30
 REPLY_WAITING_TEMPLATE = "reply_waiting"  # the profile's template for a closed WhatsApp window
 
 
@@ -67,6 +69,8 @@ class Router:
         self.dispatcher = dispatcher
         self.profile = profile
         self.records = Records(store)
+        self.redis_batch = RedisBatch(redis)
+        self.contact_locks = ContactLocks(self.redis_batch)
         self.phone_route = phone_route
         self._local_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -86,7 +90,12 @@ class Router:
 
     async def _handle_in_order(self, msg: InboundMessage) -> Outcome:
         seen_key = f"tawasul:seen:{msg.channel}:{msg.provider_id}"
-        if not await self.redis.set(seen_key, b"1", nx=True, ex=DEDUPE_TTL_SECONDS):
+
+        def claim(pipe: Pipeline) -> None:
+            pipe.set(seen_key, b"1", nx=True, ex=DEDUPE_TTL_SECONDS)
+
+        (fresh,) = await self.redis_batch.run(claim)
+        if not fresh:
             metrics.DUPLICATES.labels(msg.channel).inc()
             return Outcome(duplicate=True)
         try:
@@ -95,8 +104,9 @@ class Router:
                 metrics.DUPLICATES.labels(msg.channel).inc()
                 return Outcome(duplicate=True)
             metrics.MESSAGES_IN.labels(msg.channel).inc()
-            async with self._contact_lock(record.contact_id):
-                reply_ids = await self._converse(msg, record)
+            async with self.contact_locks.hold(record.contact_id):
+                state = await self.store.load_state(record.conversation_id)
+                reply_ids = await self._converse(msg, record, state)
         except BaseException:
             # Unrecorded or half-handled: let the provider's retry through again.
             await self.redis.delete(seen_key)
@@ -105,9 +115,11 @@ class Router:
         metrics.MESSAGES_OUT.labels(msg.channel).inc(len(reply_ids))
         return Outcome(duplicate=False, message_id=record.message_id, reply_ids=tuple(reply_ids))
 
-    async def _converse(self, msg: InboundMessage, record: InboundRecord) -> list[int]:
-        before = copy.deepcopy(record.state)  # handlers mutate state; a failure restores this
-        state = ConversationState.from_json(record.state)
+    async def _converse(
+        self, msg: InboundMessage, record: InboundRecord, saved: dict[str, Any] | None
+    ) -> list[int]:
+        before = copy.deepcopy(saved)  # handlers mutate state; a failure restores this
+        state = ConversationState.from_json(saved)
         language = record.language or self._first_language(msg)
         turn = Turn(
             message=msg,
@@ -174,17 +186,5 @@ class Router:
         if lock is None:
             lock = asyncio.Lock()
             self._local_locks[key] = lock
-        async with lock:
-            yield
-
-    @asynccontextmanager
-    async def _contact_lock(self, contact_id: int) -> AsyncIterator[None]:
-        """Across processes: one turn at a time per contact, whatever channel it came on."""
-        lock = self.redis.lock(
-            f"tawasul:lock:contact:{contact_id}",
-            timeout=LOCK_TIMEOUT_SECONDS,
-            blocking_timeout=LOCK_TIMEOUT_SECONDS,
-            sleep=0.005,
-        )
         async with lock:
             yield

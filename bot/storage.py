@@ -7,22 +7,21 @@ transaction before anything else happens, so a crash later never loses what was 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy.engine import Dialect
 
+from bot.batching import Batcher
 from bot.crypto import Cipher
 from bot.db import (
-    AuditEntry,
     Base,
     ConsentRecord,
-    Contact,
     ContactAddress,
-    Conversation,
     Database,
     Message,
 )
@@ -36,48 +35,64 @@ from bot.models import (
     Template,
 )
 from bot.models import utcnow as _now
+from bot.prepared import Prepared
 
 RECEIVED = "received"
 HANDLED = "handled"
 
-# The inbound path's statements, built once: building and cache-keying a statement costs more
-# than running it on SQLite, and these run for every message.
+# The inbound path's statements: built once, compiled per dialect into `Prepared` statements
+# (see bot/prepared.py for why they skip SQLAlchemy's execution layer).
 _messages = Base.metadata.tables["messages"]
 _contacts = Base.metadata.tables["contacts"]
 _addresses = Base.metadata.tables["contact_addresses"]
 _conversations = Base.metadata.tables["conversations"]
 
-
-def _address_lookup(*conditions: Any) -> Any:
-    """The contact, conversation and state behind an address; the first inbound query."""
-    return (
-        select(
-            ContactAddress.id,
-            ContactAddress.contact_id,
-            Contact.language,
-            Conversation.id,
-            Conversation.state,
-            ContactAddress.stopped_at,
-        )
-        .join(Contact, Contact.id == ContactAddress.contact_id)
-        .join(Conversation, Conversation.contact_id == Contact.id)
-        .where(*conditions)
+_FIND_ADDRESS = (
+    select(
+        _addresses.c.id,
+        _addresses.c.contact_id,
+        _contacts.c.language,
+        _conversations.c.id,
+        _addresses.c.stopped_at,
     )
-
-
-_FIND_ADDRESS = _address_lookup(
-    ContactAddress.kind == bindparam("kind"),
-    ContactAddress.address_hash == bindparam("address_hash"),
+    .join(_contacts, _contacts.c.id == _addresses.c.contact_id)
+    .join(_conversations, _conversations.c.contact_id == _contacts.c.id)
+    .where(
+        _addresses.c.kind == bindparam("kind"),
+        _addresses.c.address_hash == bindparam("address_hash"),
+    )
 )
 PHONE_KINDS = ("whatsapp", "sms")
-_FIND_ADDRESS_ANY_KIND = _address_lookup(
-    ContactAddress.kind.in_(bindparam("kinds", expanding=True)),
-    ContactAddress.address_hash == bindparam("address_hash"),
-).limit(1)
-_INSERT_CONTACT = insert(_contacts).returning(_contacts.c.id)
-_INSERT_ADDRESS = insert(_addresses).returning(_addresses.c.id)
-_INSERT_CONVERSATION = insert(_conversations).returning(_conversations.c.id)
-_INSERT_MESSAGE = insert(_messages).returning(_messages.c.id)
+_UNSTOP_ADDRESS = (
+    update(_addresses)
+    .where(_addresses.c.id == bindparam("address_id"))
+    .values(stopped_at=bindparam("stopped_at"))
+)
+_FIND_INBOUND = (
+    select(
+        _messages.c.id,
+        _messages.c.status,
+        _messages.c.address_id,
+        _messages.c.conversation_id,
+        _conversations.c.contact_id,
+        _contacts.c.language,
+    )
+    .join(_conversations, _conversations.c.id == _messages.c.conversation_id)
+    .join(_contacts, _contacts.c.id == _conversations.c.contact_id)
+    .where(
+        _messages.c.channel == bindparam("channel"),
+        _messages.c.direction == "in",
+        _messages.c.provider_id == bindparam("provider_id"),
+    )
+)
+_SET_LANGUAGE = (
+    update(_contacts)
+    .where(_contacts.c.id == bindparam("contact_id"))
+    .values(language=bindparam("language"))
+)
+_LOAD_STATE = select(_conversations.c.state).where(
+    _conversations.c.id == bindparam("conversation_id")
+)
 _SAVE_STATE = (
     update(_conversations)
     .where(_conversations.c.id == bindparam("conversation_id"))
@@ -90,13 +105,42 @@ _SAVE_STATE = (
 _MARK_HANDLED = (
     update(_messages)
     .where(_messages.c.id == bindparam("message_id"))
-    .values(status=HANDLED, updated_at=bindparam("now"))
+    .values(status=bindparam("status"), updated_at=bindparam("now"))
 )
+
+
+def _prepared_insert(table: Any, dialect: Dialect) -> Prepared:
+    """An INSERT of every column but the id, returning the id."""
+    columns = [column.key for column in table.columns if column.key != "id"]
+    return Prepared(insert(table).returning(table.c.id), dialect, columns)
+
+
+class InboundStatements:
+    """The inbound path's statements compiled for one database."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.find_address = Prepared(_FIND_ADDRESS, dialect)
+        self.find_inbound = Prepared(_FIND_INBOUND, dialect)
+        self.unstop_address = Prepared(_UNSTOP_ADDRESS, dialect)
+        self.load_state = Prepared(_LOAD_STATE, dialect)
+        self.save_state = Prepared(_SAVE_STATE, dialect)
+        self.mark_handled = Prepared(_MARK_HANDLED, dialect)
+        self.insert_contact = _prepared_insert(_contacts, dialect)
+        self.insert_address = _prepared_insert(_addresses, dialect)
+        self.insert_conversation = _prepared_insert(_conversations, dialect)
+        self.insert_message = _prepared_insert(_messages, dialect)
+        self.set_language = Prepared(_SET_LANGUAGE, dialect)
+        self.insert_consent = _prepared_insert(Base.metadata.tables["consent_records"], dialect)
+        self.insert_audit = _prepared_insert(Base.metadata.tables["audit_log"], dialect)
 
 
 @dataclass(frozen=True)
 class InboundRecord:
-    """Where a recorded inbound message belongs, and the conversation's state at that time."""
+    """Where a recorded inbound message belongs.
+
+    The conversation's state is not part of it: it is read under the contact's lock
+    (`Store.load_state`), since another process may change it until the lock is held.
+    """
 
     message_id: int
     contact_id: int
@@ -104,7 +148,30 @@ class InboundRecord:
     conversation_id: int
     language: str | None
     is_new_contact: bool
-    state: dict[str, Any] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class _Turn:
+    """What one handled message leaves to be saved."""
+
+    record: InboundRecord
+    channel: str
+    state: dict[str, Any]
+    replies: list[OutboundMessage]
+    effects: list[Effect]
+
+
+@contextmanager
+def _savepoint(cursor: Any) -> Iterator[None]:
+    """Undo only this block's statements if it fails; the transaction goes on."""
+    cursor.execute("SAVEPOINT step")
+    try:
+        yield
+    except BaseException:
+        cursor.execute("ROLLBACK TO SAVEPOINT step")
+        cursor.execute("RELEASE SAVEPOINT step")
+        raise
+    cursor.execute("RELEASE SAVEPOINT step")
 
 
 @dataclass(frozen=True)
@@ -126,6 +193,10 @@ class Store:
     def __init__(self, db: Database, cipher: Cipher) -> None:
         self.db = db
         self.cipher = cipher
+        self.statements = InboundStatements(db.engine.dialect)
+        self._record_batcher = Batcher(self._record_batch)
+        self._state_batcher = Batcher(self._load_state_batch)
+        self._save_batcher = Batcher(self._save_batch)
 
     @property
     def sessions(self) -> Any:
@@ -139,68 +210,73 @@ class Store:
             connection.execute(text("SELECT 1"))
 
     # -- inbound ----------------------------------------------------------------------------
+    # The three steps every message takes are group-committed (bot/batching.py): messages
+    # that reach a step together share one database thread hop and one transaction, each in
+    # its own savepoint so one message's failure is its own.
     async def record_inbound(self, msg: InboundMessage) -> InboundRecord | None:
         """Store the message (creating the contact on first contact).
 
         Returns None for a duplicate that was already handled; a duplicate whose first copy
         was recorded but never handled (a crash mid-turn) is returned again to be handled.
         """
-        return await self.db.run(self._record_inbound, msg, self.cipher.lookup_hash(msg.address))
+        return await self._record_batcher((msg, self.cipher.lookup_hash(msg.address)))
 
-    def _record_inbound(self, msg: InboundMessage, address_hash: str) -> InboundRecord | None:
+    async def _record_batch(
+        self, items: list[tuple[InboundMessage, str]]
+    ) -> list[InboundRecord | BaseException | None]:
+        return await self.db.run(self._record_many, items)
+
+    def _record_many(
+        self, items: list[tuple[InboundMessage, str]]
+    ) -> list[InboundRecord | BaseException | None]:
+        results: list[InboundRecord | BaseException | None] = []
+        recorded: set[tuple[str, str]] = set()
+        with self.db.raw_transaction() as cursor:
+            for msg, address_hash in items:
+                key = (msg.channel, msg.provider_id)
+                try:  # _record_one undoes its own statements on failure
+                    results.append(self._record_one(cursor, msg, address_hash, key in recorded))
+                except Exception as exc:  # this message only; the others still commit
+                    results.append(exc)
+                recorded.add(key)
+        return results
+
+    def _record_one(
+        self, cursor: Any, msg: InboundMessage, address_hash: str, repeated_in_batch: bool
+    ) -> InboundRecord | None:
+        duplicate = self.db.engine.dialect.dbapi.IntegrityError  # type: ignore[union-attr]
         for _attempt in range(3):
             try:
-                with self.db.engine.begin() as connection:
-                    return _insert_inbound(connection, msg, address_hash)
-            except IntegrityError:
+                with _savepoint(cursor):
+                    return _insert_inbound(self.statements, cursor, msg, address_hash)
+            except duplicate:
                 # A provider retry of the same message, or two first messages from a new
                 # address racing to create the contact: the next look tells which.
-                with self.db.sessions() as session:
-                    existing = self._existing_inbound(session, msg)
+                existing = self.statements.find_inbound.first(
+                    cursor, {"channel": msg.channel, "provider_id": msg.provider_id}
+                )
                 if existing is not None:
-                    record, unhandled = existing
-                    return record if unhandled else None
+                    message_id, status, address_id, conversation_id, contact_id, language = existing
+                    if repeated_in_batch or status != RECEIVED:
+                        return None
+                    return InboundRecord(
+                        message_id, contact_id, address_id, conversation_id, language, False
+                    )
         raise RuntimeError("could not record inbound message after retries")
 
-    def _existing_inbound(
-        self, session: Session, msg: InboundMessage
-    ) -> tuple[InboundRecord, bool] | None:
-        """The stored copy of `msg` and whether it still awaits handling."""
-        row = session.execute(
-            select(
-                Message.id,
-                Message.status,
-                Message.address_id,
-                Message.conversation_id,
-                Conversation.contact_id,
-                Contact.language,
-                Conversation.state,
-            )
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .join(Contact, Contact.id == Conversation.contact_id)
-            .where(
-                Message.channel == msg.channel,
-                Message.direction == "in",
-                Message.provider_id == msg.provider_id,
-            )
-        ).first()
-        if row is None:
-            return None
-        message_id, status, address_id, conversation_id, contact_id, language, state = row
-        record = InboundRecord(
-            message_id, contact_id, address_id, conversation_id, language, False, state
-        )
-        return record, status == RECEIVED
-
     async def load_state(self, conversation_id: int) -> dict[str, Any] | None:
-        return await self.db.run(self._load_state, conversation_id)
+        """The conversation's state as last saved (None for a new conversation)."""
+        return await self._state_batcher(conversation_id)
 
-    def _load_state(self, conversation_id: int) -> dict[str, Any] | None:
-        with self.db.sessions() as session:
-            state: dict[str, Any] | None = session.scalar(
-                select(Conversation.state).where(Conversation.id == conversation_id)
-            )
-            return state
+    async def _load_state_batch(self, conversation_ids: list[int]) -> list[dict[str, Any] | None]:
+        return await self.db.run(self._load_states, conversation_ids)
+
+    def _load_states(self, conversation_ids: list[int]) -> list[dict[str, Any] | None]:
+        with self.db.raw_transaction(write=False) as cursor:
+            return [
+                self.statements.load_state.scalar(cursor, {"conversation_id": conversation_id})
+                for conversation_id in conversation_ids
+            ]
 
     # -- a handled turn ---------------------------------------------------------------------
     async def save_turn(
@@ -212,36 +288,43 @@ class Store:
         effects: list[Effect],
     ) -> list[int]:
         """Persist the new state, the effects and the queued replies atomically."""
-        return await self.db.run(self._save_turn, record, channel, state, replies, effects)
+        return await self._save_batcher(_Turn(record, channel, state, replies, effects))
 
-    def _save_turn(
-        self,
-        record: InboundRecord,
-        channel: str,
-        state: dict[str, Any],
-        replies: list[OutboundMessage],
-        effects: list[Effect],
-    ) -> list[int]:
+    async def _save_batch(self, turns: list[_Turn]) -> list[list[int] | BaseException]:
+        return await self.db.run(self._save_many, turns)
+
+    def _save_many(self, turns: list[_Turn]) -> list[list[int] | BaseException]:
+        results: list[list[int] | BaseException] = []
         now = _now()
-        with self.db.engine.begin() as connection:
-            connection.execute(
-                _SAVE_STATE,
-                {
-                    "conversation_id": record.conversation_id,
-                    "state": state,
-                    "address_id": record.address_id,
-                    "now": now,
-                },
-            )
-            connection.execute(_MARK_HANDLED, {"message_id": record.message_id, "now": now})
-            if effects:
-                with Session(bind=connection) as session:
-                    for effect in effects:
-                        _apply(session, record, channel, effect)
-                    session.flush()
-            return [
-                _insert_message(connection, record, channel, "out", now, reply) for reply in replies
-            ]
+        with self.db.raw_transaction() as cursor:
+            for turn in turns:
+                try:
+                    with _savepoint(cursor):
+                        results.append(self._save_one(cursor, turn, now))
+                except Exception as exc:  # this turn only; the others still commit
+                    results.append(exc)
+        return results
+
+    def _save_one(self, cursor: Any, turn: _Turn, now: datetime) -> list[int]:
+        statements, record = self.statements, turn.record
+        statements.save_state.execute(
+            cursor,
+            {
+                "conversation_id": record.conversation_id,
+                "state": turn.state,
+                "address_id": record.address_id,
+                "now": now,
+            },
+        )
+        statements.mark_handled.execute(
+            cursor, {"message_id": record.message_id, "status": HANDLED, "now": now}
+        )
+        for effect in turn.effects:
+            _apply(statements, cursor, record, turn.channel, effect, now)
+        return [
+            _insert_message(statements, cursor, record, turn.channel, now, reply)
+            for reply in turn.replies
+        ]
 
     async def consent(self, contact_id: int, purpose: str) -> bool | None:
         """The contact's latest answer for a purpose; None if never asked."""
@@ -349,7 +432,11 @@ class Store:
                 return None
             record = InboundRecord(0, 0, row.address_id, row.conversation_id, None, False)
             reply = OutboundMessage(text=row.body or "", template=template)
-            return _insert_message(connection, record, channel, "out", now, reply)
+            message_id: int = connection.scalar(
+                insert(_messages).returning(_messages.c.id),
+                _outbound_values(record, channel, now, reply),
+            )
+            return message_id
 
     async def stop_address(self, message_id: int) -> None:
         """The provider says this recipient opted out: stop the address the message went to."""
@@ -395,20 +482,19 @@ class Store:
 
 
 def _insert_inbound(
-    connection: Connection, msg: InboundMessage, address_hash: str
+    statements: InboundStatements, cursor: Any, msg: InboundMessage, address_hash: str
 ) -> InboundRecord:
-    row = connection.execute(
-        _FIND_ADDRESS, {"kind": msg.address_kind.value, "address_hash": address_hash}
-    ).first()
+    kind = msg.address_kind.value
+    row = statements.find_address.first(cursor, {"kind": kind, "address_hash": address_hash})
     is_new = row is None
-    if row is None and msg.address_kind.value in PHONE_KINDS:
+    if row is None and kind in PHONE_KINDS:
         # The same phone on WhatsApp and SMS is one beneficiary: join their contact.
-        row = _join_same_phone(connection, msg, address_hash)
-        is_new = False if row is not None else is_new
+        row = _join_same_phone(statements, cursor, msg, address_hash)
+        is_new = row is None
     if row is None:
         now = _now()
-        contact_id = connection.scalar(
-            _INSERT_CONTACT,
+        contact_id = statements.insert_contact.scalar(
+            cursor,
             {
                 "created_at": now,
                 "language": None,
@@ -417,19 +503,9 @@ def _insert_inbound(
                 "national_id_hash": None,
             },
         )
-        address_id = connection.scalar(
-            _INSERT_ADDRESS,
-            {
-                "contact_id": contact_id,
-                "kind": msg.address_kind.value,
-                "address": msg.address,
-                "address_hash": address_hash,
-                "created_at": now,
-                "stopped_at": None,
-            },
-        )
-        conversation_id = connection.scalar(
-            _INSERT_CONVERSATION,
+        address_id = _insert_address(statements, cursor, contact_id, msg, address_hash)
+        conversation_id = statements.insert_conversation.scalar(
+            cursor,
             {
                 "contact_id": contact_id,
                 "state": None,
@@ -437,20 +513,16 @@ def _insert_inbound(
                 "updated_at": now,
             },
         )
-        language, state = None, None
+        language = None
     else:
-        address_id, contact_id, language, conversation_id, state, stopped_at = row
+        address_id, contact_id, language, conversation_id, stopped_at = row
         if stopped_at is not None:
             # They write again (unblocked the bot, or opted back in at the provider).
-            connection.execute(
-                update(ContactAddress)
-                .where(ContactAddress.id == address_id)
-                .values(stopped_at=None)
+            statements.unstop_address.execute(
+                cursor, {"address_id": address_id, "stopped_at": None}
             )
-    assert contact_id is not None and address_id is not None and conversation_id is not None
-    record = InboundRecord(0, contact_id, address_id, conversation_id, language, is_new, state)
-    message_id = connection.scalar(
-        _INSERT_MESSAGE,
+    message_id = statements.insert_message.scalar(
+        cursor,
         {
             "conversation_id": conversation_id,
             "address_id": address_id,
@@ -467,19 +539,32 @@ def _insert_inbound(
         },
     )
     assert message_id is not None
-    return replace(record, message_id=message_id)
+    return InboundRecord(message_id, contact_id, address_id, conversation_id, language, is_new)
 
 
-def _join_same_phone(connection: Connection, msg: InboundMessage, address_hash: str) -> Any:
-    other_kinds = [kind for kind in PHONE_KINDS if kind != msg.address_kind.value]
-    known = connection.execute(
-        _FIND_ADDRESS_ANY_KIND, {"kinds": other_kinds, "address_hash": address_hash}
-    ).first()
+def _join_same_phone(
+    statements: InboundStatements, cursor: Any, msg: InboundMessage, address_hash: str
+) -> tuple[Any, ...] | None:
+    (other_kind,) = [kind for kind in PHONE_KINDS if kind != msg.address_kind.value]
+    known = statements.find_address.first(
+        cursor, {"kind": other_kind, "address_hash": address_hash}
+    )
     if known is None:
         return None
-    _, contact_id, language, conversation_id, state, _stopped = known
-    address_id = connection.scalar(
-        _INSERT_ADDRESS,
+    _, contact_id, language, conversation_id, _stopped = known
+    address_id = _insert_address(statements, cursor, contact_id, msg, address_hash)
+    return address_id, contact_id, language, conversation_id, None
+
+
+def _insert_address(
+    statements: InboundStatements,
+    cursor: Any,
+    contact_id: int,
+    msg: InboundMessage,
+    address_hash: str,
+) -> int:
+    address_id: int = statements.insert_address.scalar(
+        cursor,
         {
             "contact_id": contact_id,
             "kind": msg.address_kind.value,
@@ -489,64 +574,79 @@ def _join_same_phone(connection: Connection, msg: InboundMessage, address_hash: 
             "stopped_at": None,
         },
     )
-    return address_id, contact_id, language, conversation_id, state, None
+    return address_id
+
+
+def _outbound_values(
+    record: InboundRecord, channel: str, now: datetime, reply: OutboundMessage
+) -> dict[str, Any]:
+    """The row of a reply queued for delivery."""
+    return {
+        "conversation_id": record.conversation_id,
+        "address_id": record.address_id,
+        "direction": "out",
+        "channel": channel,
+        "provider_id": None,
+        "body": reply.text,
+        "payload": reply.to_json(),
+        "status": DeliveryStatus.QUEUED.value,
+        "error_code": None,
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _insert_message(
-    connection: Connection,
+    statements: InboundStatements,
+    cursor: Any,
     record: InboundRecord,
     channel: str,
-    direction: str,
     now: datetime,
     reply: OutboundMessage,
 ) -> int:
-    message_id = connection.scalar(
-        _INSERT_MESSAGE,
-        {
-            "conversation_id": record.conversation_id,
-            "address_id": record.address_id,
-            "direction": direction,
-            "channel": channel,
-            "provider_id": None,
-            "body": reply.text,
-            "payload": reply.to_json(),
-            "status": DeliveryStatus.QUEUED.value,
-            "error_code": None,
-            "attempts": 0,
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
-    assert message_id is not None
+    values = _outbound_values(record, channel, now, reply)
+    message_id: int = statements.insert_message.scalar(cursor, values)
     return message_id
 
 
-def _apply(session: Session, record: InboundRecord, channel: str, effect: Effect) -> None:
+def _apply(
+    statements: InboundStatements,
+    cursor: Any,
+    record: InboundRecord,
+    channel: str,
+    effect: Effect,
+    now: datetime,
+) -> None:
     if isinstance(effect, SetLanguage):
-        session.execute(
-            update(Contact).where(Contact.id == record.contact_id).values(language=effect.language)
+        statements.set_language.execute(
+            cursor, {"contact_id": record.contact_id, "language": effect.language}
         )
     elif isinstance(effect, RecordConsent):
-        session.add(
-            ConsentRecord(
-                contact_id=record.contact_id,
-                purpose=effect.purpose,
-                granted=effect.granted,
-                channel=channel,
-                address_id=record.address_id,
-                source=effect.source,
-                wording_version=effect.wording_version,
-            )
+        statements.insert_consent.execute(
+            cursor,
+            {
+                "contact_id": record.contact_id,
+                "purpose": effect.purpose,
+                "granted": effect.granted,
+                "channel": channel,
+                "address_id": record.address_id,
+                "source": effect.source,
+                "wording_version": effect.wording_version,
+                "created_at": now,
+            },
         )
     elif isinstance(effect, Audit):
-        session.add(
-            AuditEntry(
-                actor=f"contact:{record.contact_id}",
-                action=effect.action,
-                subject_type="contact",
-                subject_id=record.contact_id,
-                details=effect.details,
-            )
+        statements.insert_audit.execute(
+            cursor,
+            {
+                "at": now,
+                "actor": f"contact:{record.contact_id}",
+                "action": effect.action,
+                "subject_type": "contact",
+                "subject_id": record.contact_id,
+                "details": effect.details,
+            },
         )
 
 

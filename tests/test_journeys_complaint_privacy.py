@@ -385,7 +385,7 @@ def test_terminal_complaint_in_arabic(tmp_path: Path, cipher: Cipher, profile: P
 @pytest.fixture
 async def router(store: Store, profile: Profile) -> AsyncIterator[Router]:
     redis = Redis.from_url(REDIS_URL)
-    outbox = QueueOutbox(make_queue(REDIS_URL, f"journeys-{uuid.uuid4().hex[:8]}"))
+    outbox = QueueOutbox(make_queue(REDIS_URL, f"journeys-{uuid.uuid4().hex[:8]}"), redis)
     yield Router(store, redis, outbox, build_dispatcher(profile), profile)
     await redis.aclose()
 

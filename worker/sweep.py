@@ -43,7 +43,7 @@ async def requeue_stranded(
     stranded = await asyncio.to_thread(without_job)
     if stranded:
         log.warning("outbox sweep: queueing %d stranded replies again", len(stranded))
-        await QueueOutbox(queue).enqueue(stranded)
+        await QueueOutbox(queue, runtime.redis).enqueue(stranded)
     return stranded
 
 
