@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -317,9 +319,9 @@ class Database:
         if self._sqlite:
             if self._raw is None:
                 self._raw = self.engine.raw_connection()
-            connection = self._raw
-            cursor = connection.cursor()
-            cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                self._raw.cursor().execute("PRAGMA busy_timeout=0")  # we wait, see _begin
+            cursor = self._raw.cursor()
+            _begin_sqlite(cursor, "BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 yield cursor
             except BaseException:
@@ -348,6 +350,27 @@ class Database:
 
 
 DB_THREADS = 8
+SQLITE_BUSY_SECONDS = 30.0
+
+
+def _begin_sqlite(cursor: Any, begin: str) -> None:
+    """Begin, waiting for another process's write to finish.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ms... between tries; with two
+    web processes writing small batches the lock is free again within a fraction of a
+    millisecond, so those sleeps, not the writes, would set the latency.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    pause = 0.0001
+    while True:
+        try:
+            cursor.execute(begin)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.002)
 
 
 def sync_url(url: str) -> str:

@@ -332,11 +332,7 @@ class Records:
             return handoff.id
 
     async def handoff_open(self, handoff_id: int) -> bool:
-        return await self._db.run(self._handoff_open, handoff_id)
-
-    def _handoff_open(self, handoff_id: int) -> bool:
-        with self._db.sessions() as session:
-            return session.scalar(select(Handoff.status).where(Handoff.id == handoff_id)) == "open"
+        return await self.store.handoff_status(handoff_id) == "open"
 
     async def close_handoff(self, handoff_id: int, closed_by: str) -> None:
         await self._db.run(self._close_handoff, handoff_id, closed_by)

@@ -85,6 +85,9 @@ _FIND_INBOUND = (
         _messages.c.provider_id == bindparam("provider_id"),
     )
 )
+_HANDOFF_STATUS = select(Base.metadata.tables["handoffs"].c.status).where(
+    Base.metadata.tables["handoffs"].c.id == bindparam("handoff_id")
+)
 _SET_LANGUAGE = (
     update(_contacts)
     .where(_contacts.c.id == bindparam("contact_id"))
@@ -123,6 +126,7 @@ class InboundStatements:
         self.find_inbound = Prepared(_FIND_INBOUND, dialect)
         self.unstop_address = Prepared(_UNSTOP_ADDRESS, dialect)
         self.load_state = Prepared(_LOAD_STATE, dialect)
+        self.handoff_status = Prepared(_HANDOFF_STATUS, dialect)
         self.save_state = Prepared(_SAVE_STATE, dialect)
         self.mark_handled = Prepared(_MARK_HANDLED, dialect)
         self.insert_contact = _prepared_insert(_contacts, dialect)
@@ -195,7 +199,7 @@ class Store:
         self.cipher = cipher
         self.statements = InboundStatements(db.engine.dialect)
         self._record_batcher = Batcher(self._record_batch)
-        self._state_batcher = Batcher(self._load_state_batch)
+        self._read_batcher = Batcher(self._read_batch)
         self._save_batcher = Batcher(self._save_batch)
 
     @property
@@ -266,17 +270,24 @@ class Store:
 
     async def load_state(self, conversation_id: int) -> dict[str, Any] | None:
         """The conversation's state as last saved (None for a new conversation)."""
-        return await self._state_batcher(conversation_id)
+        state: dict[str, Any] | None = await self._read_batcher(
+            (self.statements.load_state, {"conversation_id": conversation_id})
+        )
+        return state
 
-    async def _load_state_batch(self, conversation_ids: list[int]) -> list[dict[str, Any] | None]:
-        return await self.db.run(self._load_states, conversation_ids)
+    async def handoff_status(self, handoff_id: int) -> str | None:
+        """Whether staff still hold a conversation is asked on every message while they do."""
+        status: str | None = await self._read_batcher(
+            (self.statements.handoff_status, {"handoff_id": handoff_id})
+        )
+        return status
 
-    def _load_states(self, conversation_ids: list[int]) -> list[dict[str, Any] | None]:
+    async def _read_batch(self, reads: list[tuple[Prepared, dict[str, Any]]]) -> list[Any]:
+        return await self.db.run(self._read_many, reads)
+
+    def _read_many(self, reads: list[tuple[Prepared, dict[str, Any]]]) -> list[Any]:
         with self.db.raw_transaction(write=False) as cursor:
-            return [
-                self.statements.load_state.scalar(cursor, {"conversation_id": conversation_id})
-                for conversation_id in conversation_ids
-            ]
+            return [statement.scalar(cursor, values) for statement, values in reads]
 
     # -- a handled turn ---------------------------------------------------------------------
     async def save_turn(
