@@ -14,22 +14,35 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from redis.asyncio.client import Pipeline
+from redis.asyncio import Redis
 
-from bot.redis_batch import RedisBatch
+from bot.redis_batch import ScriptBatch
 
 log = logging.getLogger(__name__)
 
 LOCK_TIMEOUT_SECONDS = 30
 RETRY_SECONDS = 0.005
 
-# Deletes the key only if it still holds our token: an expired lock taken over by another
+# Each script takes a batch of locks, one key and token per turn (bot/redis_batch.py).
+_ACQUIRE = f"""
+local taken = {{}}
+for i, key in ipairs(KEYS) do
+    taken[i] = redis.call('set', key, ARGV[i], 'NX', 'PX', {LOCK_TIMEOUT_SECONDS * 1000}) and 1 or 0
+end
+return taken
+"""
+
+# Deletes a key only if it still holds our token: an expired lock taken over by another
 # process is never released by the one that lost it.
 _RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-    return redis.call('del', KEYS[1])
+local released = {}
+for i, key in ipairs(KEYS) do
+    released[i] = 0
+    if redis.call('get', key) == ARGV[i] then
+        released[i] = redis.call('del', key)
+    end
 end
-return 0
+return released
 """
 
 
@@ -38,9 +51,9 @@ class LockTimeout(Exception):
 
 
 class ContactLocks:
-    def __init__(self, redis: RedisBatch) -> None:
-        self.redis = redis
-        self._release = redis.register_script(_RELEASE)
+    def __init__(self, redis: Redis) -> None:
+        self._acquire_many = ScriptBatch(redis, _ACQUIRE)
+        self._release_many = ScriptBatch(redis, _RELEASE)
         self._local: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     @asynccontextmanager
@@ -59,18 +72,13 @@ class ContactLocks:
 
     async def _give_back(self, key: str, token: str) -> None:
         try:
-            await self.redis.run(
-                lambda pipe: self.redis.call_script(pipe, self._release, [key], [token])
-            )
+            await self._release_many(key, token)
         except Exception:  # the turn is saved; the key expires on its own
             log.warning("could not release %s; it expires in %d s", key, LOCK_TIMEOUT_SECONDS)
 
     async def _acquire(self, key: str, token: str) -> None:
-        def take(pipe: Pipeline) -> None:
-            pipe.set(key, token, nx=True, px=LOCK_TIMEOUT_SECONDS * 1000)
-
         deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
-        while not (await self.redis.run(take))[0]:
+        while not await self._acquire_many(key, token):
             if time.monotonic() > deadline:
                 raise LockTimeout(key)
             await asyncio.sleep(RETRY_SECONDS)

@@ -1,19 +1,18 @@
-"""Redis commands of concurrent turns sent together: one pipeline, one round trip.
+"""Redis commands of concurrent turns sent together: one round trip for all of them.
 
-Each command on redis-py's async client costs about 0.1 ms of CPU on its own and about a
-third of that inside a pipeline, and every message needs several (dedupe, lock, release,
-enqueue). Callers queue their commands on a shared pipeline through a function and get back
-their own results; the commands of all callers waiting at that moment run as one MULTI/EXEC.
+Each command on redis-py's async client costs about 0.1 ms of CPU on its own, a third of
+that inside a pipeline, and every message needs several (dedupe, lock, release, enqueue).
+`RedisBatch` runs the commands of all callers waiting at that moment as one MULTI/EXEC;
+`ScriptBatch` goes further for the per-message steps: one Lua script call per batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from redis.commands.core import AsyncScript
 
 from bot.batching import Batcher
 
@@ -31,17 +30,6 @@ class RedisBatch:
         Raises the first error among this caller's replies, like a pipeline of its own would.
         """
         return await self._batcher(queue_commands)
-
-    def register_script(self, source: str) -> AsyncScript:
-        return self.redis.register_script(source)
-
-    @staticmethod
-    def call_script(
-        pipe: Pipeline, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]
-    ) -> None:
-        """Queue a Lua script; the pipeline loads it first if the server does not know it."""
-        pipe.scripts.add(script)  # type: ignore[arg-type]  # redis-py loads either kind
-        pipe.evalsha(script.sha, len(keys), *keys, *args)
 
     async def _run(self, callers: list[QueueCommands]) -> list[list[Any] | BaseException]:
         spans: list[tuple[int, int]] = []
@@ -65,3 +53,25 @@ class RedisBatch:
             error = next((reply for reply in own if isinstance(reply, BaseException)), None)
             results.append(error if error is not None else own)
         return results
+
+
+class ScriptBatch:
+    """One Lua script applied to many callers' keys in one call.
+
+    Inside a pipeline each reply still costs redis-py a parse and a timeout of its own; a
+    script that loops over the batch returns one reply for all of it. The script gets one
+    key and one argument per caller (KEYS[i], ARGV[i]) and returns one value per caller.
+    """
+
+    def __init__(self, redis: Redis, source: str) -> None:
+        self._script = redis.register_script(source)
+        self._batcher: Batcher[tuple[str, Any], Any] = Batcher(self._run)
+
+    async def __call__(self, key: str, argument: Any) -> Any:
+        return await self._batcher((key, argument))
+
+    async def _run(self, items: list[tuple[str, Any]]) -> list[Any]:
+        keys = [key for key, _ in items]
+        arguments = [argument for _, argument in items]
+        replies: list[Any] = await self._script(keys=keys, args=arguments)
+        return replies

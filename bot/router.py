@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 
 from bot import metrics
 from bot.contact_lock import ContactLocks
@@ -27,7 +26,7 @@ from bot.i18n import translator
 from bot.models import AddressKind, InboundMessage, StatusUpdate, Template, utcnow
 from bot.profile import Profile
 from bot.records import Records
-from bot.redis_batch import RedisBatch
+from bot.redis_batch import ScriptBatch
 from bot.storage import InboundRecord, Store
 from bot.text import has_arabic_letters, has_latin_letters
 from handlers.base import N_, ConversationState, Dispatcher, Turn
@@ -35,6 +34,14 @@ from handlers.base import N_, ConversationState, Dispatcher, Turn
 log = logging.getLogger(__name__)
 
 DEDUPE_TTL_SECONDS = 7 * 24 * 3600  # longer than any provider's retry window
+# Marks a batch of provider ids as seen; 1 for each one not seen before (bot/redis_batch.py).
+_CLAIM = """
+local fresh = {}
+for i, key in ipairs(KEYS) do
+    fresh[i] = redis.call('set', key, '1', 'NX', 'EX', ARGV[i]) and 1 or 0
+end
+return fresh
+"""
 REPLY_WAITING_TEMPLATE = "reply_waiting"  # the profile's template for a closed WhatsApp window
 
 
@@ -69,8 +76,8 @@ class Router:
         self.dispatcher = dispatcher
         self.profile = profile
         self.records = Records(store)
-        self.redis_batch = RedisBatch(redis)
-        self.contact_locks = ContactLocks(self.redis_batch)
+        self.contact_locks = ContactLocks(redis)
+        self._claim = ScriptBatch(redis, _CLAIM)
         self.phone_route = phone_route
         self._local_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -90,12 +97,7 @@ class Router:
 
     async def _handle_in_order(self, msg: InboundMessage) -> Outcome:
         seen_key = f"tawasul:seen:{msg.channel}:{msg.provider_id}"
-
-        def claim(pipe: Pipeline) -> None:
-            pipe.set(seen_key, b"1", nx=True, ex=DEDUPE_TTL_SECONDS)
-
-        (fresh,) = await self.redis_batch.run(claim)
-        if not fresh:
+        if not await self._claim(seen_key, DEDUPE_TTL_SECONDS):
             metrics.DUPLICATES.labels(msg.channel).inc()
             return Outcome(duplicate=True)
         try:
