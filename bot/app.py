@@ -17,6 +17,7 @@ from bot.runtime import Runtime, phone_route
 from bot.webhooks import webhook_handler
 from channels.webchat import WebChatChannel
 from handlers import build_dispatcher
+from worker.defaults import outbox_key
 from worker.queues import QueueOutbox, make_queue
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,9 @@ def create_app(runtime: Runtime, router: Router | None = None) -> web.Applicatio
         )
 
     async def metrics_page(request: web.Request) -> web.Response:
-        depth = await runtime.redis.llen(f"rq:queue:{queue.name}")
-        metrics.QUEUE_DEPTH.labels(queue.name).set(depth)
+        jobs = await runtime.redis.llen(f"rq:queue:{queue.name}")
+        waiting = await runtime.redis.llen(outbox_key(queue.name))  # replies not yet jobs
+        metrics.QUEUE_DEPTH.labels(queue.name).set(jobs + waiting)
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def home(request: web.Request) -> web.Response:

@@ -19,4 +19,4 @@ HANDLER_SECONDS = Histogram(
     ["channel"],
     buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
-QUEUE_DEPTH = Gauge("tawasul_queue_depth", "Jobs waiting in the worker queue", ["queue"])
+QUEUE_DEPTH = Gauge("tawasul_queue_depth", "Jobs and replies waiting for the worker", ["queue"])

@@ -19,7 +19,7 @@ from handlers import build_dispatcher
 from handlers.base import Dispatcher, Handler, Turn
 from handlers.menu import MenuHandler
 from tests.conftest import PROFILE, REDIS_URL
-from worker.queues import QueueOutbox, make_queue
+from worker.queues import QueueOutbox, drain_outbox, make_queue
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,10 @@ async def test_replies_are_stored_then_queued_for_the_worker(
     outcome = await router.handle(message("مرحبا", address=uuid.uuid4().hex))
     assert not outcome.duplicate and len(outcome.reply_ids) == 1
     queue = make_queue(REDIS_URL, queue_name)
-    (job,) = queue.get_jobs()
+    (drain,) = queue.get_jobs()  # the web process queues ids; the worker makes the jobs
+    assert drain.func_name == "worker.jobs.drain_outbox"
+    assert drain_outbox(queue) == list(outcome.reply_ids)
+    (job,) = [job for job in queue.get_jobs() if job.id != drain.id]
     assert job.func_name == "worker.jobs.deliver"
     assert job.args == [outcome.reply_ids[0]]  # JSON: ids only, never pickles
     assert isinstance(job.serializer, type(JSONSerializer)) or job.serializer is JSONSerializer

@@ -23,3 +23,13 @@ def delivery_job_id(queue_name: str, message_id: int) -> str:
     """One job id per message, so a sweep can tell whether its job still exists. Job ids are
     global in Redis, so the queue name (one per deployment) is part of it."""
     return f"{queue_name}-deliver-{message_id}"
+
+
+# Replies wait in a Redis list (one per queue) until the worker's drain job turns them into
+# delivery jobs; the flag says a drain job is already on its way, and lapses on its own.
+def outbox_key(queue_name: str) -> str:
+    return f"tawasul:outbox:{queue_name}"
+
+
+DRAIN_FLAG_SECONDS = 300
+DRAIN_BATCH = 500

@@ -6,7 +6,7 @@ from rq import Queue, get_current_job
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from worker import process
+from worker import process, queues
 from worker.delivery import deliver as deliver_async
 from worker.sweep import requeue_stranded, schedule_sweep
 
@@ -18,6 +18,11 @@ def deliver(message_id: int) -> str:
     return process.run(
         lambda runtime: deliver_async(runtime, message_id, last_attempt=last_attempt)
     )
+
+
+def drain_outbox() -> int:
+    """Turn the replies the web processes queued into delivery jobs (see worker/queues.py)."""
+    return len(queues.drain_outbox(make_queue_for(get_current_job())))
 
 
 def sweep() -> int:
@@ -33,5 +38,5 @@ def sweep() -> int:
 def make_queue_for(job: Job | None) -> Queue:
     """The queue the running job came from (the worker's own), with the JSON serializer."""
     if job is None or job.origin is None:
-        raise RuntimeError("sweep must run as a queued job")
+        raise RuntimeError("this must run as a queued job")
     return Queue(job.origin, connection=job.connection, serializer=JSONSerializer)

@@ -1,4 +1,11 @@
-"""Putting jobs on the RQ queue: JSON payloads of ids, never pickles."""
+"""Putting replies on their way to the worker: JSON payloads of ids, never pickles.
+
+The web process does not build an rq job per reply: building and sending one costs more than
+the rest of a message's Redis work together. It appends the reply ids to the outbox list and,
+when no drain job is on its way, queues one; the worker's drain job (`drain_outbox`) turns the
+ids into one delivery job each, with rq's retries. Replies are in the database before any of
+this, so an id lost on the way is found by the sweep (worker/sweep.py).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +17,28 @@ from redis.asyncio.client import Pipeline
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
-from bot.redis_batch import RedisBatch
+from bot.redis_batch import RedisBatch, ScriptBatch
 from worker import defaults
+
+# Appends each caller's ids (KEYS[i] is the outbox list, ARGV[i] its ids, comma-separated),
+# then raises the drain flag; the first caller is told when it was down, to queue a drain.
+_PUSH = f"""
+for i, key in ipairs(KEYS) do
+    for id in string.gmatch(ARGV[i], '[^,]+') do
+        redis.call('rpush', key, id)
+    end
+end
+local queue_drain = {{}}
+for i = 1, #KEYS do queue_drain[i] = 0 end
+if redis.call('set', KEYS[1] .. ':drain', '1', 'NX', 'EX', {defaults.DRAIN_FLAG_SECONDS}) then
+    queue_drain[1] = 1
+end
+return queue_drain
+"""
+
+_RETRY = Retry(
+    max=len(defaults.DELIVERY_RETRY_INTERVALS), interval=defaults.DELIVERY_RETRY_INTERVALS
+)
 
 
 def make_queue(redis_url: str, name: str = defaults.QUEUE_NAME) -> Queue:
@@ -19,44 +46,75 @@ def make_queue(redis_url: str, name: str = defaults.QUEUE_NAME) -> Queue:
 
 
 class QueueOutbox:
-    """Hands stored replies to the worker without blocking the event loop.
-
-    rq's client is blocking, and a thread for it costs more than the enqueue itself (the GIL
-    is handed back and forth on every socket write). So rq builds its jobs into a pipeline
-    that is never executed here, and the commands it buffered (rq's own job records, in rq's
-    own layout) are sent on the async client, in one transaction with whatever other turns
-    queue at the same moment (bot/redis_batch.py).
-    """
+    """Hands stored replies to the worker without blocking the event loop."""
 
     def __init__(self, queue: Queue, redis: AsyncRedis) -> None:
         """`redis` is an async client of the same server as the queue's connection."""
         self.queue = queue
-        self.redis = RedisBatch(redis)
-        self._retry = Retry(
-            max=len(defaults.DELIVERY_RETRY_INTERVALS),
-            interval=defaults.DELIVERY_RETRY_INTERVALS,
-        )
+        self._outbox = defaults.outbox_key(queue.name)
+        self._push = ScriptBatch(redis, _PUSH)
+        self._pipelines = RedisBatch(redis)
 
     async def enqueue(self, message_ids: list[int]) -> None:
-        if not message_ids:
-            return
+        if message_ids and await self._push(self._outbox, ",".join(map(str, message_ids))):
+            await self._queue_drain()
+
+    async def _queue_drain(self) -> None:
+        """rq builds the drain job into a pipeline it never runs (rq's client blocks); the
+        commands it buffered, rq's own job record, are sent on the async client."""
         buffered = self.queue.connection.pipeline(transaction=True)
-        self.queue.enqueue_many([self._job(message_id) for message_id in message_ids], buffered)
+        self.queue.enqueue_many(
+            [
+                Queue.prepare_data(
+                    "worker.jobs.drain_outbox",
+                    description="turn queued replies into delivery jobs",
+                    timeout=defaults.JOB_TIMEOUT_SECONDS,
+                    result_ttl=defaults.RESULT_TTL_SECONDS,
+                    at_front=True,  # replies should not wait behind a backlog twice
+                )
+            ],
+            buffered,
+        )
 
         def replay(pipe: Pipeline) -> None:
             for args, options in buffered.command_stack:
                 pipe.execute_command(*args, **options)
 
-        await self.redis.run(replay)
+        await self._pipelines.run(replay)
 
-    def _job(self, message_id: int) -> Any:
-        return Queue.prepare_data(
-            "worker.jobs.deliver",
-            args=(message_id,),
-            retry=self._retry,
-            timeout=defaults.JOB_TIMEOUT_SECONDS,
-            result_ttl=defaults.RESULT_TTL_SECONDS,
-            failure_ttl=defaults.FAILURE_TTL_SECONDS,
-            description=f"deliver message {message_id}",
-            job_id=defaults.delivery_job_id(self.queue.name, message_id),
-        )
+
+def enqueue_deliveries(queue: Queue, message_ids: list[int]) -> None:
+    """One delivery job per reply, with the retry schedule (blocking: worker side)."""
+    queue.enqueue_many([_delivery_job(queue.name, message_id) for message_id in message_ids])
+
+
+def drain_outbox(queue: Queue) -> list[int]:
+    """Turn every id waiting in the outbox list into a delivery job; returns the ids.
+
+    The flag is lowered before the list is read, so an id pushed after the last read finds
+    it down and queues the next drain.
+    """
+    connection = queue.connection
+    key = defaults.outbox_key(queue.name)
+    connection.delete(f"{key}:drain")
+    drained: list[int] = []
+    while True:
+        raw: Any = connection.lpop(key, defaults.DRAIN_BATCH)
+        if not raw:
+            return drained
+        ids = [int(value) for value in raw]
+        enqueue_deliveries(queue, ids)
+        drained.extend(ids)
+
+
+def _delivery_job(queue_name: str, message_id: int) -> Any:
+    return Queue.prepare_data(
+        "worker.jobs.deliver",
+        args=(message_id,),
+        retry=_RETRY,
+        timeout=defaults.JOB_TIMEOUT_SECONDS,
+        result_ttl=defaults.RESULT_TTL_SECONDS,
+        failure_ttl=defaults.FAILURE_TTL_SECONDS,
+        description=f"deliver message {message_id}",
+        job_id=defaults.delivery_job_id(queue_name, message_id),
+    )

@@ -1,7 +1,8 @@
 """The outbox sweep: replies stored as queued whose delivery job is gone are queued again.
 
-That happens when Redis was unreachable at the moment a reply was queued (the reply is in the
-database, its job is not) — without the sweep such a reply would never be sent.
+That happens when Redis was unreachable at the moment a reply was queued, or a drain job died
+between reading the outbox list and queueing the jobs (the reply is in the database, its job
+is not) — without the sweep such a reply would never be sent.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from rq.job import Job
 
 from bot.runtime import Runtime
 from worker import defaults
-from worker.queues import QueueOutbox
+from worker.queues import enqueue_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ async def requeue_stranded(
     stranded = await asyncio.to_thread(without_job)
     if stranded:
         log.warning("outbox sweep: queueing %d stranded replies again", len(stranded))
-        await QueueOutbox(queue, runtime.redis).enqueue(stranded)
+        await asyncio.to_thread(enqueue_deliveries, queue, stranded)
     return stranded
 
 
