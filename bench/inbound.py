@@ -1,12 +1,18 @@
 """Inbound path throughput and latency through the web chat API.
 
 Starts a real `tawasul serve` (SQLite under a temporary var/, Redis from TAWASUL_REDIS_URL or
-the embedded one, no worker: the path measured ends when the reply is queued), drives it with
-concurrent clients, then does the same against a bare aiohttp handler that does nothing, on
-the same machine, and prints both with their ratio. Client and server share the machine's
-cores, so the figures are conservative.
+the embedded one, no worker: the path measured ends when the reply is queued) and measures:
 
-    python bench/inbound.py [--messages 6000] [--concurrency 32] [--sessions 300]
+- closed loop: `--concurrency` clients, each sending its next message when the last one is
+  answered, once per number of web processes in `--processes`: the most it can do;
+- open loop: messages offered at a fixed `--rate` whatever the answers (as real senders do),
+  latency counted from when each was due, so a stall is not hidden (coordinated omission);
+- the same closed loop against a bare aiohttp handler that does nothing, for the ratio.
+
+Client and server share the machine's cores, so the figures are conservative.
+
+    python bench/inbound.py [--messages 8000] [--concurrency 32] [--processes 1,2]
+                            [--rate 1000] [--seconds 10] [--sessions 300]
 """
 
 from __future__ import annotations
@@ -21,11 +27,13 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
+TEXTS = ["مرحبا", "٢", "hello", "3", "القائمة", "xyz"]
 
 BARE_SERVER = """
 import sys
@@ -39,6 +47,14 @@ app = web.Application()
 app.router.add_post("/chat/api/messages", handle)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 """
+
+
+@dataclass
+class Run:
+    name: str
+    rate: float
+    latencies: list[float]
+    errors: int
 
 
 def free_port() -> int:
@@ -68,21 +84,13 @@ async def load(
     latencies: list[float] = []
     errors = 0
     counter = iter(range(messages))
-    texts = ["مرحبا", "٢", "hello", "3", "القائمة", "xyz"]
 
     async def client(http: aiohttp.ClientSession) -> None:
         nonlocal errors
         for n in counter:
-            body = {
-                "session": sessions[n % len(sessions)],
-                "text": texts[n % len(texts)],
-                "client_id": uuid.uuid4().hex,
-            }
             started = time.perf_counter()
-            async with http.post(f"{base}/chat/api/messages", json=body) as response:
-                await response.read()
-                if response.status != 202:
-                    errors += 1
+            if not await post(http, base, n, sessions):
+                errors += 1
             latencies.append(time.perf_counter() - started)
 
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -91,6 +99,46 @@ async def load(
         await asyncio.gather(*(client(http) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
     return messages / elapsed, latencies, errors
+
+
+async def post(http: aiohttp.ClientSession, base: str, n: int, sessions: list[str]) -> bool:
+    body = {
+        "session": sessions[n % len(sessions)],
+        "text": TEXTS[n % len(TEXTS)],
+        "client_id": uuid.uuid4().hex,
+    }
+    async with http.post(f"{base}/chat/api/messages", json=body) as response:
+        await response.read()
+        return response.status == 202
+
+
+async def offer(
+    base: str, rate: float, seconds: float, sessions: list[str]
+) -> tuple[float, list[float], int]:
+    """Send `rate` messages a second for `seconds`, each at its due time, answered or not."""
+    latencies: list[float] = []
+    errors = 0
+    total = int(rate * seconds)
+
+    async def one(http: aiohttp.ClientSession, n: int, due: float) -> None:
+        nonlocal errors
+        if not await post(http, base, n, sessions):
+            errors += 1
+        latencies.append(time.perf_counter() - due)
+
+    connector = aiohttp.TCPConnector(limit=1024)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        started = time.perf_counter()
+        sending: list[asyncio.Task[None]] = []
+        while len(sending) < total:
+            due_now = min(total, int((time.perf_counter() - started) * rate) + 1)
+            while len(sending) < due_now:
+                n = len(sending)
+                sending.append(asyncio.create_task(one(http, n, started + n / rate)))
+            await asyncio.sleep(0.001)
+        await asyncio.gather(*sending)
+        elapsed = time.perf_counter() - started
+    return total / elapsed, latencies, errors
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -107,19 +155,30 @@ async def new_sessions(base: str, count: int) -> list[str]:
         return tokens
 
 
-async def measure(args: argparse.Namespace, base: str, bare: str) -> list[tuple]:
+async def measure_gateway(
+    args: argparse.Namespace, base: str, processes: int, open_loop: bool
+) -> list[Run]:
     await wait_ready(f"{base}/chat/api/messages")
-    await wait_ready(f"{bare}/chat/api/messages")
     sessions = await new_sessions(base, args.sessions)
     await load(base, min(1000, args.messages), args.concurrency, sessions)  # warm-up
-    rows = []
-    for name, url in (("tawasul web chat", base), ("bare aiohttp", bare)):
-        rate, latencies, errors = await load(url, args.messages, args.concurrency, sessions)
-        rows.append((name, rate, latencies, errors))
-    return rows
+    label = f"tawasul, {processes} web process{'es' if processes > 1 else ''}"
+    rate, latencies, errors = await load(base, args.messages, args.concurrency, sessions)
+    runs = [Run(f"{label}, closed loop", rate, latencies, errors)]
+    if open_loop:
+        rate, latencies, errors = await offer(base, args.rate, args.seconds, sessions)
+        runs.append(Run(f"{label}, {args.rate:.0f}/s offered", rate, latencies, errors))
+    return runs
 
 
-def run(args: argparse.Namespace) -> None:
+async def measure_bare(args: argparse.Namespace, base: str) -> Run:
+    await wait_ready(f"{base}/chat/api/messages")
+    sessions = ["unused"]
+    await load(base, min(1000, args.messages), args.concurrency, sessions)
+    rate, latencies, errors = await load(base, args.messages, args.concurrency, sessions)
+    return Run("bare aiohttp, closed loop", rate, latencies, errors)
+
+
+def gateway_env() -> dict[str, str]:
     var_dir = Path(tempfile.mkdtemp(prefix="tawasul-bench-")) / "var"
     env = {
         **os.environ,
@@ -129,47 +188,70 @@ def run(args: argparse.Namespace) -> None:
         "TAWASUL_SECRET_KEY": os.environ.get("TAWASUL_SECRET_KEY", "bench-secret-key-0123456789"),
     }
     env.pop("TAWASUL_DATABASE_URL", None)
+    return env
+
+
+def run_gateway(args: argparse.Namespace, processes: int, open_loop: bool) -> list[Run]:
+    """A fresh database and server per configuration, so runs do not inherit each other's
+    data."""
+    env = gateway_env()
     cli = [sys.executable, "-m", "bot.cli"]
     subprocess.run([*cli, "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
-    port, bare_port = free_port(), free_port()
-    gateway = subprocess.Popen(
-        [*cli, "serve", "--port", str(port), "--no-worker", "--processes", str(args.processes)],
-        env=env,
-        cwd=ROOT,
-    )
-    bare = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(bare_port)])
+    port = free_port()
+    serve = [*cli, "serve", "--port", str(port), "--no-worker", "--processes", str(processes)]
+    gateway = subprocess.Popen(serve, env=env, cwd=ROOT)
     try:
-        rows = asyncio.run(
-            measure(args, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}")
-        )
+        return asyncio.run(measure_gateway(args, f"http://127.0.0.1:{port}", processes, open_loop))
     finally:
-        for process in (gateway, bare):
-            process.terminate()
-            process.wait(timeout=15)
+        gateway.terminate()
+        gateway.wait(timeout=15)
+
+
+def run_bare(args: argparse.Namespace) -> Run:
+    port = free_port()
+    bare = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(port)])
+    try:
+        return asyncio.run(measure_bare(args, f"http://127.0.0.1:{port}"))
+    finally:
+        bare.terminate()
+        bare.wait(timeout=15)
+
+
+def run(args: argparse.Namespace) -> None:
+    counts = [int(n) for n in args.processes.split(",")]
+    runs: list[Run] = []
+    for processes in counts:
+        runs += run_gateway(args, processes, open_loop=processes == max(counts))
+    bare = run_bare(args)
+    runs.append(bare)
 
     redis = os.environ.get("TAWASUL_REDIS_URL") or "embedded Redis"
     print(
-        f"inbound path (request in -> reply queued): {args.messages} messages, "
-        f"{args.concurrency} concurrent clients, {args.sessions} conversations, "
-        f"{args.processes} web process(es), {os.cpu_count()} cores, SQLite + {redis}"
+        f"inbound path (request in -> reply queued), {os.cpu_count()} cores, SQLite + {redis}; "
+        f"closed loop: {args.messages} messages from {args.concurrency} clients; "
+        f"open loop: {args.seconds:.0f} s; {args.sessions} conversations"
     )
-    print(f"{'':20} {'msg/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'errors':>7}")
-    for name, rate, latencies, errors in rows:
+    print(f"{'':42} {'msg/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'mean ms':>8} {'errors':>6}")
+    for item in runs:
         print(
-            f"{name:20} {rate:9.0f} {percentile(latencies, 0.50):8.2f} "
-            f"{percentile(latencies, 0.99):8.2f} {statistics.mean(latencies) * 1000:8.2f} "
-            f"{errors:7d}"
+            f"{item.name:42} {item.rate:7.0f} {percentile(item.latencies, 0.50):7.1f} "
+            f"{percentile(item.latencies, 0.99):7.1f} "
+            f"{statistics.mean(item.latencies) * 1000:8.1f} {item.errors:6d}"
         )
-    (_, ours, _, _), (_, theirs, _, _) = rows
-    print(f"ratio tawasul / bare aiohttp throughput: {ours / theirs:.3f}")
+    best = max(item.rate for item in runs if "closed" in item.name and item is not bare)
+    print(f"ratio best tawasul closed loop / bare aiohttp: {best / bare.rate:.3f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=6000)
+    parser.add_argument("--messages", type=int, default=8000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--sessions", type=int, default=300)
-    parser.add_argument("--processes", type=int, default=1, help="web processes to serve with")
+    parser.add_argument(
+        "--processes", default="1,2", help="web process counts to measure, comma-separated"
+    )
+    parser.add_argument("--rate", type=float, default=1000.0, help="open-loop messages/s")
+    parser.add_argument("--seconds", type=float, default=10.0, help="open-loop duration")
     run(parser.parse_args())
 
 
