@@ -27,7 +27,7 @@ from bot.models import AddressKind, InboundMessage, StatusUpdate, Template, utcn
 from bot.profile import Profile
 from bot.records import Records
 from bot.redis_batch import ScriptBatch
-from bot.storage import InboundRecord, Store
+from bot.storage import InboundRecord, Store, state_version
 from bot.text import has_arabic_letters, has_latin_letters
 from handlers.base import N_, ConversationState, Dispatcher, Turn
 
@@ -106,9 +106,12 @@ class Router:
                 metrics.DUPLICATES.labels(msg.channel).inc()
                 return Outcome(duplicate=True)
             metrics.MESSAGES_IN.labels(msg.channel).inc()
-            async with self.contact_locks.hold(record.contact_id):
-                state = await self.store.load_state(record.conversation_id)
-                reply_ids = await self._converse(msg, record, state)
+            async with self.contact_locks.hold(record.contact_id) as held:
+                if record.version is not None and held.version_seen == record.version:
+                    state = record.state  # nobody saved since it was read with the message
+                else:
+                    state = await self.store.load_state(record.conversation_id)
+                reply_ids, held.version_saved = await self._converse(msg, record, state)
         except BaseException:
             # Unrecorded or half-handled: let the provider's retry through again.
             await self.redis.delete(seen_key)
@@ -119,7 +122,8 @@ class Router:
 
     async def _converse(
         self, msg: InboundMessage, record: InboundRecord, saved: dict[str, Any] | None
-    ) -> list[int]:
+    ) -> tuple[list[int], str]:
+        """Handle the message; returns the reply ids and the conversation's new version."""
         before = copy.deepcopy(saved)  # handlers mutate state; a failure restores this
         state = ConversationState.from_json(saved)
         language = record.language or self._first_language(msg)
@@ -151,9 +155,9 @@ class Router:
                 )
             )
         reply_ids = await self.store.save_turn(
-            record, msg.channel, turn.state.to_json(), turn.replies, turn.effects
+            record, msg.channel, turn.state.to_json(), turn.replies, turn.effects, turn.now
         )
-        return reply_ids + turn.also_deliver
+        return reply_ids + turn.also_deliver, state_version(turn.now)
 
     def _first_language(self, msg: InboundMessage) -> str:
         """A new beneficiary who writes in Latin letters only is answered in English."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, text, update
@@ -54,6 +54,8 @@ _FIND_ADDRESS = (
         _contacts.c.language,
         _conversations.c.id,
         _addresses.c.stopped_at,
+        _conversations.c.state,
+        _conversations.c.updated_at,
     )
     .join(_contacts, _contacts.c.id == _addresses.c.contact_id)
     .join(_conversations, _conversations.c.contact_id == _contacts.c.id)
@@ -140,10 +142,11 @@ class InboundStatements:
 
 @dataclass(frozen=True)
 class InboundRecord:
-    """Where a recorded inbound message belongs.
+    """Where a recorded inbound message belongs, and the conversation as it was then.
 
-    The conversation's state is not part of it: it is read under the contact's lock
-    (`Store.load_state`), since another process may change it until the lock is held.
+    `state` was read before the contact's lock was held, so another turn may have changed it
+    since: `version` (when the conversation was last saved) lets the router tell, and read
+    it again only then (bot/contact_lock.py). None means unknown: read it again.
     """
 
     message_id: int
@@ -152,6 +155,17 @@ class InboundRecord:
     conversation_id: int
     language: str | None
     is_new_contact: bool
+    state: dict[str, Any] | None = field(default=None, compare=False)
+    version: str | None = None
+
+
+def state_version(saved_at: datetime) -> str:
+    """A conversation's version: when it was last saved, in microseconds since the epoch
+    (exact, and the same whatever time zone the database answers in)."""
+    return str((saved_at - _EPOCH) // timedelta(microseconds=1))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -163,6 +177,7 @@ class _Turn:
     state: dict[str, Any]
     replies: list[OutboundMessage]
     effects: list[Effect]
+    now: datetime | None
 
 
 @contextmanager
@@ -297,9 +312,11 @@ class Store:
         state: dict[str, Any],
         replies: list[OutboundMessage],
         effects: list[Effect],
+        now: datetime | None = None,
     ) -> list[int]:
-        """Persist the new state, the effects and the queued replies atomically."""
-        return await self._save_batcher(_Turn(record, channel, state, replies, effects))
+        """Persist the new state, the effects and the queued replies atomically; `now` is
+        the time saved with them (the conversation's new `state_version`)."""
+        return await self._save_batcher(_Turn(record, channel, state, replies, effects, now))
 
     async def _save_batch(self, turns: list[_Turn]) -> list[list[int] | BaseException]:
         return await self.db.run(self._save_many, turns)
@@ -311,7 +328,7 @@ class Store:
             for turn in turns:
                 try:
                     with _savepoint(cursor):
-                        results.append(self._save_one(cursor, turn, now))
+                        results.append(self._save_one(cursor, turn, turn.now or now))
                 except Exception as exc:  # this turn only; the others still commit
                     results.append(exc)
         return results
@@ -524,9 +541,9 @@ def _insert_inbound(
                 "updated_at": now,
             },
         )
-        language = None
+        language, state, saved_at = None, None, now
     else:
-        address_id, contact_id, language, conversation_id, stopped_at = row
+        address_id, contact_id, language, conversation_id, stopped_at, state, saved_at = row
         if stopped_at is not None:
             # They write again (unblocked the bot, or opted back in at the provider).
             statements.unstop_address.execute(
@@ -550,7 +567,16 @@ def _insert_inbound(
         },
     )
     assert message_id is not None
-    return InboundRecord(message_id, contact_id, address_id, conversation_id, language, is_new)
+    return InboundRecord(
+        message_id,
+        contact_id,
+        address_id,
+        conversation_id,
+        language,
+        is_new,
+        state,
+        state_version(saved_at) if saved_at is not None else None,
+    )
 
 
 def _join_same_phone(
@@ -562,9 +588,9 @@ def _join_same_phone(
     )
     if known is None:
         return None
-    _, contact_id, language, conversation_id, _stopped = known
+    _, contact_id, language, conversation_id, _stopped, state, saved_at = known
     address_id = _insert_address(statements, cursor, contact_id, msg, address_hash)
-    return address_id, contact_id, language, conversation_id, None
+    return address_id, contact_id, language, conversation_id, None, state, saved_at
 
 
 def _insert_address(
