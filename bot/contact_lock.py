@@ -1,9 +1,13 @@
-"""One turn at a time per contact, whatever channel or web process the message came in on.
+"""One turn at a time per contact, whatever channel or web process the message came in on,
+and one turn per provider message.
 
 Inside a process an asyncio lock orders the turns; across processes a Redis key holds the
-lock, owned by a random token and expiring on its own if its process dies mid-turn. The lock
-also carries the conversation's version, so a turn can use the state it read with its
-message unless another turn saved since (then it reads it again).
+lock, owned by a random token and expiring on its own if its process dies mid-turn. Taking
+the lock also claims the message's provider id, so a copy of it that is recorded while the
+first is still being handled (a provider retrying too early, in another process) is turned
+away; a copy that comes after the turn is turned away by the database, which knows it was
+handled. The lock carries the conversation's version too, so a turn uses the state it read
+with its message unless another turn saved since (then it reads it again).
 """
 
 from __future__ import annotations
@@ -13,9 +17,7 @@ import logging
 import secrets
 import time
 import weakref
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
@@ -26,18 +28,34 @@ log = logging.getLogger(__name__)
 LOCK_TIMEOUT_SECONDS = 30
 RETRY_SECONDS = 0.005
 VERSION_SECONDS = 24 * 3600  # an idle conversation is simply read again
+# How long a claimed provider id turns copies away. It only has to outlast a turn: a copy
+# arriving later finds the message handled in the database, or, if its process died before
+# handling it, is handled then (the provider's retry is what recovers the message).
+CLAIM_SECONDS = 10 * 60
+DUPLICATE = -1
 
-# Each script takes a batch of locks, one key and argument per turn (bot/redis_batch.py).
-# Beside each lock, `<key>:version` holds the version of the conversation the last holder
-# saved. Taking the lock reads it and deletes it, so a holder that dies between saving and
-# releasing leaves no version behind, and the next turn reads the conversation again.
-_ACQUIRE = f"""
+# One call takes a batch of turns. Caller i brings KEYS[2i-1] (its message's claim),
+# KEYS[2i] (its contact's lock) and ARGV[i] (its token), and gets back DUPLICATE when another
+# turn claimed the message, 0 when the lock is busy (its claim is kept: it tries again), or
+# the version the last holder saved ('' if none). Taking the lock deletes that version, so a
+# holder that dies between saving and releasing leaves none behind and the next turn reads
+# the conversation again.
+_TAKE = f"""
 local taken = {{}}
-for i, key in ipairs(KEYS) do
-    taken[i] = 0
-    if redis.call('set', key, ARGV[i], 'NX', 'PX', {LOCK_TIMEOUT_SECONDS * 1000}) then
-        taken[i] = redis.call('get', key .. ':version') or ''
-        redis.call('del', key .. ':version')
+for i, token in ipairs(ARGV) do
+    local claim, lock = KEYS[2 * i - 1], KEYS[2 * i]
+    local owner = redis.call('get', claim)
+    if owner and owner ~= token then
+        taken[i] = {DUPLICATE}
+    else
+        if not owner then
+            redis.call('set', claim, token, 'EX', {CLAIM_SECONDS})
+        end
+        taken[i] = 0
+        if redis.call('set', lock, token, 'NX', 'PX', {LOCK_TIMEOUT_SECONDS * 1000}) then
+            taken[i] = redis.call('get', lock .. ':version') or ''
+            redis.call('del', lock .. ':version')
+        end
     end
 end
 return taken
@@ -62,51 +80,60 @@ return released
 """
 
 
+class LockTimeout(Exception):
+    """Another process held the contact's lock for longer than LOCK_TIMEOUT_SECONDS."""
+
+
 @dataclass
 class Held:
     """A held contact lock: the conversation version the last holder saved (None when
     unknown), and the one this turn saved, for the next holder."""
 
+    key: str
+    token: str
+    local: asyncio.Lock = field(repr=False)
     version_seen: str | None
     version_saved: str | None = None
 
 
-class LockTimeout(Exception):
-    """Another process held the contact's lock for longer than LOCK_TIMEOUT_SECONDS."""
-
-
 class ContactLocks:
     def __init__(self, redis: Redis) -> None:
-        self._acquire_many = ScriptBatch(redis, _ACQUIRE)
+        self._take_many = ScriptBatch(redis, _TAKE, keys_per_call=2)
         self._release_many = ScriptBatch(redis, _RELEASE)
         self._local: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
-    @asynccontextmanager
-    async def hold(self, contact_id: int) -> AsyncIterator[Held]:
+    async def take(self, contact_id: int, claim: str) -> Held | None:
+        """Claim the message and wait for its contact's lock; None if the message is
+        another turn's. Every Held must be given back with `give_back`."""
         local = self._local.get(contact_id)
         if local is None:
             local = self._local[contact_id] = asyncio.Lock()
-        async with local:
-            key = f"tawasul:lock:contact:{contact_id}"
-            token = secrets.token_hex(8)
-            held = Held(await self._acquire(key, token))
-            try:
-                yield held
-            finally:
-                await self._give_back(key, f"{token}|{held.version_saved or ''}")
-
-    async def _give_back(self, key: str, token_and_version: str) -> None:
+        await local.acquire()
+        key = f"tawasul:lock:contact:{contact_id}"
+        token = secrets.token_hex(8)
         try:
-            await self._release_many(key, token_and_version)
-        except Exception:  # the turn is saved; the key expires on its own
-            log.warning("could not release %s; it expires in %d s", key, LOCK_TIMEOUT_SECONDS)
+            taken = await self._take(claim, key, token)
+        except BaseException:
+            local.release()
+            raise
+        if taken == DUPLICATE:
+            local.release()
+            return None
+        version = taken.decode() if isinstance(taken, bytes) else str(taken)
+        return Held(key, token, local, version or None)
 
-    async def _acquire(self, key: str, token: str) -> str | None:
-        """Wait for the lock; returns the version the last holder saved, if known."""
+    async def give_back(self, held: Held) -> None:
+        try:
+            await self._release_many(held.key, f"{held.token}|{held.version_saved or ''}")
+        except Exception:  # the turn is saved; the key expires on its own
+            log.warning("could not release %s; it expires in %d s", held.key, LOCK_TIMEOUT_SECONDS)
+        finally:
+            held.local.release()
+
+    async def _take(self, claim: str, key: str, token: str) -> object:
         deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
-        while (taken := await self._acquire_many(key, token)) == 0:
+        while (taken := await self._take_many((claim, key), token)) == 0:
             if time.monotonic() > deadline:
                 raise LockTimeout(key)
             await asyncio.sleep(RETRY_SECONDS)
-        version = taken.decode() if isinstance(taken, bytes) else str(taken)
-        return version or None
+        return taken

@@ -1,9 +1,11 @@
 """The conversation router: every inbound message from every channel passes through here.
 
-Order matters and is the product's promise: dedupe by provider id → record the message
-(nothing is lost) → the contact's conversation, under a lock so two quick messages from one
-person are handled one after the other → handlers → state, effects and replies stored in one
-transaction → replies queued to the worker.
+Order matters and is the product's promise: record the message (nothing is lost; a copy of
+one already handled is recognised there) → claim its provider id and take its contact's lock
+in one Redis call (a copy being handled right now is turned away; two quick messages from one
+person are handled one after the other) → handlers → state, effects and replies stored in one
+transaction → replies queued to the worker. Each step is shared by the messages that reach
+it together (bot/batching.py), so a busy moment costs round trips per batch, not per message.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from bot.i18n import translator
 from bot.models import AddressKind, InboundMessage, StatusUpdate, Template, utcnow
 from bot.profile import Profile
 from bot.records import Records
-from bot.redis_batch import ScriptBatch
 from bot.storage import InboundRecord, Store, state_version
 from bot.text import has_arabic_letters, has_latin_letters
 from handlers.base import N_, ConversationState, Dispatcher, Turn
@@ -34,14 +35,6 @@ from handlers.base import N_, ConversationState, Dispatcher, Turn
 log = logging.getLogger(__name__)
 
 DEDUPE_TTL_SECONDS = 7 * 24 * 3600  # longer than any provider's retry window
-# Marks a batch of provider ids as seen; 1 for each one not seen before (bot/redis_batch.py).
-_CLAIM = """
-local fresh = {}
-for i, key in ipairs(KEYS) do
-    fresh[i] = redis.call('set', key, '1', 'NX', 'EX', ARGV[i]) and 1 or 0
-end
-return fresh
-"""
 REPLY_WAITING_TEMPLATE = "reply_waiting"  # the profile's template for a closed WhatsApp window
 
 
@@ -77,7 +70,6 @@ class Router:
         self.profile = profile
         self.records = Records(store)
         self.contact_locks = ContactLocks(redis)
-        self._claim = ScriptBatch(redis, _CLAIM)
         self.phone_route = phone_route
         self._local_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -96,26 +88,25 @@ class Router:
         return outcome
 
     async def _handle_in_order(self, msg: InboundMessage) -> Outcome:
-        seen_key = f"tawasul:seen:{msg.channel}:{msg.provider_id}"
-        if not await self._claim(seen_key, DEDUPE_TTL_SECONDS):
+        record = await self.store.record_inbound(msg)
+        claim = f"tawasul:seen:{msg.channel}:{msg.provider_id}"
+        held = None if record is None else await self.contact_locks.take(record.contact_id, claim)
+        if record is None or held is None:  # handled already, or being handled right now
             metrics.DUPLICATES.labels(msg.channel).inc()
             return Outcome(duplicate=True)
+        metrics.MESSAGES_IN.labels(msg.channel).inc()
         try:
-            record = await self.store.record_inbound(msg)
-            if record is None:
-                metrics.DUPLICATES.labels(msg.channel).inc()
-                return Outcome(duplicate=True)
-            metrics.MESSAGES_IN.labels(msg.channel).inc()
-            async with self.contact_locks.hold(record.contact_id) as held:
-                if record.version is not None and held.version_seen == record.version:
-                    state = record.state  # nobody saved since it was read with the message
-                else:
-                    state = await self.store.load_state(record.conversation_id)
-                reply_ids, held.version_saved = await self._converse(msg, record, state)
+            if record.version is not None and held.version_seen == record.version:
+                state = record.state  # nobody saved since it was read with the message
+            else:
+                state = await self.store.load_state(record.conversation_id)
+            reply_ids, held.version_saved = await self._converse(msg, record, state)
         except BaseException:
-            # Unrecorded or half-handled: let the provider's retry through again.
-            await self.redis.delete(seen_key)
+            # Recorded but not handled: let the provider's retry through again.
+            await self.redis.delete(claim)
             raise
+        finally:
+            await self.contact_locks.give_back(held)
         await self.outbox.enqueue(reply_ids)
         metrics.MESSAGES_OUT.labels(msg.channel).inc(len(reply_ids))
         return Outcome(duplicate=False, message_id=record.message_id, reply_ids=tuple(reply_ids))

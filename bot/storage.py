@@ -248,15 +248,20 @@ class Store:
     def _record_many(
         self, items: list[tuple[InboundMessage, str]]
     ) -> list[InboundRecord | BaseException | None]:
-        results: list[InboundRecord | BaseException | None] = []
+        results: list[InboundRecord | BaseException | None] = [None] * len(items)
         recorded: set[tuple[str, str]] = set()
+        # In address order (stable, so one sender's messages keep theirs): two processes
+        # recording the same new senders then lock their index entries in the same order,
+        # and cannot deadlock on PostgreSQL.
+        order = sorted(range(len(items)), key=lambda n: (items[n][0].address_kind, items[n][1]))
         with self.db.raw_transaction() as cursor:
-            for msg, address_hash in items:
+            for n in order:
+                msg, address_hash = items[n]
                 key = (msg.channel, msg.provider_id)
                 try:  # _record_one undoes its own statements on failure
-                    results.append(self._record_one(cursor, msg, address_hash, key in recorded))
+                    results[n] = self._record_one(cursor, msg, address_hash, key in recorded)
                 except Exception as exc:  # this message only; the others still commit
-                    results.append(exc)
+                    results[n] = exc
                 recorded.add(key)
         return results
 

@@ -1,0 +1,444 @@
+"""The inbound path under concurrency: what people notice when many write at the same moment.
+
+Covers the group commit of the inbound steps (bot/batching.py, bot/storage.py): many
+people at once each get their own reply, a message that comes twice in one batch is handled
+once, one failing turn does not fail the others; the contact lock across processes
+(bot/contact_lock.py): two routers sharing nothing in-process lose no update of one
+person's conversation; the outbox (worker/queues.py): one drain job for a burst of replies,
+one delivery job per reply; and SQLite's wait for another process's write lock (bot/db.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+from rq import Queue
+from sqlalchemy import func, select
+
+from bot.batching import Batcher
+from bot.crypto import Cipher
+from bot.db import Database, Message
+from bot.migrate import upgrade
+from bot.models import AddressKind, InboundMessage
+from bot.profile import Profile, load_profile
+from bot.router import Outcome, Router
+from bot.storage import Store
+from handlers import build_dispatcher
+from handlers.base import Dispatcher, Handler, Turn
+from handlers.menu import MenuHandler
+from tests.conftest import PROFILE, REDIS_URL
+from worker.defaults import delivery_job_id
+from worker.queues import QueueOutbox, drain_outbox, make_queue
+
+ASSOCIATION = "جمعية البر الخيرية النموذجية"
+APOLOGY_START = "عذرًا، حدث خطأ من جهتنا"
+DRAIN_JOB = "worker.jobs.drain_outbox"
+DELIVER_JOB = "worker.jobs.deliver"
+BOOM = "انفجار"  # "boom", in Arabic so that the apology is the Arabic one
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def profile() -> Profile:
+    return load_profile(PROFILE)
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def queue() -> Iterator[Queue]:
+    queue = make_queue(REDIS_URL, f"concurrency-test-{uuid.uuid4().hex[:8]}")
+    yield queue
+    queue.connection.close()
+
+
+@pytest.fixture
+def sqlite_path(tmp_path: Path) -> Path:
+    """A migrated, empty SQLite database (for what only SQLite does, or needs one backend)."""
+    path = tmp_path / "tawasul.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def sqlite_store(sqlite_path: Path, cipher: Cipher) -> Iterator[Store]:
+    db = Database(f"sqlite:///{sqlite_path}")
+    yield Store(db, cipher)
+    db.close()
+
+
+# -- helpers ----------------------------------------------------------------------------------
+class Answering(Handler):
+    """Replies "ok", or raises when the message is BOOM."""
+
+    async def handle(self, turn: Turn) -> None:
+        if turn.message.text == BOOM:
+            raise RuntimeError("boom")
+        turn.say("ok")
+
+
+class Remembering(Handler):
+    """Appends every message's text to the conversation's state, then answers."""
+
+    async def handle(self, turn: Turn) -> None:
+        turn.state.data.setdefault("seen", []).append(turn.message.text)
+        turn.say("noted")
+
+
+def message(
+    text: str, address: str | None = None, provider_id: str | None = None
+) -> InboundMessage:
+    return InboundMessage(
+        channel="webchat",
+        address_kind=AddressKind.WEBCHAT,
+        address=address or uuid.uuid4().hex,
+        provider_id=provider_id or uuid.uuid4().hex,
+        text=text,
+    )
+
+
+def make_router(
+    store: Store, redis: Redis, profile: Profile, queue: Queue, handler: Handler | None = None
+) -> Router:
+    """A router on `store`; with `handler`, that handler answers every message."""
+    dispatcher = (
+        build_dispatcher(profile) if handler is None else Dispatcher([handler], {}, MenuHandler({}))
+    )
+    return Router(store, redis, QueueOutbox(queue, redis), dispatcher, profile)
+
+
+@asynccontextmanager
+async def separate_process(
+    database_url: str, cipher: Cipher, profile: Profile, queue_name: str, handler: Handler
+) -> AsyncIterator[Router]:
+    """A router sharing nothing in-process with any other: its own database engine and
+    threads, Redis clients and contact locks, as in another web process."""
+    db = Database(database_url)
+    redis = Redis.from_url(REDIS_URL)
+    queue = make_queue(REDIS_URL, queue_name)
+    try:
+        yield make_router(Store(db, cipher), redis, profile, queue, handler)
+    finally:
+        queue.connection.close()
+        await redis.aclose()
+        db.close()
+
+
+async def only_reply(store: Store, outcome: Outcome) -> tuple[str, str]:
+    """The one reply stored for a handled message: (its text, the address it goes to)."""
+    assert not outcome.duplicate
+    (reply_id,) = outcome.reply_ids
+    delivery = await store.delivery(reply_id)
+    assert delivery is not None
+    return delivery.message.text, delivery.address
+
+
+async def inbound_rows(store: Store, provider_id: str) -> int:
+    def count() -> int:
+        with store.sessions() as session:
+            query = select(func.count(Message.id)).where(
+                Message.direction == "in", Message.provider_id == provider_id
+            )
+            return int(session.scalar(query) or 0)
+
+    return await store.db.run(count)
+
+
+async def conversation_of(store: Store, message_id: int) -> int:
+    def find() -> int:
+        with store.sessions() as session:
+            conversation_id = session.scalar(
+                select(Message.conversation_id).where(Message.id == message_id)
+            )
+            assert conversation_id is not None
+            return conversation_id
+
+    return await store.db.run(find)
+
+
+def jobs_named(queue: Queue, func_name: str) -> list[str]:
+    """The ids of the queued jobs calling `func_name`, front of the queue first."""
+    return [job.id for job in queue.get_jobs() if job.func_name == func_name]
+
+
+# -- many people at once ----------------------------------------------------------------------
+async def test_forty_people_at_the_same_moment_each_get_their_own_welcome(
+    store: Store, redis: Redis, profile: Profile, queue: Queue
+) -> None:
+    router = make_router(store, redis, profile, queue)
+    addresses = [uuid.uuid4().hex for _ in range(40)]
+    outcomes = await asyncio.gather(
+        *(router.handle(message("مرحبا", address)) for address in addresses)
+    )
+    for address, outcome in zip(addresses, outcomes, strict=True):
+        text, to = await only_reply(store, outcome)
+        assert ASSOCIATION in text
+        assert to == address  # nobody gets someone else's reply
+    assert await store.count_messages("in") == 40
+    assert await store.count_messages("in", "handled") == 40
+
+
+async def test_one_failing_turn_leaves_the_others_answered(
+    store: Store, redis: Redis, profile: Profile, queue: Queue
+) -> None:
+    router = make_router(store, redis, profile, queue, Answering())
+    texts = ["مرحبا"] * 4 + [BOOM] + ["مرحبا"] * 5
+    addresses = [uuid.uuid4().hex for _ in texts]
+    outcomes = await asyncio.gather(
+        *(
+            router.handle(message(text, address))
+            for text, address in zip(texts, addresses, strict=True)
+        )
+    )
+    replies = [await only_reply(store, outcome) for outcome in outcomes]
+    assert [to for _, to in replies] == addresses
+    assert [reply == "ok" for reply, _ in replies] == [text != BOOM for text in texts]
+    (apology,) = [reply for reply, _ in replies if reply != "ok"]
+    assert apology.startswith(APOLOGY_START)
+    assert await store.count_messages("in", "handled") == 10
+
+
+# -- duplicates -------------------------------------------------------------------------------
+async def test_a_message_sent_twice_among_others_is_handled_once(
+    store: Store, redis: Redis, profile: Profile, queue: Queue
+) -> None:
+    """A provider delivering one message twice at once: the copies meet at the Redis claim
+    (one address's turns are queued one after the other before the store sees them)."""
+    router = make_router(store, redis, profile, queue, Answering())
+    twice = message("hello")
+    others = [message("hello") for _ in range(4)]
+    outcomes = await asyncio.gather(*(router.handle(m) for m in [twice, *others, twice]))
+    copies = [outcomes[0], outcomes[-1]]
+    assert sorted(outcome.duplicate for outcome in copies) == [False, True]
+    (handled,) = [outcome for outcome in copies if not outcome.duplicate]
+    assert (await only_reply(store, handled))[0] == "ok"
+    for outcome in outcomes[1:-1]:
+        assert (await only_reply(store, outcome))[0] == "ok"
+    assert await inbound_rows(store, twice.provider_id) == 1
+    assert await store.count_messages("out") == 5
+
+
+async def test_a_provider_id_twice_in_one_recording_batch_is_recorded_once(
+    store: Store,
+) -> None:
+    """Past the Redis dedupe (two processes claiming at once, or Redis flushed), the same
+    provider message reaching one batch of the store twice makes one row; the second copy
+    is reported already recorded."""
+    twice = message("hello")
+    others = [message("hello") for _ in range(3)]
+    records = await asyncio.gather(
+        *(store.record_inbound(m) for m in [twice, others[0], twice, *others[1:]])
+    )
+    assert records[0] is not None and records[2] is None
+    assert all(record is not None for record in [records[1], *records[3:]])
+    assert await inbound_rows(store, twice.provider_id) == 1
+    assert await store.count_messages("in") == 4
+
+
+# -- one person, two processes ----------------------------------------------------------------
+async def test_two_processes_lose_no_update_of_one_conversation(
+    store: Store, database_url: str, cipher: Cipher, profile: Profile, queue: Queue
+) -> None:
+    """Every turn must start from the state the turn before it saved, in whichever process
+    that turn ran: a state read before the contact's lock (or reused when another process
+    saved since) drops some of the texts."""
+    address = uuid.uuid4().hex
+    texts = [f"message {number}" for number in range(20)]
+    async with (
+        separate_process(database_url, cipher, profile, queue.name, Remembering()) as first,
+        separate_process(database_url, cipher, profile, queue.name, Remembering()) as second,
+    ):
+        routers = [first, second]
+        outcomes = await asyncio.gather(
+            *(
+                routers[number % 2].handle(message(text, address))
+                for number, text in enumerate(texts)
+            )
+        )
+    assert all(not outcome.duplicate and len(outcome.reply_ids) == 1 for outcome in outcomes)
+    conversations = {await conversation_of(store, o.message_id or 0) for o in outcomes}
+    assert len(conversations) == 1  # one contact, however the first messages raced
+    state = await store.load_state(conversations.pop())
+    assert state is not None
+    assert sorted(state["data"]["seen"]) == sorted(texts)
+    assert await store.count_messages("in") == 20
+
+
+async def test_two_processes_recording_the_same_new_people_in_opposite_order_record_all(
+    store: Store, database_url: str, cipher: Cipher
+) -> None:
+    """Two new people each send two quick messages and the load balancer splits them, so two
+    processes record the same new senders in opposite order. Each batch is one transaction:
+    on PostgreSQL, taking their address index entries in arrival order made the two wait for
+    each other (a deadlock, and a message not recorded)."""
+    other = Database(database_url)
+    try:
+        second = Store(other, cipher)
+        for _round in range(5):
+            first_person, second_person = uuid.uuid4().hex, uuid.uuid4().hex
+            records = await asyncio.gather(
+                store.record_inbound(message("مرحبا", first_person)),
+                store.record_inbound(message("مرحبا", second_person)),
+                second.record_inbound(message("مرحبا", second_person)),
+                second.record_inbound(message("مرحبا", first_person)),
+                return_exceptions=True,
+            )
+            assert all(record is not None for record in records), records
+            assert not [record for record in records if isinstance(record, BaseException)]
+            contacts = {
+                record.contact_id
+                for record in records
+                if not isinstance(record, BaseException) and record
+            }
+            assert len(contacts) == 2  # one contact per person, whichever process made it
+    finally:
+        other.close()
+    assert await store.count_messages("in") == 20
+
+
+# -- the outbox -------------------------------------------------------------------------------
+async def test_a_burst_of_replies_queues_one_drain_then_one_delivery_each(
+    sqlite_store: Store, redis: Redis, profile: Profile, queue: Queue
+) -> None:
+    router = make_router(sqlite_store, redis, profile, queue, Answering())
+    outcomes = await asyncio.gather(*(router.handle(message("hello")) for _ in range(10)))
+    outcomes.append(await router.handle(message("hello")))  # while the drain job waits
+    reply_ids = sorted(reply_id for outcome in outcomes for reply_id in outcome.reply_ids)
+    assert len(reply_ids) == 11
+    (first_drain,) = jobs_named(queue, DRAIN_JOB)  # the raised flag kept the others off
+    assert jobs_named(queue, DELIVER_JOB) == []
+
+    assert sorted(drain_outbox(queue)) == reply_ids
+    deliveries = [job for job in queue.get_jobs() if job.func_name == DELIVER_JOB]
+    assert sorted(job.id for job in deliveries) == sorted(
+        delivery_job_id(queue.name, reply_id) for reply_id in reply_ids
+    )
+    assert sorted(job.args[0] for job in deliveries) == reply_ids
+    assert drain_outbox(queue) == []
+
+    await router.handle(message("hello"))
+    drains = jobs_named(queue, DRAIN_JOB)
+    assert len(drains) == 2 and drains[0] != first_drain  # the new one, at the front
+    assert queue.job_ids[0] == drains[0]
+
+
+# -- the batcher itself -----------------------------------------------------------------------
+HANG_SECONDS = 5
+
+
+async def answers(*calls: Awaitable[int]) -> list[int | BaseException]:
+    """Each call's result or exception, in call order. A caller whose future is never
+    resolved fails the test after HANG_SECONDS instead of hanging it."""
+    async with asyncio.timeout(HANG_SECONDS):
+        return list(await asyncio.gather(*calls, return_exceptions=True))
+
+
+async def test_batcher_answers_each_caller_with_its_own_result() -> None:
+    async def run(items: list[int]) -> Sequence[int | BaseException]:
+        return [ValueError(item) if item == 3 else item * 10 for item in items]
+
+    batcher: Batcher[int, int] = Batcher(run)
+    results = await answers(*(batcher(item) for item in range(6)))
+    assert results[:3] == [0, 10, 20] and results[4:] == [40, 50]
+    assert isinstance(results[3], ValueError) and results[3].args == (3,)
+
+
+async def test_batcher_fails_every_caller_of_a_failed_batch_and_goes_on() -> None:
+    failing = True
+
+    async def run(items: list[int]) -> Sequence[int | BaseException]:
+        if failing:
+            raise ConnectionError("database gone")
+        return items
+
+    batcher: Batcher[int, int] = Batcher(run)
+    results = await answers(*(batcher(item) for item in range(4)))
+    assert all(isinstance(result, ConnectionError) for result in results)
+    failing = False
+    assert await answers(batcher(7), batcher(8)) == [7, 8]
+
+
+async def test_calls_made_while_a_batch_runs_form_the_next_batch() -> None:
+    batches: list[list[int]] = []
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def run(items: list[int]) -> Sequence[int | BaseException]:
+        batches.append(items)
+        started.set()
+        await release.wait()
+        return items
+
+    batcher: Batcher[int, int] = Batcher(run)
+    first = asyncio.create_task(batcher(0))
+    await started.wait()
+    meanwhile = [asyncio.create_task(batcher(item)) for item in range(1, 6)]
+    release.set()
+    assert await answers(first, *meanwhile) == [0, 1, 2, 3, 4, 5]
+    assert batches == [[0], [1, 2, 3, 4, 5]]
+
+
+async def test_batcher_splits_batches_at_max_batch() -> None:
+    batches: list[list[int]] = []
+
+    async def run(items: list[int]) -> Sequence[int | BaseException]:
+        batches.append(items)
+        return items
+
+    batcher: Batcher[int, int] = Batcher(run, max_batch=2)
+    assert await answers(*(batcher(item) for item in range(5))) == [0, 1, 2, 3, 4]
+    assert batches == [[0, 1], [2, 3], [4]]
+
+
+async def test_a_cancelled_caller_does_not_disturb_the_others_in_its_batch() -> None:
+    batches: list[list[int]] = []
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def run(items: list[int]) -> Sequence[int | BaseException]:
+        batches.append(items)
+        started.set()
+        await release.wait()
+        return items
+
+    batcher: Batcher[int, int] = Batcher(run)
+    callers = [asyncio.create_task(batcher(item)) for item in range(3)]
+    await started.wait()
+    callers[1].cancel()
+    release.set()
+    results = await answers(*callers)
+    assert results[0] == 0 and results[2] == 2
+    assert isinstance(results[1], asyncio.CancelledError)
+    assert batches == [[0, 1, 2]]
+    assert await answers(batcher(9)) == [9]  # and the batcher still works
+
+
+# -- SQLite and another process ---------------------------------------------------------------
+async def test_sqlite_waits_for_another_process_write_lock(
+    sqlite_store: Store, sqlite_path: Path
+) -> None:
+    address = uuid.uuid4().hex
+    assert await sqlite_store.record_inbound(message("first", address)) is not None
+    other = sqlite3.connect(sqlite_path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process (the worker) is writing
+        asyncio.get_running_loop().call_later(0.3, other.execute, "COMMIT")
+        started = time.monotonic()
+        record = await sqlite_store.record_inbound(message("second", address))
+        waited = time.monotonic() - started
+    finally:
+        other.close()
+    assert record is not None
+    assert waited >= 0.25
+    assert await sqlite_store.count_messages("in") == 2
