@@ -22,10 +22,12 @@ import aiohttp
 import psycopg
 import pytest
 import redis
+from redis.asyncio import Redis as AsyncRedis
 
 from bot.crypto import Cipher, use_cipher
 from bot.db import Database
 from bot.migrate import upgrade
+from bot.profile import Profile, load_profile
 from bot.settings import Settings, load_settings
 from bot.storage import Store
 
@@ -209,3 +211,17 @@ def launch_gateway(
 def live_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
     with launch_gateway(tmp_path_factory.mktemp("live")) as gateway:
         yield gateway
+
+
+@pytest.fixture(scope="session")
+def profile() -> Profile:
+    """The example association's profile, as the gateway loads it."""
+    return load_profile(PROFILE)
+
+
+@pytest.fixture(name="redis")
+async def async_redis() -> AsyncIterator[AsyncRedis]:
+    """An async client of the test Redis, as the gateway's own."""
+    client = AsyncRedis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()

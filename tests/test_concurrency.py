@@ -28,13 +28,13 @@ from bot.crypto import Cipher
 from bot.db import Database, Message
 from bot.migrate import upgrade
 from bot.models import AddressKind, InboundMessage
-from bot.profile import Profile, load_profile
+from bot.profile import Profile
 from bot.router import Outcome, Router
 from bot.storage import Store
 from handlers import build_dispatcher
 from handlers.base import Dispatcher, Handler, Turn
 from handlers.menu import MenuHandler
-from tests.conftest import PROFILE, REDIS_URL
+from tests.conftest import REDIS_URL
 from worker.defaults import delivery_job_id
 from worker.queues import QueueOutbox, drain_outbox, make_queue
 
@@ -46,16 +46,6 @@ BOOM = "انفجار"  # "boom", in Arabic so that the apology is the Arabic one
 
 
 # -- fixtures ---------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def profile() -> Profile:
-    return load_profile(PROFILE)
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(REDIS_URL)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture
@@ -346,6 +336,20 @@ async def answers(*calls: Awaitable[int]) -> list[int | BaseException]:
         return list(await asyncio.gather(*calls, return_exceptions=True))
 
 
+def held_batcher() -> tuple[Batcher[int, int], list[list[int]], asyncio.Event, asyncio.Event]:
+    """A batcher whose batches wait for `release` once started; `batches` records them."""
+    batches: list[list[int]] = []
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def run(items: list[int]) -> Sequence[int | BaseException]:
+        batches.append(items)
+        started.set()
+        await release.wait()
+        return items
+
+    return Batcher(run), batches, started, release
+
+
 async def test_batcher_answers_each_caller_with_its_own_result() -> None:
     async def run(items: list[int]) -> Sequence[int | BaseException]:
         return [ValueError(item) if item == 3 else item * 10 for item in items]
@@ -372,16 +376,7 @@ async def test_batcher_fails_every_caller_of_a_failed_batch_and_goes_on() -> Non
 
 
 async def test_calls_made_while_a_batch_runs_form_the_next_batch() -> None:
-    batches: list[list[int]] = []
-    started, release = asyncio.Event(), asyncio.Event()
-
-    async def run(items: list[int]) -> Sequence[int | BaseException]:
-        batches.append(items)
-        started.set()
-        await release.wait()
-        return items
-
-    batcher: Batcher[int, int] = Batcher(run)
+    batcher, batches, started, release = held_batcher()
     first = asyncio.create_task(batcher(0))
     await started.wait()
     meanwhile = [asyncio.create_task(batcher(item)) for item in range(1, 6)]
@@ -403,16 +398,7 @@ async def test_batcher_splits_batches_at_max_batch() -> None:
 
 
 async def test_a_cancelled_caller_does_not_disturb_the_others_in_its_batch() -> None:
-    batches: list[list[int]] = []
-    started, release = asyncio.Event(), asyncio.Event()
-
-    async def run(items: list[int]) -> Sequence[int | BaseException]:
-        batches.append(items)
-        started.set()
-        await release.wait()
-        return items
-
-    batcher: Batcher[int, int] = Batcher(run)
+    batcher, batches, started, release = held_batcher()
     callers = [asyncio.create_task(batcher(item)) for item in range(3)]
     await started.wait()
     callers[1].cancel()

@@ -13,17 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.profile import Profile, load_profile
+from bot.profile import Profile
 from bot.text import normalize_for_matching
 from handlers.faq_index import FaqIndex, FaqMatch, FaqResult, content_terms
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE_PATH = ROOT / "profiles" / "example.yaml"
-
-
-@pytest.fixture(scope="module")
-def profile() -> Profile:
-    return load_profile(PROFILE_PATH)
 
 
 @pytest.fixture(scope="module")

@@ -23,13 +23,13 @@ from bot.crypto import Cipher
 from bot.db import Complaint, ConsentRecord, ContactAddress, Database, StaffTask
 from bot.i18n import Translator, translator
 from bot.models import AddressKind, InboundMessage, Media
-from bot.profile import Profile, load_profile
+from bot.profile import Profile
 from bot.router import Router
 from bot.storage import Store
 from handlers import build_dispatcher, complaint, consent, privacy
 from handlers.choices import BACK_WORDS, CANCEL_WORDS, SKIP_WORDS
 from tests.chat_client import ChatClient
-from tests.conftest import PROFILE, REDIS_URL, LiveGateway
+from tests.conftest import REDIS_URL, LiveGateway
 from tests.test_terminal_chat import run_chat
 from worker.queues import QueueOutbox, make_queue
 
@@ -38,11 +38,6 @@ COMPLAINT_REFERENCE = re.compile(r"\bC-1\d{5}\b")
 TASK_REFERENCE = re.compile(r"\bT-1\d{5}\b")
 MENU_SIZE = 8  # seven services and the other language
 HIJRI_AND_GREGORIAN_AR = re.compile(r"\d+ \S+( \S+)? 14\d\d هـ \(\d+ \S+ 20\d\d م\)")
-
-
-@pytest.fixture(scope="module")
-def profile() -> Profile:
-    return load_profile(PROFILE)
 
 
 @pytest.fixture

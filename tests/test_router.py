@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -12,26 +11,14 @@ from rq.serializers import JSONSerializer
 
 from bot.i18n import translator
 from bot.models import AddressKind, InboundMessage
-from bot.profile import Profile, load_profile
+from bot.profile import Profile
 from bot.router import Router
 from bot.storage import Store
 from handlers import build_dispatcher
 from handlers.base import Dispatcher, Handler, Turn
 from handlers.menu import MenuHandler
-from tests.conftest import PROFILE, REDIS_URL
+from tests.conftest import REDIS_URL
 from worker.queues import QueueOutbox, drain_outbox, make_queue
-
-
-@pytest.fixture(scope="module")
-def profile() -> Profile:
-    return load_profile(PROFILE)
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(REDIS_URL)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -30,7 +30,6 @@ from bot.profile import (
     MoneyField,
     PhoneField,
     Profile,
-    load_profile,
 )
 from handlers.validators import (
     Invalid,
@@ -45,11 +44,6 @@ from handlers.validators import (
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2025, 6, 1)
 LABEL = LocalizedText(ar="حقل", en="Field")
-
-
-@pytest.fixture(scope="module")
-def profile() -> Profile:
-    return load_profile(ROOT / "profiles" / "example.yaml")
 
 
 def form_field(profile: Profile, field_id: str) -> FormField:
