@@ -13,6 +13,7 @@ with its message unless another turn saved since (then it reads it again).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import secrets
 import time
@@ -101,6 +102,10 @@ class ContactLocks:
         self._take_many = ScriptBatch(redis, _TAKE, keys_per_call=2)
         self._release_many = ScriptBatch(redis, _RELEASE)
         self._local: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        # Tokens only have to be unique: a random id for this process and a count of its
+        # turns is that, without a system call for randomness on every message.
+        self._owner = secrets.token_hex(8)
+        self._turns = itertools.count()
 
     async def take(self, contact_id: int, claim: str) -> Held | None:
         """Claim the message and wait for its contact's lock; None if the message is
@@ -110,7 +115,7 @@ class ContactLocks:
             local = self._local[contact_id] = asyncio.Lock()
         await local.acquire()
         key = f"tawasul:lock:contact:{contact_id}"
-        token = secrets.token_hex(8)
+        token = f"{self._owner}.{next(self._turns)}"
         try:
             taken = await self._take(claim, key, token)
         except BaseException:

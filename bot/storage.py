@@ -7,6 +7,7 @@ transaction before anything else happens, so a crash later never loses what was 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from bot.models import (
 )
 from bot.models import utcnow as _now
 from bot.prepared import Prepared
+
+log = logging.getLogger(__name__)
 
 RECEIVED = "received"
 HANDLED = "handled"
@@ -229,9 +232,9 @@ class Store:
             connection.execute(text("SELECT 1"))
 
     # -- inbound ----------------------------------------------------------------------------
-    # The three steps every message takes are group-committed (bot/batching.py): messages
-    # that reach a step together share one database thread hop and one transaction, each in
-    # its own savepoint so one message's failure is its own.
+    # The steps every message takes are group-committed (bot/batching.py): messages that
+    # reach a step together share one database thread hop and one transaction. If one of
+    # them fails, the batch is done again with a savepoint each, so its failure is its own.
     async def record_inbound(self, msg: InboundMessage) -> InboundRecord | None:
         """Store the message (creating the contact on first contact).
 
@@ -254,6 +257,14 @@ class Store:
         # recording the same new senders then lock their index entries in the same order,
         # and cannot deadlock on PostgreSQL.
         order = sorted(range(len(items)), key=lambda n: (items[n][0].address_kind, items[n][1]))
+        try:  # the usual case: every message records cleanly, and needs no savepoint
+            with self.db.raw_transaction() as cursor:
+                recorded_now = {
+                    n: _insert_inbound(self.statements, cursor, *items[n]) for n in order
+                }
+            return [recorded_now[n] for n in range(len(items))]
+        except Exception as exc:  # a copy, or a race for a new address: one by one, below
+            log.debug("recording %d messages one by one: %s", len(items), exc)
         with self.db.raw_transaction() as cursor:
             for n in order:
                 msg, address_hash = items[n]
@@ -329,6 +340,11 @@ class Store:
     def _save_many(self, turns: list[_Turn]) -> list[list[int] | BaseException]:
         results: list[list[int] | BaseException] = []
         now = _now()
+        try:  # the usual case: every turn saves cleanly, and needs no savepoint
+            with self.db.raw_transaction() as cursor:
+                return [self._save_one(cursor, turn, turn.now or now) for turn in turns]
+        except Exception as exc:  # one turn failed: again, each in its own savepoint
+            log.warning("saving %d turns one by one: %s", len(turns), exc)
         with self.db.raw_transaction() as cursor:
             for turn in turns:
                 try:

@@ -7,10 +7,12 @@ worker knows whether to retry. Nothing here or in the router sees a provider's o
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from functools import cached_property
+from typing import Any, ClassVar
 
 from aiohttp import web
 
@@ -40,6 +42,11 @@ class WebhookRequest:
     query: dict[str, str]
     body: bytes
     form: dict[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def json_body(self) -> Any:
+        """The body parsed as JSON, once for both verify and parse; ValueError if it is not."""
+        return json.loads(self.body)
 
 
 @dataclass(frozen=True)

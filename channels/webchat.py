@@ -78,7 +78,7 @@ class WebChatChannel(Channel):
     # -- inbound ----------------------------------------------------------------------------
     async def verify(self, request: WebhookRequest) -> bool:
         try:
-            data = json.loads(request.body)
+            data = request.json_body
         except ValueError:
             return True  # not ours to judge: parse() answers 400 for malformed JSON
         token = data.get("session") if isinstance(data, dict) else None
@@ -86,7 +86,7 @@ class WebChatChannel(Channel):
 
     def parse(self, request: WebhookRequest) -> list[Inbound]:
         try:
-            data = json.loads(request.body)
+            data = request.json_body
         except ValueError as exc:
             raise ValueError("body is not JSON") from exc
         if not isinstance(data, dict):
