@@ -104,10 +104,10 @@ class Router:
         except BaseException:
             # Recorded but not handled: let the provider's retry through again.
             await self.redis.delete(claim)
-            raise
-        finally:
             await self.contact_locks.give_back(held)
-        await self.outbox.enqueue(reply_ids)
+            raise
+        # Independent once the turn is saved, so they share one wait.
+        await asyncio.gather(self.contact_locks.give_back(held), self.outbox.enqueue(reply_ids))
         metrics.MESSAGES_OUT.labels(msg.channel).inc(len(reply_ids))
         return Outcome(duplicate=False, message_id=record.message_id, reply_ids=tuple(reply_ids))
 
