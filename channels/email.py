@@ -663,13 +663,23 @@ class EmailChannel(Channel):
         finally:
             for task in (push, gone):
                 task.cancel()
-        if lost.is_set():
+        if lost.is_set() or _says_bye(push):
             raise ConnectionError("IMAP connection lost")
         client.idle_done()
+        # A server that hangs up (dovecot's "kick", a restart) may say BYE just before the
+        # connection drops: then IDLE never ends, and only the lost connection says so.
+        gone = asyncio.ensure_future(lost.wait())
         try:
-            await asyncio.wait_for(idle, IMAP_TIMEOUT_SECONDS)
-        except TimeoutError as exc:  # the session is out of step: start a new one
-            raise ConnectionError("the IMAP server did not end IDLE") from exc
+            ended, _ = await asyncio.wait(
+                {idle, gone}, timeout=IMAP_TIMEOUT_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            gone.cancel()
+        if lost.is_set():
+            raise ConnectionError("IMAP connection lost")
+        if idle not in ended:  # the session is out of step: start a new one
+            raise ConnectionError("the IMAP server did not end IDLE")
+        idle.result()
 
     async def _with_media(self, parsed: ParsedEmail) -> InboundMessage:
         media: list[Media] = []
@@ -872,3 +882,18 @@ def _fetched_body(response: Any, uid: int) -> bytes | None:
 
 async def _mark_seen(client: aioimaplib.IMAP4, uid: int) -> None:
     _ok(await client.uid("store", str(uid), "+FLAGS.SILENT", r"(\Seen)"), "UID STORE")
+
+
+def _says_bye(push: asyncio.Future[Any]) -> bool:
+    """Whether the server's news while in IDLE was that it is hanging up."""
+    if not push.done() or push.cancelled() or push.exception() is not None:
+        return False
+    lines = push.result()
+    if not isinstance(lines, list):
+        return False
+    return any(
+        (line.decode(errors="replace") if isinstance(line, bytes) else str(line))
+        .upper()
+        .startswith("BYE")
+        for line in lines
+    )
