@@ -903,7 +903,8 @@ async def test_server_errors_are_retried_until_delivered(
     started = time.monotonic()
     await person.write("مرحبا")
     (sent,) = await asyncio.to_thread(fake.wait_sent, person.to, 1, 30.0)
-    assert time.monotonic() - started >= 4.5
+    # rq keeps a retry's due time in whole seconds, so a 5 s interval may end up to 1 s early.
+    assert time.monotonic() - started >= 3.9
     assert sent.body.startswith(GREETING)
     message = sent_message(gateway, sent)
     assert (message.attempts, message.error_code) == (2, None)
