@@ -8,11 +8,12 @@ transaction before anything else happens, so a crash later never loses what was 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Dialect
@@ -39,6 +40,7 @@ from bot.models import utcnow as _now
 from bot.prepared import Prepared
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RECEIVED = "received"
 HANDLED = "handled"
@@ -216,9 +218,10 @@ class Store:
         self.db = db
         self.cipher = cipher
         self.statements = InboundStatements(db.engine.dialect)
-        self._record_batcher = Batcher(self._record_batch)
-        self._read_batcher = Batcher(self._read_batch)
-        self._save_batcher = Batcher(self._save_batch)
+        # Each batch is one hop to the database thread (bot/batching.py).
+        self._record_batcher = Batcher(partial(db.run, self._record_many))
+        self._read_batcher = Batcher(partial(db.run, self._read_many))
+        self._save_batcher = Batcher(partial(db.run, self._save_many))
 
     @property
     def sessions(self) -> Any:
@@ -243,29 +246,21 @@ class Store:
         """
         return await self._record_batcher((msg, self.cipher.lookup_hash(msg.address)))
 
-    async def _record_batch(
-        self, items: list[tuple[InboundMessage, str]]
-    ) -> list[InboundRecord | BaseException | None]:
-        return await self.db.run(self._record_many, items)
-
     def _record_many(
         self, items: list[tuple[InboundMessage, str]]
     ) -> list[InboundRecord | BaseException | None]:
-        results: list[InboundRecord | BaseException | None] = [None] * len(items)
-        recorded: set[tuple[str, str]] = set()
         # In address order (stable, so one sender's messages keep theirs): two processes
         # recording the same new senders then lock their index entries in the same order,
         # and cannot deadlock on PostgreSQL.
         order = sorted(range(len(items)), key=lambda n: (items[n][0].address_kind, items[n][1]))
-        try:  # the usual case: every message records cleanly, and needs no savepoint
-            with self.db.raw_transaction() as cursor:
-                recorded_now = {
-                    n: _insert_inbound(self.statements, cursor, *items[n]) for n in order
-                }
-            return [recorded_now[n] for n in range(len(items))]
-        except Exception as exc:  # a copy, or a race for a new address: one by one, below
-            log.debug("recording %d messages one by one: %s", len(items), exc)
-        with self.db.raw_transaction() as cursor:
+
+        def all_at_once(cursor: Any) -> list[InboundRecord | BaseException | None]:
+            done = {n: _insert_inbound(self.statements, cursor, *items[n]) for n in order}
+            return [done[n] for n in range(len(items))]
+
+        def one_by_one(cursor: Any) -> list[InboundRecord | BaseException | None]:
+            results: list[InboundRecord | BaseException | None] = [None] * len(items)
+            recorded: set[tuple[str, str]] = set()
             for n in order:
                 msg, address_hash = items[n]
                 key = (msg.channel, msg.provider_id)
@@ -274,7 +269,22 @@ class Store:
                 except Exception as exc:  # this message only; the others still commit
                     results[n] = exc
                 recorded.add(key)
-        return results
+            return results
+
+        return self._all_else_one_by_one(all_at_once, one_by_one)
+
+    def _all_else_one_by_one(
+        self, all_at_once: Callable[[Any], list[T]], one_by_one: Callable[[Any], list[T]]
+    ) -> list[T]:
+        """A batch in one plain transaction; if any of it fails, in a second transaction
+        where `one_by_one` gives each item a savepoint (a copy, a race for a new address)."""
+        try:
+            with self.db.raw_transaction() as cursor:
+                return all_at_once(cursor)
+        except Exception as exc:
+            log.debug("batch of the inbound path again, one by one: %s", exc)
+        with self.db.raw_transaction() as cursor:
+            return one_by_one(cursor)
 
     def _record_one(
         self, cursor: Any, msg: InboundMessage, address_hash: str, repeated_in_batch: bool
@@ -313,9 +323,6 @@ class Store:
         )
         return status
 
-    async def _read_batch(self, reads: list[tuple[Prepared, dict[str, Any]]]) -> list[Any]:
-        return await self.db.run(self._read_many, reads)
-
     def _read_many(self, reads: list[tuple[Prepared, dict[str, Any]]]) -> list[Any]:
         with self.db.raw_transaction(write=False) as cursor:
             return [statement.scalar(cursor, values) for statement, values in reads]
@@ -334,25 +341,23 @@ class Store:
         the time saved with them (the conversation's new `state_version`)."""
         return await self._save_batcher(_Turn(record, channel, state, replies, effects, now))
 
-    async def _save_batch(self, turns: list[_Turn]) -> list[list[int] | BaseException]:
-        return await self.db.run(self._save_many, turns)
-
     def _save_many(self, turns: list[_Turn]) -> list[list[int] | BaseException]:
-        results: list[list[int] | BaseException] = []
         now = _now()
-        try:  # the usual case: every turn saves cleanly, and needs no savepoint
-            with self.db.raw_transaction() as cursor:
-                return [self._save_one(cursor, turn, turn.now or now) for turn in turns]
-        except Exception as exc:  # one turn failed: again, each in its own savepoint
-            log.warning("saving %d turns one by one: %s", len(turns), exc)
-        with self.db.raw_transaction() as cursor:
+
+        def all_at_once(cursor: Any) -> list[list[int] | BaseException]:
+            return [self._save_one(cursor, turn, turn.now or now) for turn in turns]
+
+        def one_by_one(cursor: Any) -> list[list[int] | BaseException]:
+            results: list[list[int] | BaseException] = []
             for turn in turns:
                 try:
                     with _savepoint(cursor):
                         results.append(self._save_one(cursor, turn, turn.now or now))
                 except Exception as exc:  # this turn only; the others still commit
                     results.append(exc)
-        return results
+            return results
+
+        return self._all_else_one_by_one(all_at_once, one_by_one)
 
     def _save_one(self, cursor: Any, turn: _Turn, now: datetime) -> list[int]:
         statements, record = self.statements, turn.record

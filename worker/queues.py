@@ -13,11 +13,10 @@ from typing import Any
 
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
-from redis.asyncio.client import Pipeline
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
-from bot.redis_batch import RedisBatch, ScriptBatch
+from bot.redis_batch import ScriptBatch
 from worker import defaults
 
 # Appends each caller's ids (KEYS[i] is the outbox list, ARGV[i] its ids, comma-separated),
@@ -53,7 +52,7 @@ class QueueOutbox:
         self.queue = queue
         self._outbox = defaults.outbox_key(queue.name)
         self._push = ScriptBatch(redis, _PUSH)
-        self._pipelines = RedisBatch(redis)
+        self._redis = redis
 
     async def enqueue(self, message_ids: list[int]) -> None:
         if message_ids and await self._push(self._outbox, ",".join(map(str, message_ids))):
@@ -76,11 +75,10 @@ class QueueOutbox:
             buffered,
         )
 
-        def replay(pipe: Pipeline) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
             for args, options in buffered.command_stack:
                 pipe.execute_command(*args, **options)
-
-        await self._pipelines.run(replay)
+            await pipe.execute()
 
 
 def enqueue_deliveries(queue: Queue, message_ids: list[int]) -> None:
