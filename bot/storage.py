@@ -185,6 +185,33 @@ class _Turn:
     now: datetime | None
 
 
+@dataclass(frozen=True)
+class _Record:
+    """An inbound message to record."""
+
+    msg: InboundMessage
+    address_hash: str
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A one-value read on the inbound path."""
+
+    statement: Prepared
+    values: dict[str, Any]
+
+
+_Step = _Record | _Read | _Turn
+
+
+def _step_order(step: _Step) -> tuple[int, str, str]:
+    if isinstance(step, _Turn):
+        return (0, "", "")
+    if isinstance(step, _Read):
+        return (1, "", "")
+    return (2, step.msg.address_kind.value, step.address_hash)
+
+
 @contextmanager
 def _savepoint(cursor: Any) -> Iterator[None]:
     """Undo only this block's statements if it fails; the transaction goes on."""
@@ -219,9 +246,7 @@ class Store:
         self.cipher = cipher
         self.statements = InboundStatements(db.engine.dialect)
         # Each batch is one hop to the database thread (bot/batching.py).
-        self._record_batcher = Batcher(partial(db.run, self._record_many))
-        self._read_batcher = Batcher(partial(db.run, self._read_many))
-        self._save_batcher = Batcher(partial(db.run, self._save_many))
+        self._inbound_batcher: Batcher[_Step, Any] = Batcher(partial(db.run, self._inbound_many))
 
     @property
     def sessions(self) -> Any:
@@ -235,55 +260,106 @@ class Store:
             connection.execute(text("SELECT 1"))
 
     # -- inbound ----------------------------------------------------------------------------
-    # The steps every message takes are group-committed (bot/batching.py): messages that
-    # reach a step together share one database thread hop and one transaction. If one of
-    # them fails, the batch is done again with a savepoint each, so its failure is its own.
+    # Every step a message takes in the database (record it, read state, save the turn) goes
+    # through one group commit (bot/batching.py): the steps of all messages waiting at that
+    # moment, whichever step each is at, share one database thread hop and one transaction.
+    # If one of them fails, the batch is done again with a savepoint each, so its failure is
+    # its own.
     async def record_inbound(self, msg: InboundMessage) -> InboundRecord | None:
         """Store the message (creating the contact on first contact).
 
         Returns None for a duplicate that was already handled; a duplicate whose first copy
         was recorded but never handled (a crash mid-turn) is returned again to be handled.
         """
-        return await self._record_batcher((msg, self.cipher.lookup_hash(msg.address)))
+        record: InboundRecord | None = await self._inbound_batcher(
+            _Record(msg, self.cipher.lookup_hash(msg.address))
+        )
+        return record
 
-    def _record_many(
-        self, items: list[tuple[InboundMessage, str]]
-    ) -> list[InboundRecord | BaseException | None]:
-        # In address order (stable, so one sender's messages keep theirs): two processes
-        # recording the same new senders then lock their index entries in the same order,
-        # and cannot deadlock on PostgreSQL.
-        order = sorted(range(len(items)), key=lambda n: (items[n][0].address_kind, items[n][1]))
+    async def load_state(self, conversation_id: int) -> dict[str, Any] | None:
+        """The conversation's state as last saved (None for a new conversation)."""
+        state: dict[str, Any] | None = await self._inbound_batcher(
+            _Read(self.statements.load_state, {"conversation_id": conversation_id})
+        )
+        return state
 
-        def all_at_once(cursor: Any) -> list[InboundRecord | BaseException | None]:
-            done = {n: _insert_inbound(self.statements, cursor, *items[n]) for n in order}
-            return [done[n] for n in range(len(items))]
+    async def handoff_status(self, handoff_id: int) -> str | None:
+        """Whether staff still hold a conversation is asked on every message while they do."""
+        status: str | None = await self._inbound_batcher(
+            _Read(self.statements.handoff_status, {"handoff_id": handoff_id})
+        )
+        return status
 
-        def one_by_one(cursor: Any) -> list[InboundRecord | BaseException | None]:
-            results: list[InboundRecord | BaseException | None] = [None] * len(items)
+    async def save_turn(
+        self,
+        record: InboundRecord,
+        channel: str,
+        state: dict[str, Any],
+        replies: list[OutboundMessage],
+        effects: list[Effect],
+        now: datetime | None = None,
+    ) -> list[int]:
+        """Persist the new state, the effects and the queued replies atomically; `now` is
+        the time saved with them (the conversation's new `state_version`)."""
+        reply_ids: list[int] = await self._inbound_batcher(
+            _Turn(record, channel, state, replies, effects, now)
+        )
+        return reply_ids
+
+    def _inbound_many(self, steps: list[_Step]) -> list[Any]:
+        # Saves first, so a message recorded in the same batch reads the state they leave;
+        # records in address order (stable, so one sender's messages keep theirs): two
+        # processes recording the same new senders then lock their index entries in the
+        # same order, and cannot deadlock on PostgreSQL.
+        order = sorted(range(len(steps)), key=lambda n: _step_order(steps[n]))
+        now = _now()
+
+        def all_at_once(cursor: Any) -> list[Any]:
+            done = {n: self._do_step(cursor, steps[n], now) for n in order}
+            return [done[n] for n in range(len(steps))]
+
+        def one_by_one(cursor: Any) -> list[Any]:
+            results: list[Any] = [None] * len(steps)
             recorded: set[tuple[str, str]] = set()
             for n in order:
-                msg, address_hash = items[n]
-                key = (msg.channel, msg.provider_id)
-                try:  # _record_one undoes its own statements on failure
-                    results[n] = self._record_one(cursor, msg, address_hash, key in recorded)
-                except Exception as exc:  # this message only; the others still commit
+                step = steps[n]
+                try:  # a step undoes its own statements on failure
+                    if isinstance(step, _Record):
+                        key = (step.msg.channel, step.msg.provider_id)
+                        repeated = key in recorded
+                        recorded.add(key)
+                        results[n] = self._record_one(cursor, step.msg, step.address_hash, repeated)
+                    else:
+                        with _savepoint(cursor):
+                            results[n] = self._do_step(cursor, step, now)
+                except Exception as exc:  # this step only; the others still commit
                     results[n] = exc
-                recorded.add(key)
             return results
 
-        return self._all_else_one_by_one(all_at_once, one_by_one)
+        write = not all(isinstance(step, _Read) for step in steps)
+        return self._all_else_one_by_one(all_at_once, one_by_one, write)
+
+    def _do_step(self, cursor: Any, step: _Step, now: datetime) -> Any:
+        if isinstance(step, _Record):
+            return _insert_inbound(self.statements, cursor, step.msg, step.address_hash)
+        if isinstance(step, _Read):
+            return step.statement.scalar(cursor, step.values)
+        return self._save_one(cursor, step, step.now or now)
 
     def _all_else_one_by_one(
-        self, all_at_once: Callable[[Any], list[T]], one_by_one: Callable[[Any], list[T]]
+        self,
+        all_at_once: Callable[[Any], list[T]],
+        one_by_one: Callable[[Any], list[T]],
+        write: bool = True,
     ) -> list[T]:
         """A batch in one plain transaction; if any of it fails, in a second transaction
         where `one_by_one` gives each item a savepoint (a copy, a race for a new address)."""
         try:
-            with self.db.raw_transaction() as cursor:
+            with self.db.raw_transaction(write) as cursor:
                 return all_at_once(cursor)
         except Exception as exc:
             log.debug("batch of the inbound path again, one by one: %s", exc)
-        with self.db.raw_transaction() as cursor:
+        with self.db.raw_transaction(write) as cursor:
             return one_by_one(cursor)
 
     def _record_one(
@@ -308,56 +384,6 @@ class Store:
                         message_id, contact_id, address_id, conversation_id, language, False
                     )
         raise RuntimeError("could not record inbound message after retries")
-
-    async def load_state(self, conversation_id: int) -> dict[str, Any] | None:
-        """The conversation's state as last saved (None for a new conversation)."""
-        state: dict[str, Any] | None = await self._read_batcher(
-            (self.statements.load_state, {"conversation_id": conversation_id})
-        )
-        return state
-
-    async def handoff_status(self, handoff_id: int) -> str | None:
-        """Whether staff still hold a conversation is asked on every message while they do."""
-        status: str | None = await self._read_batcher(
-            (self.statements.handoff_status, {"handoff_id": handoff_id})
-        )
-        return status
-
-    def _read_many(self, reads: list[tuple[Prepared, dict[str, Any]]]) -> list[Any]:
-        with self.db.raw_transaction(write=False) as cursor:
-            return [statement.scalar(cursor, values) for statement, values in reads]
-
-    # -- a handled turn ---------------------------------------------------------------------
-    async def save_turn(
-        self,
-        record: InboundRecord,
-        channel: str,
-        state: dict[str, Any],
-        replies: list[OutboundMessage],
-        effects: list[Effect],
-        now: datetime | None = None,
-    ) -> list[int]:
-        """Persist the new state, the effects and the queued replies atomically; `now` is
-        the time saved with them (the conversation's new `state_version`)."""
-        return await self._save_batcher(_Turn(record, channel, state, replies, effects, now))
-
-    def _save_many(self, turns: list[_Turn]) -> list[list[int] | BaseException]:
-        now = _now()
-
-        def all_at_once(cursor: Any) -> list[list[int] | BaseException]:
-            return [self._save_one(cursor, turn, turn.now or now) for turn in turns]
-
-        def one_by_one(cursor: Any) -> list[list[int] | BaseException]:
-            results: list[list[int] | BaseException] = []
-            for turn in turns:
-                try:
-                    with _savepoint(cursor):
-                        results.append(self._save_one(cursor, turn, turn.now or now))
-                except Exception as exc:  # this turn only; the others still commit
-                    results.append(exc)
-            return results
-
-        return self._all_else_one_by_one(all_at_once, one_by_one)
 
     def _save_one(self, cursor: Any, turn: _Turn, now: datetime) -> list[int]:
         statements, record = self.statements, turn.record

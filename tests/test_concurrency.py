@@ -11,11 +11,13 @@ one delivery job per reply; and SQLite's wait for another process's write lock (
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,10 +29,10 @@ from bot.batching import Batcher
 from bot.crypto import Cipher
 from bot.db import Database, Message
 from bot.migrate import upgrade
-from bot.models import AddressKind, InboundMessage
+from bot.models import AddressKind, InboundMessage, OutboundMessage
 from bot.profile import Profile
 from bot.router import Outcome, Router
-from bot.storage import Store
+from bot.storage import InboundRecord, Store, state_version
 from handlers import build_dispatcher
 from handlers.base import Dispatcher, Handler, Turn
 from handlers.menu import MenuHandler
@@ -239,6 +241,36 @@ async def test_a_provider_id_twice_in_one_recording_batch_is_recorded_once(
 
 
 # -- one person, two processes ----------------------------------------------------------------
+async def test_a_save_a_record_and_a_read_at_once_share_one_batch_and_fail_alone(
+    store: Store,
+) -> None:
+    """Steps of different messages waiting together go in one transaction: a turn being
+    saved, the next message of that person, a read, and a turn that cannot be saved (its
+    conversation does not exist). The broken one fails alone; the next message and the
+    read see the saved state."""
+    address = uuid.uuid4().hex
+    first = await store.record_inbound(message("one", address))
+    assert first is not None
+    broken = dataclasses.replace(first, conversation_id=10**9)
+    saved_at = datetime(2026, 11, 22, 9, 30, 0, 123456, tzinfo=UTC)
+    saved, second, failed, read = await asyncio.gather(
+        store.save_turn(first, "webchat", {"seen": ["one"]}, [OutboundMessage("ok")], [], saved_at),
+        store.record_inbound(message("two", address)),
+        store.save_turn(broken, "webchat", {}, [OutboundMessage("lost")], [], saved_at),
+        store.load_state(first.conversation_id),
+        return_exceptions=True,
+    )
+    assert isinstance(saved, list) and len(saved) == 1
+    assert isinstance(second, InboundRecord)
+    assert second.state == {"seen": ["one"]}
+    assert second.version == state_version(saved_at)
+    assert isinstance(failed, Exception)
+    assert read == {"seen": ["one"]}
+    assert await store.count_messages("out") == 1
+    assert await store.count_messages("in", "handled") == 1
+    assert await store.count_messages("in", "received") == 1
+
+
 async def test_two_processes_lose_no_update_of_one_conversation(
     store: Store, database_url: str, cipher: Cipher, profile: Profile, queue: Queue
 ) -> None:
