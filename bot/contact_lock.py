@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
-from bot.redis_batch import ScriptBatch
+from bot.redis_batch import script_batch
 
 log = logging.getLogger(__name__)
 
@@ -35,49 +35,40 @@ VERSION_SECONDS = 24 * 3600  # an idle conversation is simply read again
 CLAIM_SECONDS = 10 * 60
 DUPLICATE = -1
 
-# One call takes a batch of turns. Caller i brings KEYS[2i-1] (its message's claim),
-# KEYS[2i] (its contact's lock) and ARGV[i] (its token), and gets back DUPLICATE when another
-# turn claimed the message, 0 when the lock is busy (its claim is kept: it tries again), or
-# the version the last holder saved ('' if none). Taking the lock deletes that version, so a
-# holder that dies between saving and releasing leaves none behind and the next turn reads
-# the conversation again.
+# Claims the message and takes the lock. KEYS are the message's claim and its contact's
+# lock, ARG the turn's token. Answers DUPLICATE when another turn claimed the message, 0 when
+# the lock is busy (the claim is kept: the turn tries again), or the version the last holder
+# saved ('' if none). Taking the lock deletes that version, so a holder that dies between
+# saving and releasing leaves none behind and the next turn reads the conversation again.
 _TAKE = f"""
-local taken = {{}}
-for i, token in ipairs(ARGV) do
-    local claim, lock = KEYS[2 * i - 1], KEYS[2 * i]
-    local owner = redis.call('get', claim)
-    if owner and owner ~= token then
-        taken[i] = {DUPLICATE}
-    else
-        if not owner then
-            redis.call('set', claim, token, 'EX', {CLAIM_SECONDS})
-        end
-        taken[i] = 0
-        if redis.call('set', lock, token, 'NX', 'PX', {LOCK_TIMEOUT_SECONDS * 1000}) then
-            taken[i] = redis.call('get', lock .. ':version') or ''
-            redis.call('del', lock .. ':version')
-        end
-    end
+local owner = redis.call('get', KEYS[1])
+if owner and owner ~= ARG then
+    return {DUPLICATE}
 end
-return taken
+if not owner then
+    redis.call('set', KEYS[1], ARG, 'EX', {CLAIM_SECONDS})
+end
+if not redis.call('set', KEYS[2], ARG, 'NX', 'PX', {LOCK_TIMEOUT_SECONDS * 1000}) then
+    return 0
+end
+local version = redis.call('get', KEYS[2] .. ':version') or ''
+redis.call('del', KEYS[2] .. ':version')
+return version
 """
 
-# Deletes a lock only if it still holds our token (an expired lock taken over by another
+# Deletes the lock only if it still holds our token (an expired lock taken over by another
 # process is never released by the one that lost it), recording the version it saved.
-# ARGV[i] is "token|version"; an empty version (the turn saved nothing) records none.
+# ARG is "token|version"; an empty version (the turn saved nothing) records none.
 _RELEASE = f"""
-local released = {{}}
-for i, key in ipairs(KEYS) do
-    released[i] = 0
-    local token, version = string.match(ARGV[i], '^([^|]*)|(.*)$')
-    if redis.call('get', key) == token then
-        released[i] = redis.call('del', key)
-        if version ~= '' then
-            redis.call('set', key .. ':version', version, 'EX', {VERSION_SECONDS})
-        end
-    end
+local token, version = string.match(ARG, '^([^|]*)|(.*)$')
+if redis.call('get', KEYS[1]) ~= token then
+    return 0
 end
-return released
+redis.call('del', KEYS[1])
+if version ~= '' then
+    redis.call('set', KEYS[1] .. ':version', version, 'EX', {VERSION_SECONDS})
+end
+return 1
 """
 
 
@@ -99,8 +90,9 @@ class Held:
 
 class ContactLocks:
     def __init__(self, redis: Redis) -> None:
-        self._take_many = ScriptBatch(redis, _TAKE, keys_per_call=2)
-        self._release_many = ScriptBatch(redis, _RELEASE)
+        steps = script_batch(redis)  # shared with the outbox: one Redis call per moment
+        self._take_step = steps.add(_TAKE, keys_per_call=2)
+        self._release_step = steps.add(_RELEASE)
         self._local: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         # Tokens only have to be unique: a random id for this process and a count of its
         # turns is that, without a system call for randomness on every message.
@@ -129,7 +121,7 @@ class ContactLocks:
 
     async def give_back(self, held: Held) -> None:
         try:
-            await self._release_many(held.key, f"{held.token}|{held.version_saved or ''}")
+            await self._release_step(held.key, f"{held.token}|{held.version_saved or ''}")
         except Exception:  # the turn is saved; the key expires on its own
             log.warning("could not release %s; it expires in %d s", held.key, LOCK_TIMEOUT_SECONDS)
         finally:
@@ -137,7 +129,7 @@ class ContactLocks:
 
     async def _take(self, claim: str, key: str, token: str) -> object:
         deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
-        while (taken := await self._take_many((claim, key), token)) == 0:
+        while (taken := await self._take_step((claim, key), token)) == 0:
             if time.monotonic() > deadline:
                 raise LockTimeout(key)
             await asyncio.sleep(RETRY_SECONDS)

@@ -16,23 +16,19 @@ from redis.asyncio import Redis as AsyncRedis
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
-from bot.redis_batch import ScriptBatch
+from bot.redis_batch import script_batch
 from worker import defaults
 
-# Appends each caller's ids (KEYS[i] is the outbox list, ARGV[i] its ids, comma-separated),
-# then raises the drain flag; the first caller is told when it was down, to queue a drain.
+# Appends the ids (ARG, comma-separated) to the outbox list (KEYS[1]) and raises its drain
+# flag; answers 1 when the flag was down, so that this caller queues a drain job.
 _PUSH = f"""
-for i, key in ipairs(KEYS) do
-    for id in string.gmatch(ARGV[i], '[^,]+') do
-        redis.call('rpush', key, id)
-    end
+for id in string.gmatch(ARG, '[^,]+') do
+    redis.call('rpush', KEYS[1], id)
 end
-local queue_drain = {{}}
-for i = 1, #KEYS do queue_drain[i] = 0 end
 if redis.call('set', KEYS[1] .. ':drain', '1', 'NX', 'EX', {defaults.DRAIN_FLAG_SECONDS}) then
-    queue_drain[1] = 1
+    return 1
 end
-return queue_drain
+return 0
 """
 
 _RETRY = Retry(
@@ -51,7 +47,7 @@ class QueueOutbox:
         """`redis` is an async client of the same server as the queue's connection."""
         self.queue = queue
         self._outbox = defaults.outbox_key(queue.name)
-        self._push = ScriptBatch(redis, _PUSH)
+        self._push = script_batch(redis).add(_PUSH)
         self._redis = redis
 
     async def enqueue(self, message_ids: list[int]) -> None:
