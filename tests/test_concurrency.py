@@ -31,6 +31,7 @@ from bot.db import Database, Message
 from bot.migrate import upgrade
 from bot.models import AddressKind, InboundMessage, OutboundMessage
 from bot.profile import Profile
+from bot.redis_batch import ScriptBatch
 from bot.router import Outcome, Router
 from bot.storage import InboundRecord, Store, state_version
 from handlers import build_dispatcher
@@ -440,6 +441,28 @@ async def test_a_cancelled_caller_does_not_disturb_the_others_in_its_batch() -> 
     assert isinstance(results[1], asyncio.CancelledError)
     assert batches == [[0, 1, 2]]
     assert await answers(batcher(9)) == [9]  # and the batcher still works
+
+
+async def script_calls(redis: Redis) -> int:
+    stats = await redis.info("commandstats")
+    return sum(
+        int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("evalsha", "eval")
+    )
+
+
+async def test_different_lua_steps_called_together_go_as_one_script_call(redis: Redis) -> None:
+    steps = ScriptBatch(redis)
+    add = steps.add("return redis.call('incrby', KEYS[1], ARG)")
+    read = steps.add("return redis.call('get', KEYS[1]) or ''", keys_per_call=1)
+    key = f"test:steps:{uuid.uuid4().hex}"
+    await add(key, 1)  # loads the script
+    before = await script_calls(redis)
+    results = await asyncio.gather(add(key, 10), read(key, ""), add(key, 100), read(key, ""))
+    assert await script_calls(redis) - before == 1
+    assert results == [11, b"11", 111, b"111"]  # in call order
+    with pytest.raises(ValueError):
+        await add((key, key), 1)
+    await redis.delete(key)
 
 
 # -- SQLite and another process ---------------------------------------------------------------
