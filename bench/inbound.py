@@ -4,12 +4,14 @@ Starts a real `tawasul serve` (SQLite under a temporary var/, Redis from TAWASUL
 the embedded one, no worker: the path measured ends when the reply is queued) and measures:
 
 - closed loop: `--concurrency` clients, each sending its next message when the last one is
-  answered, once per number of web processes in `--processes`: the most it can do;
+  answered: the most it can do;
 - open loop: messages offered at a fixed `--rate` whatever the answers (as real senders do),
   latency counted from when each was due, so a stall is not hidden (coordinated omission);
+  both once per number of web processes in `--processes`;
 - the same closed loop against a bare aiohttp handler that does nothing, for the ratio.
 
-Client and server share the machine's cores, so the figures are conservative.
+The load generator shares the machine's cores with the server and Redis, so it speaks bare
+HTTP/1.1 to cost little; the CPU each side used is printed beside the figures.
 
     python bench/inbound.py [--messages 8000] [--concurrency 32] [--processes 1,2]
                             [--rate 1000] [--seconds 10] [--sessions 300]
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import statistics
@@ -27,8 +30,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -55,6 +60,39 @@ class Run:
     rate: float
     latencies: list[float]
     errors: int
+    server_cores: float | None = None  # CPU the server used, in cores (None: not Linux)
+    client_cores: float = 0.0  # CPU this load generator used, in cores
+
+
+Measured = tuple[float, list[float], int]
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time used so far by `pid` and its child processes; None without Linux's /proc."""
+    total, found = 0.0, False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended meanwhile
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            found = True
+    return total if found else None
+
+
+async def measure(name: str, pid: int, work: Awaitable[Measured]) -> Run:
+    """Run `work` (a load), noting the CPU the server and this client used meanwhile."""
+    server_before, client_before = cpu_seconds(pid), time.process_time()
+    started = time.perf_counter()
+    rate, latencies, errors = await work
+    elapsed = time.perf_counter() - started
+    server_after = cpu_seconds(pid)
+    server = None
+    if server_before is not None and server_after is not None:
+        server = (server_after - server_before) / elapsed
+    client = (time.process_time() - client_before) / elapsed
+    return Run(name, rate, latencies, errors, server, client)
 
 
 def free_port() -> int:
@@ -77,6 +115,45 @@ async def wait_ready(url: str, within: float = 30.0) -> None:
     raise RuntimeError(f"{url} did not start")
 
 
+class Connections:
+    """Keep-alive HTTP/1.1 connections speaking just enough HTTP to post JSON and read the
+    status: the load generator shares the machine's two cores with the server, so it should
+    cost as little as it can (aiohttp's client costs about three times more per request).
+    """
+
+    def __init__(self, base: str) -> None:
+        url = urlsplit(base)
+        self.host, self.port = url.hostname or "127.0.0.1", url.port or 80
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._open: list[asyncio.StreamWriter] = []
+
+    async def post(self, path: str, body: bytes) -> int:
+        """POST `body` as JSON; returns the response's status."""
+        if self._idle:
+            reader, writer = self._idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+            self._open.append(writer)
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        writer.write(head.encode() + body)
+        response = await reader.readuntil(b"\r\n\r\n")
+        status = int(response[9:12])
+        length = 0
+        for line in response.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        await reader.readexactly(length)
+        self._idle.append((reader, writer))
+        return status
+
+    async def close(self) -> None:
+        for writer in self._open:
+            writer.close()
+
+
 async def load(
     base: str, messages: int, concurrency: int, sessions: list[str]
 ) -> tuple[float, list[float], int]:
@@ -84,32 +161,31 @@ async def load(
     latencies: list[float] = []
     errors = 0
     counter = iter(range(messages))
+    connections = Connections(base)
 
-    async def client(http: aiohttp.ClientSession) -> None:
+    async def client() -> None:
         nonlocal errors
         for n in counter:
             started = time.perf_counter()
-            if not await post(http, base, n, sessions):
+            if not await post(connections, n, sessions):
                 errors += 1
             latencies.append(time.perf_counter() - started)
 
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as http:
-        started = time.perf_counter()
-        await asyncio.gather(*(client(http) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    await connections.close()
     return messages / elapsed, latencies, errors
 
 
-async def post(http: aiohttp.ClientSession, base: str, n: int, sessions: list[str]) -> bool:
+async def post(connections: Connections, n: int, sessions: list[str]) -> bool:
     body = {
         "session": sessions[n % len(sessions)],
         "text": TEXTS[n % len(TEXTS)],
         "client_id": uuid.uuid4().hex,
     }
-    async with http.post(f"{base}/chat/api/messages", json=body) as response:
-        await response.read()
-        return response.status == 202
+    status = await connections.post("/chat/api/messages", json.dumps(body).encode())
+    return status == 202
 
 
 async def offer(
@@ -119,25 +195,25 @@ async def offer(
     latencies: list[float] = []
     errors = 0
     total = int(rate * seconds)
+    connections = Connections(base)
 
-    async def one(http: aiohttp.ClientSession, n: int, due: float) -> None:
+    async def one(n: int, due: float) -> None:
         nonlocal errors
-        if not await post(http, base, n, sessions):
+        if not await post(connections, n, sessions):
             errors += 1
         latencies.append(time.perf_counter() - due)
 
-    connector = aiohttp.TCPConnector(limit=1024)
-    async with aiohttp.ClientSession(connector=connector) as http:
-        started = time.perf_counter()
-        sending: list[asyncio.Task[None]] = []
-        while len(sending) < total:
-            due_now = min(total, int((time.perf_counter() - started) * rate) + 1)
-            while len(sending) < due_now:
-                n = len(sending)
-                sending.append(asyncio.create_task(one(http, n, started + n / rate)))
-            await asyncio.sleep(0.001)
-        await asyncio.gather(*sending)
-        elapsed = time.perf_counter() - started
+    started = time.perf_counter()
+    sending: list[asyncio.Task[None]] = []
+    while len(sending) < total:
+        due_now = min(total, int((time.perf_counter() - started) * rate) + 1)
+        while len(sending) < due_now:
+            n = len(sending)
+            sending.append(asyncio.create_task(one(n, started + n / rate)))
+        await asyncio.sleep(0.001)
+    await asyncio.gather(*sending)
+    elapsed = time.perf_counter() - started
+    await connections.close()
     return total / elapsed, latencies, errors
 
 
@@ -156,26 +232,27 @@ async def new_sessions(base: str, count: int) -> list[str]:
 
 
 async def measure_gateway(
-    args: argparse.Namespace, base: str, processes: int, open_loop: bool
+    args: argparse.Namespace, base: str, processes: int, pid: int
 ) -> list[Run]:
     await wait_ready(f"{base}/chat/api/messages")
     sessions = await new_sessions(base, args.sessions)
     await load(base, min(1000, args.messages), args.concurrency, sessions)  # warm-up
     label = f"tawasul, {processes} web process{'es' if processes > 1 else ''}"
-    rate, latencies, errors = await load(base, args.messages, args.concurrency, sessions)
-    runs = [Run(f"{label}, closed loop", rate, latencies, errors)]
-    if open_loop:
-        rate, latencies, errors = await offer(base, args.rate, args.seconds, sessions)
-        runs.append(Run(f"{label}, {args.rate:.0f}/s offered", rate, latencies, errors))
-    return runs
+    closed = await measure(
+        f"{label}, closed loop", pid, load(base, args.messages, args.concurrency, sessions)
+    )
+    opened = await measure(
+        f"{label}, {args.rate:.0f}/s offered", pid, offer(base, args.rate, args.seconds, sessions)
+    )
+    return [closed, opened]
 
 
-async def measure_bare(args: argparse.Namespace, base: str) -> Run:
+async def measure_bare(args: argparse.Namespace, base: str, pid: int) -> Run:
     await wait_ready(f"{base}/chat/api/messages")
     sessions = ["unused"]
     await load(base, min(1000, args.messages), args.concurrency, sessions)
-    rate, latencies, errors = await load(base, args.messages, args.concurrency, sessions)
-    return Run("bare aiohttp, closed loop", rate, latencies, errors)
+    closed = load(base, args.messages, args.concurrency, sessions)
+    return await measure("bare aiohttp, closed loop", pid, closed)
 
 
 def gateway_env() -> dict[str, str]:
@@ -191,7 +268,7 @@ def gateway_env() -> dict[str, str]:
     return env
 
 
-def run_gateway(args: argparse.Namespace, processes: int, open_loop: bool) -> list[Run]:
+def run_gateway(args: argparse.Namespace, processes: int) -> list[Run]:
     """A fresh database and server per configuration, so runs do not inherit each other's
     data."""
     env = gateway_env()
@@ -201,7 +278,8 @@ def run_gateway(args: argparse.Namespace, processes: int, open_loop: bool) -> li
     serve = [*cli, "serve", "--port", str(port), "--no-worker", "--processes", str(processes)]
     gateway = subprocess.Popen(serve, env=env, cwd=ROOT)
     try:
-        return asyncio.run(measure_gateway(args, f"http://127.0.0.1:{port}", processes, open_loop))
+        base = f"http://127.0.0.1:{port}"
+        return asyncio.run(measure_gateway(args, base, processes, gateway.pid))
     finally:
         gateway.terminate()
         gateway.wait(timeout=15)
@@ -211,7 +289,7 @@ def run_bare(args: argparse.Namespace) -> Run:
     port = free_port()
     bare = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(port)])
     try:
-        return asyncio.run(measure_bare(args, f"http://127.0.0.1:{port}"))
+        return asyncio.run(measure_bare(args, f"http://127.0.0.1:{port}", bare.pid))
     finally:
         bare.terminate()
         bare.wait(timeout=15)
@@ -221,7 +299,7 @@ def run(args: argparse.Namespace) -> None:
     counts = [int(n) for n in args.processes.split(",")]
     runs: list[Run] = []
     for processes in counts:
-        runs += run_gateway(args, processes, open_loop=processes == max(counts))
+        runs += run_gateway(args, processes)
     bare = run_bare(args)
     runs.append(bare)
 
@@ -231,12 +309,17 @@ def run(args: argparse.Namespace) -> None:
         f"closed loop: {args.messages} messages from {args.concurrency} clients; "
         f"open loop: {args.seconds:.0f} s; {args.sessions} conversations"
     )
-    print(f"{'':42} {'msg/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'mean ms':>8} {'errors':>6}")
+    print(
+        f"{'':42} {'msg/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'mean ms':>8} {'errors':>6} "
+        f"{'server cores':>12} {'load cores':>10}"
+    )
     for item in runs:
+        server = "-" if item.server_cores is None else f"{item.server_cores:.2f}"
         print(
             f"{item.name:42} {item.rate:7.0f} {percentile(item.latencies, 0.50):7.1f} "
             f"{percentile(item.latencies, 0.99):7.1f} "
-            f"{statistics.mean(item.latencies) * 1000:8.1f} {item.errors:6d}"
+            f"{statistics.mean(item.latencies) * 1000:8.1f} {item.errors:6d} "
+            f"{server:>12} {item.client_cores:10.2f}"
         )
     best = max(item.rate for item in runs if "closed" in item.name and item is not bare)
     print(f"ratio best tawasul closed loop / bare aiohttp: {best / bare.rate:.3f}")

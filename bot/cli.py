@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import getpass
 import logging
 import os
@@ -83,6 +84,10 @@ def _run_web(settings: Settings, redis_url: str, host: str, port: int, reuse_por
 
         app = create_app(runtime)
         app.on_cleanup.append(close_runtime)
+        # What start-up built (libraries, the profile, catalogs, SQL metadata) lives as long
+        # as the process: leave it out of the collector's full passes, which otherwise walk
+        # all of it and stop every request for 70-90 ms, a few times a minute under load.
+        gc.freeze()
         return app
 
     web.run_app(
