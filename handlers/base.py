@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from bot.effects import Effect, SetLanguage
@@ -92,9 +93,10 @@ class Turn:
     def channel(self) -> str:
         return self.message.channel
 
-    @property
+    @cached_property
     def text(self) -> str:
-        """The message normalised for matching (digits, Arabic letter forms, case)."""
+        """The message normalised for matching (digits, Arabic letter forms, case); every
+        handler's check asks for it, so it is worked out once."""
         return normalize_for_matching(self.message.text)
 
     def say(self, text: str, buttons: Sequence[Button] = ()) -> None:
