@@ -78,17 +78,17 @@ class Router:
     async def handle(self, msg: InboundMessage) -> Outcome:
         """Route one inbound message; returns once it is recorded and its replies queued."""
         started = time.perf_counter()
-        address_key = f"{msg.address_kind}:{self.store.cipher.lookup_hash(msg.address)}"
+        address_hash = self.store.cipher.lookup_hash(msg.address)
         # The first await is this lock: asyncio.Lock wakes waiters in arrival order, so one
         # person's quick messages are recorded, handled and queued in the order they came.
-        async with self._local_lock(address_key):
-            outcome = await self._handle_in_order(msg)
+        async with self._local_lock(f"{msg.address_kind}:{address_hash}"):
+            outcome = await self._handle_in_order(msg, address_hash)
         if not outcome.duplicate:
             metrics.HANDLER_SECONDS.labels(msg.channel).observe(time.perf_counter() - started)
         return outcome
 
-    async def _handle_in_order(self, msg: InboundMessage) -> Outcome:
-        record = await self.store.record_inbound(msg)
+    async def _handle_in_order(self, msg: InboundMessage, address_hash: str) -> Outcome:
+        record = await self.store.record_inbound(msg, address_hash)
         claim = f"tawasul:seen:{msg.channel}:{msg.provider_id}"
         held = None if record is None else await self.contact_locks.take(record.contact_id, claim)
         if record is None or held is None:  # handled already, or being handled right now

@@ -265,15 +265,18 @@ class Store:
     # moment, whichever step each is at, share one database thread hop and one transaction.
     # If one of them fails, the batch is done again with a savepoint each, so its failure is
     # its own.
-    async def record_inbound(self, msg: InboundMessage) -> InboundRecord | None:
-        """Store the message (creating the contact on first contact).
+    async def record_inbound(
+        self, msg: InboundMessage, address_hash: str | None = None
+    ) -> InboundRecord | None:
+        """Store the message (creating the contact on first contact); `address_hash` is
+        the cipher's lookup hash of its address, when the caller has it already.
 
         Returns None for a duplicate that was already handled; a duplicate whose first copy
         was recorded but never handled (a crash mid-turn) is returned again to be handled.
         """
-        record: InboundRecord | None = await self._inbound_batcher(
-            _Record(msg, self.cipher.lookup_hash(msg.address))
-        )
+        if address_hash is None:
+            address_hash = self.cipher.lookup_hash(msg.address)
+        record: InboundRecord | None = await self._inbound_batcher(_Record(msg, address_hash))
         return record
 
     async def load_state(self, conversation_id: int) -> dict[str, Any] | None:
