@@ -222,6 +222,29 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000
 
 
+async def wait_listening(port: int, processes: int, within: float = 30.0) -> None:
+    """Wait until every web process listens on `port`: a connection made before one of them
+    is up always goes to the others, and a closed loop would measure fewer processes."""
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    if not tables[0].exists():  # not Linux: give them time
+        await asyncio.sleep(5)
+        return
+    suffix = f":{port:04X}"  # local address column, e.g. 0100007F:1F90; state 0A is LISTEN
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        rows = [
+            line.split()
+            for table in tables
+            if table.exists()
+            for line in table.read_text().splitlines()[1:]
+        ]
+        listening = sum(1 for row in rows if row[1].endswith(suffix) and row[3] == "0A")
+        if listening >= processes:
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"only some of the {processes} web processes listen on {port}")
+
+
 async def new_sessions(base: str, count: int) -> list[str]:
     async with aiohttp.ClientSession() as http:
         tokens = []
@@ -235,6 +258,7 @@ async def measure_gateway(
     args: argparse.Namespace, base: str, processes: int, pid: int
 ) -> list[Run]:
     await wait_ready(f"{base}/chat/api/messages")
+    await wait_listening(int(urlsplit(base).port or 80), processes)
     sessions = await new_sessions(base, args.sessions)
     await load(base, min(1000, args.messages), args.concurrency, sessions)  # warm-up
     label = f"tawasul, {processes} web process{'es' if processes > 1 else ''}"
