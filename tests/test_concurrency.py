@@ -483,3 +483,18 @@ async def test_sqlite_waits_for_another_process_write_lock(
     assert record is not None
     assert waited >= 0.25
     assert await sqlite_store.count_messages("in") == 2
+
+
+async def test_the_database_file_takes_in_new_messages_within_seconds(
+    sqlite_store: Store, sqlite_path: Path
+) -> None:
+    """The write-ahead log is copied into the database file by a thread of its own, soon
+    after writes: a copy of the file is current, and the log does not grow without end."""
+    before = sqlite_path.stat().st_size
+    await asyncio.gather(*(sqlite_store.record_inbound(message("س" * 400)) for _ in range(200)))
+    for _ in range(50):  # up to 5 s
+        if sqlite_path.stat().st_size > before + 100_000:
+            break
+        await asyncio.sleep(0.1)
+    assert sqlite_path.stat().st_size > before + 100_000
+    assert await sqlite_store.count_messages("in") == 200
