@@ -8,12 +8,12 @@ transaction before anything else happens, so a crash later never loses what was 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Dialect
@@ -40,7 +40,6 @@ from bot.models import utcnow as _now
 from bot.prepared import Prepared
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 RECEIVED = "received"
 HANDLED = "handled"
@@ -310,20 +309,25 @@ class Store:
         return reply_ids
 
     def _inbound_many(self, steps: list[_Step]) -> list[Any]:
+        """The batch in one plain transaction; if any step fails, again in a second one
+        where each step has a savepoint, so that its failure (a copy, a race for a new
+        address) is its own."""
         # Saves first, so a message recorded in the same batch reads the state they leave;
         # records in address order (stable, so one sender's messages keep theirs): two
         # processes recording the same new senders then lock their index entries in the
         # same order, and cannot deadlock on PostgreSQL.
         order = sorted(range(len(steps)), key=lambda n: _step_order(steps[n]))
         now = _now()
-
-        def all_at_once(cursor: Any) -> list[Any]:
-            done = {n: self._do_step(cursor, steps[n], now) for n in order}
+        write = not all(isinstance(step, _Read) for step in steps)
+        try:
+            with self.db.raw_transaction(write) as cursor:
+                done = {n: self._do_step(cursor, steps[n], now) for n in order}
             return [done[n] for n in range(len(steps))]
-
-        def one_by_one(cursor: Any) -> list[Any]:
-            results: list[Any] = [None] * len(steps)
-            recorded: set[tuple[str, str]] = set()
+        except Exception as exc:
+            log.debug("batch of the inbound path again, one by one: %s", exc)
+        results: list[Any] = [None] * len(steps)
+        recorded: set[tuple[str, str]] = set()
+        with self.db.raw_transaction(write) as cursor:
             for n in order:
                 step = steps[n]
                 try:  # a step undoes its own statements on failure
@@ -337,10 +341,7 @@ class Store:
                             results[n] = self._do_step(cursor, step, now)
                 except Exception as exc:  # this step only; the others still commit
                     results[n] = exc
-            return results
-
-        write = not all(isinstance(step, _Read) for step in steps)
-        return self._all_else_one_by_one(all_at_once, one_by_one, write)
+        return results
 
     def _do_step(self, cursor: Any, step: _Step, now: datetime) -> Any:
         if isinstance(step, _Record):
@@ -348,22 +349,6 @@ class Store:
         if isinstance(step, _Read):
             return step.statement.scalar(cursor, step.values)
         return self._save_one(cursor, step, step.now or now)
-
-    def _all_else_one_by_one(
-        self,
-        all_at_once: Callable[[Any], list[T]],
-        one_by_one: Callable[[Any], list[T]],
-        write: bool = True,
-    ) -> list[T]:
-        """A batch in one plain transaction; if any of it fails, in a second transaction
-        where `one_by_one` gives each item a savepoint (a copy, a race for a new address)."""
-        try:
-            with self.db.raw_transaction(write) as cursor:
-                return all_at_once(cursor)
-        except Exception as exc:
-            log.debug("batch of the inbound path again, one by one: %s", exc)
-        with self.db.raw_transaction(write) as cursor:
-            return one_by_one(cursor)
 
     def _record_one(
         self, cursor: Any, msg: InboundMessage, address_hash: str, repeated_in_batch: bool
