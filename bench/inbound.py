@@ -296,7 +296,7 @@ def run_gateway(args: argparse.Namespace, processes: int) -> list[Run]:
     """A fresh database and server per configuration, so runs do not inherit each other's
     data."""
     env = gateway_env()
-    cli = [sys.executable, "-m", "bot.cli"]
+    cli = [sys.executable, "-m", "bot.app.cli"]
     subprocess.run([*cli, "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
     port = free_port()
     serve = [*cli, "serve", "--port", str(port), "--no-worker", "--processes", str(processes)]

@@ -243,3 +243,9 @@ def keywords(msgid: str) -> frozenset[str]:
     for language in LANGUAGES:
         words |= _split_words(translator(language).gettext(msgid))
     return frozenset(words)
+
+
+# Shared by the menu (a greeting opens it) and the Telegram channel (its Start button is read
+# as a greeting in the app's language).
+# Translators: comma-separated greetings a beneficiary may open with.
+GREETING_WORDS = N_("hi, hello, hey, salam, good morning, good evening")

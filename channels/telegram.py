@@ -45,7 +45,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.i18n import LANGUAGES, translator
+from bot.i18n import GREETING_WORDS, LANGUAGES, translator
 from bot.media import MAX_BYTES
 from bot.models import AddressKind, InboundMessage, Media, OutboundMessage
 from bot.settings import Settings
@@ -63,7 +63,6 @@ from channels.base import (
 )
 from channels.context import ChannelContext
 from channels.render import numbered_text, split_text
-from handlers.menu import GREETING_WORDS
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from handlers.base import N_, Flow, Turn
 from handlers.choices import BACK_WORDS, CANCEL_WORDS, SKIP_WORDS, choose, said
 from handlers.consent import offer_updates_once
 from handlers.menu import show_menu
+from handlers.privacy_options import show_privacy_options
 
 NAME = "complaint"
 CATEGORY, DESCRIPTION, ATTACHMENTS = "category", "description", "attachments"
@@ -215,8 +216,6 @@ class ComplaintFlow(Flow):
         t = turn.t
         if back:
             if turn.state.data.get(FROM_PRIVACY):
-                from handlers.privacy import show_privacy_options  # privacy imports this module
-
                 show_privacy_options(turn)
             else:
                 ask_category(turn)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from bot.i18n import LANGUAGES, Translator, keywords, translator
+from bot.i18n import GREETING_WORDS, LANGUAGES, Translator, keywords, translator
 from bot.models import Button
 from bot.text import normalize_for_matching, parse_int
 from handlers.base import N_, Flow, Handler, Turn
@@ -75,8 +75,6 @@ MAIN_MENU: tuple[MenuEntry, ...] = (
 
 # Translators: the name of this catalog's language, written in that language.
 LANGUAGE_NAME = N_("English")
-# Translators: comma-separated greetings a beneficiary may open with.
-GREETING_WORDS = N_("hi, hello, hey, salam, good morning, good evening")
 # Translators: comma-separated words that show the main menu from anywhere.
 MENU_WORDS = N_("menu, main menu, home")
 

@@ -14,57 +14,26 @@ from zoneinfo import ZoneInfo
 import babel.lists
 
 from bot.i18n import Translator, translator
-from bot.models import Button
 from bot.records import ContactSummary
 from handlers.base import N_, Flow, Turn
-from handlers.choices import BACK_WORDS, CANCEL_WORDS, YES, choose, said, yes_no, yes_no_buttons
+from handlers.choices import BACK_WORDS, CANCEL_WORDS, YES, said, yes_no, yes_no_buttons
 from handlers.complaint import CHOOSE_AGAIN, start_privacy_report
 from handlers.consent import ANSWER_YES_NO, NOTHING_CHANGED
 from handlers.menu import LANGUAGE_NAME, show_menu
-
-NAME = "privacy"
-CHOOSE, CONFIRM_DELETE = "choose", "confirm_delete"
-NOTICE, SUMMARY, DELETE, REPORT = (
-    "privacy:notice",
-    "privacy:summary",
-    "privacy:delete",
-    "privacy:report",
+from handlers.privacy_options import (
+    CHOOSE,
+    DELETE,
+    NAME,
+    NOTICE,
+    REPORT,
+    SUMMARY,
+    chosen_option,
+    show_privacy_options,
 )
+
+CONFIRM_DELETE = "confirm_delete"
 DATA_DELETION = "data_deletion"
 
-# Each option: its button title, and the words that choose it when typed.
-OPTIONS: tuple[tuple[str, str, str], ...] = (
-    (
-        NOTICE,
-        N_("Privacy notice"),
-        # Translators: comma-separated words that ask for the privacy notice.
-        N_("notice, privacy notice, policy, privacy policy"),
-    ),
-    (
-        SUMMARY,
-        N_("Data you hold on me"),
-        # Translators: comma-separated words that ask what data the association holds.
-        N_("my data, what you hold, data you hold, summary"),
-    ),
-    (
-        DELETE,
-        N_("Delete my data"),
-        # Translators: comma-separated words that ask to delete one's data.
-        N_("delete, deletion, delete my data, erase"),
-    ),
-    (
-        REPORT,
-        N_("Report a violation"),
-        # Translators: comma-separated words that report a privacy violation.
-        N_("report, violation, report a violation, privacy violation"),
-    ),
-)
-
-PROMISE = N_(
-    "Your data is confidential: we do not disclose it to anyone else unless a judicial or "
-    "regulatory authority orders it, and we send you our news only if you agree."
-)
-WHAT_NEXT = N_("What would you like to do?")
 NOTICE_TEXT = N_(
     "Our privacy notice explains what data we collect, how we use and protect it, and your "
     "rights: {url}"
@@ -94,25 +63,6 @@ CHANNEL_NAMES = {
     "webchat": N_("Web chat"),
     "terminal": N_("Terminal"),
 }
-
-
-def _buttons(t: Translator) -> list[Button]:
-    return [Button(option_id, t.gettext(title)) for option_id, title, _ in OPTIONS]
-
-
-def _chosen(turn: Turn) -> str | None:
-    """The option a message means: its button, its number, its title or one of its words."""
-    chosen = choose(turn, _buttons(turn.t))
-    if chosen is not None:
-        return chosen
-    return next((option_id for option_id, _, words in OPTIONS if said(turn, words)), None)
-
-
-def show_privacy_options(turn: Turn, lead: str | None = None) -> None:
-    """The privacy menu, under what the association promises about the beneficiary's data."""
-    turn.state.enter(NAME, CHOOSE)
-    t = turn.t
-    turn.say(f"{lead or t.gettext(PROMISE)}\n\n{t.gettext(WHAT_NEXT)}", _buttons(t))
 
 
 def _list(t: Translator, items: list[str]) -> str:
@@ -190,7 +140,7 @@ class PrivacyFlow(Flow):
 
     async def _choose(self, turn: Turn) -> None:
         t = turn.t
-        choice = _chosen(turn)
+        choice = chosen_option(turn)
         if choice == NOTICE:
             turn.state.enter(None)
             show_menu(turn, t.gettext(NOTICE_TEXT).format(url=turn.profile.privacy_notice_url))

@@ -54,7 +54,7 @@ def tawasul_cli(
     }
     env.pop("TAWASUL_DATABASE_URL", None)
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "bot.app.cli", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -179,7 +179,7 @@ def launch_gateway(
         "TAWASUL_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
         **(extra_env or {}),
     }
-    cli = [sys.executable, "-m", "bot.cli"]
+    cli = [sys.executable, "-m", "bot.app.cli"]
     subprocess.run([*cli, "migrate"], env=env, check=True, cwd=ROOT, capture_output=True)
     logs = var_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)

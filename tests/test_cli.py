@@ -83,7 +83,7 @@ def test_ctrl_c_on_serve_with_the_embedded_redis_leaves_nothing_running(tmp_path
     log = tmp_path / "serve.log"
     with log.open("wb") as output:
         serve = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "bot.app.cli", "serve", "--port", str(port)],
             env=env,
             cwd=ROOT,
             stdout=output,
@@ -114,7 +114,7 @@ def test_ctrl_c_on_serve_with_the_embedded_redis_leaves_nothing_running(tmp_path
                 os.killpg(serve.pid, signal.SIGKILL)
     time.sleep(0.5)
     assert running_with(socket_file) == []
-    assert int(worker.group(1)) not in running_with("bot.cli worker")
+    assert int(worker.group(1)) not in running_with("bot.app.cli worker")
 
 
 def say_hello(port: int) -> None:

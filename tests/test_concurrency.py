@@ -25,6 +25,7 @@ from redis.asyncio import Redis
 from rq import Queue
 from sqlalchemy import func, select
 
+from bot.app.router import Outcome, Router
 from bot.batching import Batcher
 from bot.crypto import Cipher
 from bot.db import Database, Message
@@ -32,11 +33,10 @@ from bot.migrate import upgrade
 from bot.models import AddressKind, InboundMessage, OutboundMessage
 from bot.profile import Profile
 from bot.redis_batch import ScriptBatch
-from bot.router import Outcome, Router
 from bot.storage import InboundRecord, Store, state_version
-from handlers import build_dispatcher
 from handlers.base import Dispatcher, Handler, Turn
 from handlers.menu import MenuHandler
+from handlers.wiring import build_dispatcher
 from tests.conftest import REDIS_URL
 from worker.defaults import delivery_job_id
 from worker.queues import QueueOutbox, drain_outbox, make_queue

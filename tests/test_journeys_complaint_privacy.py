@@ -19,15 +19,16 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
 
+from bot.app.router import Router
 from bot.crypto import Cipher
 from bot.db import Complaint, ConsentRecord, ContactAddress, Database, StaffTask
 from bot.i18n import Translator, translator
 from bot.models import AddressKind, InboundMessage, Media
 from bot.profile import Profile
-from bot.router import Router
 from bot.storage import Store
-from handlers import build_dispatcher, complaint, consent, privacy
+from handlers import complaint, consent, privacy, privacy_options
 from handlers.choices import BACK_WORDS, CANCEL_WORDS, SKIP_WORDS
+from handlers.wiring import build_dispatcher
 from tests.chat_client import ChatClient
 from tests.conftest import REDIS_URL, LiveGateway
 from tests.test_terminal_chat import run_chat
@@ -174,7 +175,7 @@ async def test_privacy_violation_in_english_is_urgent(
 ) -> None:
     await chat.say("hello")
     options = await chat.say("Privacy and my data", button_id="menu:privacy")
-    assert options["text"].startswith(en.gettext(privacy.PROMISE))
+    assert options["text"].startswith(en.gettext(privacy_options.PROMISE))
     assert titles(options) == [
         "Privacy notice",
         "Data you hold on me",
@@ -263,7 +264,7 @@ async def test_privacy_summary_and_deletion_in_arabic(
 
     # Not answering the updates question: the menu takes the message, nothing is recorded.
     options = await chat.say("٧")
-    assert options["text"].startswith(ar.gettext(privacy.PROMISE))
+    assert options["text"].startswith(ar.gettext(privacy_options.PROMISE))
     assert titles(options)[1] == ar.gettext("Data you hold on me")
     summary = await chat.say("٢")
     text = summary["text"]

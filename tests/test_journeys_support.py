@@ -251,7 +251,7 @@ async def test_a_half_done_form_resumes_on_another_channel(
         db.commit()
     result = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "bot.cli", "chat", "--as", "khaled@terminal"],
+        [sys.executable, "-m", "bot.app.cli", "chat", "--as", "khaled@terminal"],
         input="2\n1\n",
         capture_output=True,
         text=True,

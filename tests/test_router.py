@@ -9,14 +9,14 @@ import pytest
 from redis.asyncio import Redis
 from rq.serializers import JSONSerializer
 
+from bot.app.router import Router
 from bot.i18n import translator
 from bot.models import AddressKind, InboundMessage
 from bot.profile import Profile
-from bot.router import Router
 from bot.storage import Store
-from handlers import build_dispatcher
 from handlers.base import Dispatcher, Handler, Turn
 from handlers.menu import MenuHandler
+from handlers.wiring import build_dispatcher
 from tests.conftest import REDIS_URL
 from worker.queues import QueueOutbox, drain_outbox, make_queue
 

@@ -10,9 +10,9 @@ import pytest
 from rq.job import Job
 from sqlalchemy import update
 
+from bot.app.runtime import Runtime, open_runtime
 from bot.db import Message
 from bot.models import AddressKind, DeliveryStatus, InboundMessage, OutboundMessage
-from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from tests.conftest import REDIS_URL
 from worker import defaults

@@ -5,22 +5,22 @@ from __future__ import annotations
 import logging
 
 from bot.models import DeliveryStatus
-from bot.runtime import Runtime
 from channels.base import ContactStoppedError, PermanentSendError, RetryableSendError
+from worker.context import WorkerContext
 
 log = logging.getLogger(__name__)
 
 
-async def deliver(runtime: Runtime, message_id: int, *, last_attempt: bool) -> str:
+async def deliver(context: WorkerContext, message_id: int, *, last_attempt: bool) -> str:
     """Send message `message_id` once. Retryable errors are re-raised (the queue retries)
     unless this was the last attempt, which leaves the message visibly failed."""
-    delivery = await runtime.store.delivery(message_id)
+    delivery = await context.store.delivery(message_id)
     if delivery is None:
         return "missing"
     if delivery.status is not DeliveryStatus.QUEUED:
         return f"already {delivery.status}"  # jobs run at least once; never send twice
-    store = runtime.store
-    channel = runtime.channels.get(delivery.channel)
+    store = context.store
+    channel = context.channels.get(delivery.channel)
     if channel is None:
         await store.mark_attempt(message_id, DeliveryStatus.FAILED, error_code="channel-off")
         log.error("message %s: channel %s is off", message_id, delivery.channel)

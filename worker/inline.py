@@ -3,14 +3,14 @@ recipient; it runs the very job body the worker runs."""
 
 from __future__ import annotations
 
-from bot.runtime import Runtime
+from worker.context import WorkerContext
 from worker.delivery import deliver
 
 
 class InlineOutbox:
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    def __init__(self, context: WorkerContext) -> None:
+        self.context = context
 
     async def enqueue(self, message_ids: list[int]) -> None:
         for message_id in message_ids:
-            await deliver(self.runtime, message_id, last_attempt=True)
+            await deliver(self.context, message_id, last_attempt=True)

@@ -16,7 +16,7 @@ def deliver(message_id: int) -> str:
     job = get_current_job()
     last_attempt = job is None or not job.retries_left
     return process.run(
-        lambda runtime: deliver_async(runtime, message_id, last_attempt=last_attempt)
+        lambda context: deliver_async(context, message_id, last_attempt=last_attempt)
     )
 
 
@@ -30,7 +30,7 @@ def sweep() -> int:
     job = get_current_job()
     queue = make_queue_for(job)
     try:
-        return len(process.run(lambda runtime: requeue_stranded(runtime, queue)))
+        return len(process.run(lambda context: requeue_stranded(context, queue)))
     finally:
         schedule_sweep(queue)
 

@@ -14,20 +14,20 @@ from datetime import timedelta
 from rq import Queue
 from rq.job import Job
 
-from bot.runtime import Runtime
 from worker import defaults
+from worker.context import WorkerContext
 from worker.queues import enqueue_deliveries
 
 log = logging.getLogger(__name__)
 
 
 async def requeue_stranded(
-    runtime: Runtime,
+    context: WorkerContext,
     queue: Queue,
     older_than: timedelta = timedelta(seconds=defaults.STRANDED_AFTER_SECONDS),
 ) -> list[int]:
     """Queue again every old queued reply that has no job; returns their message ids."""
-    candidates = await runtime.store.stranded_outbound(older_than)
+    candidates = await context.store.stranded_outbound(older_than)
     if not candidates:
         return []
     connection = queue.connection

@@ -10,13 +10,13 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import metrics
-from bot.chat_page import chat_routes
+from bot.app.chat_page import chat_routes
+from bot.app.router import Router
+from bot.app.runtime import Runtime, phone_route
+from bot.app.webhooks import webhook_handler
 from bot.models import InboundMessage
-from bot.router import Router
-from bot.runtime import Runtime, phone_route
-from bot.webhooks import webhook_handler
 from channels.webchat import WebChatChannel
-from handlers import build_dispatcher
+from handlers.wiring import build_dispatcher
 from worker.defaults import outbox_key
 from worker.queues import QueueOutbox, make_queue
 

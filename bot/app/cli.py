@@ -35,19 +35,19 @@ def _configure_logging(level: str) -> None:
 
 # -- serve ------------------------------------------------------------------------------------
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.runtime import redis_url_for
+    from bot.app.runtime import redis_url_for
 
     redis_url, embedded = redis_url_for(settings, embedded_redis=True)
     with_worker = args.worker if args.worker is not None else embedded is not None
     env = {**os.environ, "TAWASUL_REDIS_URL": redis_url}
     children: list[subprocess.Popen[bytes]] = []
     if with_worker:
-        children.append(subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=env))
+        children.append(subprocess.Popen([sys.executable, "-m", "bot.app.cli", "worker"], env=env))
         log.info("worker started alongside (pid %s)", children[-1].pid)
     web_args = ["--host", args.host, "--port", str(args.port), "--no-worker", "--reuse-port"]
     for _ in range(args.processes - 1):
         children.append(
-            subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", *web_args], env=env)
+            subprocess.Popen([sys.executable, "-m", "bot.app.cli", "serve", *web_args], env=env)
         )
     try:
         log.info(
@@ -77,8 +77,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 def _run_web(settings: Settings, redis_url: str, host: str, port: int, reuse_port: bool) -> None:
     """One web process; with `reuse_port` several share the port and the kernel spreads
     connections between them (state lives in Redis and the database, not in a process)."""
-    from bot.app import create_app
-    from bot.runtime import open_runtime
+    from bot.app.runtime import open_runtime
+    from bot.app.web import create_app
 
     async def build() -> web.Application:
         runtime = await open_runtime(settings, redis_url=redis_url)
@@ -117,10 +117,12 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 # -- worker -----------------------------------------------------------------------------------
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.runtime import redis_url_for
+    from bot.app.runtime import open_runtime, redis_url_for
+    from worker import process
     from worker.main import run_worker
 
     redis_url, embedded = redis_url_for(settings, embedded_redis=True)
+    process.use_opener(lambda: open_runtime(settings, embedded_redis=False, redis_url=redis_url))
     try:
         run_worker(settings, redis_url, burst=args.burst)
     finally:
@@ -132,10 +134,10 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 # -- chat -------------------------------------------------------------------------------------
 async def chat(settings: Settings, address: str | None, stdin: TextIO, stdout: TextIO) -> int:
     """Talk to the bot as a beneficiary: one message per input line, every reply printed."""
-    from bot.router import Router
-    from bot.runtime import open_runtime
+    from bot.app.router import Router
+    from bot.app.runtime import open_runtime
     from channels.terminal import TerminalChannel
-    from handlers import build_dispatcher
+    from handlers.wiring import build_dispatcher
     from worker.inline import InlineOutbox
 
     await asyncio.to_thread(upgrade, settings.sqlalchemy_url)
@@ -177,8 +179,8 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app.runtime import cipher_for
     from bot.db import Database
-    from bot.runtime import cipher_for
     from bot.storage import Store
     from bot.users import add_user
 

@@ -1,4 +1,4 @@
-"""The web chat's page and its reply feed (the message POST goes through bot.webhooks)."""
+"""The web chat's page and its reply feed (the message POST goes through bot.app.webhooks)."""
 
 from __future__ import annotations
 

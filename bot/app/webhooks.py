@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot import metrics
+from bot.app.router import Router
 from bot.models import InboundMessage
-from bot.router import Router
 from channels.base import Channel, WebhookRequest
 
 log = logging.getLogger(__name__)

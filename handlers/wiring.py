@@ -1,0 +1,55 @@
+"""`build_dispatcher`: every journey wired in priority order."""
+
+from __future__ import annotations
+
+from bot.profile import Profile
+from handlers.base import Dispatcher, Flow, Turn
+from handlers.complaint import ComplaintFlow
+from handlers.consent import UpdatesFlow
+from handlers.faq_index import FaqIndex
+from handlers.handoff import HandoffFlow, StaffHasConversation
+from handlers.inquiries import InquiriesFlow, not_understood, understand
+from handlers.language import LanguageHandler
+from handlers.link_phone import LinkPhoneFlow, LinkPhoneWords
+from handlers.menu import MenuHandler, MenuWordHandler
+from handlers.privacy import PrivacyFlow
+from handlers.request_status import RequestStatusFlow
+from handlers.subscription import OptInHandler, OptOutHandler
+from handlers.support_request import SupportRequestFlow
+
+
+def build_dispatcher(profile: Profile) -> Dispatcher:
+    """Opt-out/opt-in first (any state, even while staff hold the conversation), then the
+    staff hand-off's silence, language and menu words, then the active journey, then the menu
+    (which tries the FAQ on anything that is not a menu choice)."""
+    index = FaqIndex(profile)
+    link_phone = LinkPhoneFlow()
+    flows: dict[str, Flow] = {
+        flow.name: flow
+        for flow in (
+            InquiriesFlow(index),
+            SupportRequestFlow(),
+            RequestStatusFlow(),
+            HandoffFlow(),
+            ComplaintFlow(),
+            UpdatesFlow(),
+            PrivacyFlow(),
+            link_phone,
+        )
+    }
+
+    async def free_text(turn: Turn) -> bool:
+        return await understand(turn, index) or await not_understood(turn)
+
+    return Dispatcher(
+        global_handlers=[
+            OptOutHandler(),
+            OptInHandler(),
+            StaffHasConversation(),
+            LinkPhoneWords(link_phone),
+            LanguageHandler(),
+            MenuWordHandler(),
+        ],
+        flows=flows,
+        fallback=MenuHandler(flows, free_text),
+    )
