@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
+import zlib
 
 import pytest
 from redis.asyncio import Redis
-from rq.serializers import JSONSerializer
+from rq.job import Job
 
 from bot.app.router import Router
 from bot.i18n import translator
@@ -53,8 +55,11 @@ async def test_replies_are_stored_then_queued_for_the_worker(
     assert drain_outbox(queue) == list(outcome.reply_ids)
     (job,) = [job for job in queue.get_jobs() if job.id != drain.id]
     assert job.func_name == "worker.jobs.deliver"
-    assert job.args == [outcome.reply_ids[0]]  # JSON: ids only, never pickles
-    assert isinstance(job.serializer, type(JSONSerializer)) or job.serializer is JSONSerializer
+    assert job.args == [outcome.reply_ids[0]]
+    raw = queue.connection.hget(Job.key_for(job.id), "data")  # as stored: JSON, never pickles
+    assert isinstance(raw, bytes)
+    call = json.loads(zlib.decompress(raw))
+    assert call == ["worker.jobs.deliver", None, [outcome.reply_ids[0]], {}]
     delivery = await store.delivery(outcome.reply_ids[0])
     assert delivery is not None and "جمعية البر الخيرية النموذجية" in delivery.message.text
 

@@ -54,6 +54,8 @@ async def test_a_stranded_reply_is_queued_again_once_and_then_delivered(
         )
 
     assert await requeue_stranded(runtime, queue) == [stranded]  # the fresh one is not due
+    assert queue.job_ids == [defaults.delivery_job_id(queue.name, stranded)]
+    assert not Job.exists(defaults.delivery_job_id(queue.name, fresh), connection=queue.connection)
     job = Job.fetch(
         defaults.delivery_job_id(queue.name, stranded),
         connection=queue.connection,
@@ -66,4 +68,3 @@ async def test_a_stranded_reply_is_queued_again_once_and_then_delivered(
     delivery = await runtime.store.delivery(stranded)
     assert delivery is not None and delivery.status is DeliveryStatus.SENT
     assert await deliver(runtime, stranded, last_attempt=True) == "already sent"
-    assert fresh != stranded

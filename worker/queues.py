@@ -9,6 +9,7 @@ this, so an id lost on the way is found by the sweep (worker/sweep.py).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from redis import Redis
@@ -36,6 +37,16 @@ _RETRY = Retry(
 )
 
 
+# The drain job's description and limits: the same for every drain, so built once.
+_DRAIN_JOB = Queue.prepare_data(
+    "worker.jobs.drain_outbox",
+    description="turn queued replies into delivery jobs",
+    timeout=defaults.JOB_TIMEOUT_SECONDS,
+    result_ttl=defaults.RESULT_TTL_SECONDS,
+    at_front=True,  # replies should not wait behind a backlog twice
+)
+
+
 def make_queue(redis_url: str, name: str = defaults.QUEUE_NAME) -> Queue:
     return Queue(name, connection=Redis.from_url(redis_url), serializer=JSONSerializer)
 
@@ -44,37 +55,26 @@ class QueueOutbox:
     """Hands stored replies to the worker without blocking the event loop."""
 
     def __init__(self, queue: Queue, redis: AsyncRedis) -> None:
-        """`redis` is an async client of the same server as the queue's connection."""
+        """`redis` is an async client of the same server as the queue's connection: the hot
+        path (pushing ids) runs on it; the queue's own blocking client only queues drains."""
         self.queue = queue
         self._outbox = defaults.outbox_key(queue.name)
         self._push = script_batch(redis).add(_PUSH)
-        self._redis = redis
 
     async def enqueue(self, message_ids: list[int]) -> None:
         if message_ids and await self._push(self._outbox, ",".join(map(str, message_ids))):
             await self._queue_drain()
 
     async def _queue_drain(self) -> None:
-        """rq builds the drain job into a pipeline it never runs (rq's client blocks); the
-        commands it buffered, rq's own job record, are sent on the async client."""
-        buffered = self.queue.connection.pipeline(transaction=True)
-        self.queue.enqueue_many(
-            [
-                Queue.prepare_data(
-                    "worker.jobs.drain_outbox",
-                    description="turn queued replies into delivery jobs",
-                    timeout=defaults.JOB_TIMEOUT_SECONDS,
-                    result_ttl=defaults.RESULT_TTL_SECONDS,
-                    at_front=True,  # replies should not wait behind a backlog twice
-                )
-            ],
-            buffered,
-        )
+        """rq's client blocks (it even asks the server's version with INFO), so the drain job
+        is queued from a thread; this happens once per raised flag, not once per reply."""
+        await asyncio.to_thread(self._queue_drain_blocking)
 
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for args, options in buffered.command_stack:
-                pipe.execute_command(*args, **options)
-            await pipe.execute()
+    def _queue_drain_blocking(self) -> None:
+        """rq's documented bulk form: `enqueue_many` into a pipeline of our own, then run it."""
+        with self.queue.connection.pipeline() as pipe:
+            self.queue.enqueue_many([_DRAIN_JOB], pipeline=pipe)
+            pipe.execute()
 
 
 def enqueue_deliveries(queue: Queue, message_ids: list[int]) -> None:
