@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -59,9 +58,12 @@ class ChatClient:
         (reply,) = await self.replies(1)
         return reply
 
-    async def quiet(self, seconds: float = 0.5) -> None:
-        """Assert no further reply arrives."""
-        await asyncio.sleep(seconds)
+    async def quiet(self) -> None:
+        """Assert that no further reply arrives. A barrier, not a sleep: the gateway's one
+        worker sends replies in the order they were queued, so once a newcomer's greeting
+        queued now has arrived, so has any reply still due to this chat."""
+        newcomer = await ChatClient(self.http, self.base_url).start()
+        await newcomer.say("مرحبا")
         params = {"session": self.session, "after": self.cursor, "wait": "0"}
         async with self.http.get(f"{self.base_url}/chat/api/messages", params=params) as r:
             assert (await r.json())["messages"] == []
