@@ -4,8 +4,8 @@ A field kind is one pydantic class that describes the field in the profile (chec
 and knows its own business with the beneficiary: `validate_answer` reads a typed answer into
 the value to store, or refuses it with a sentence that says how to fix it (the policies ask
 staff to make sure the data is complete and valid at submission, so it is checked the moment it
-arrives); `display` shows a stored value in the summary. Adding a kind is one class in its own module
-and one line in the union of `bot.fields`.
+arrives); `display` shows a stored value in the summary. Adding a kind is one class in its own
+module and one line in the union of `bot.fields`.
 
 Pure code, no I/O. Arabic characters are escapes on purpose: the project's hook rejects Arabic
 literals in code; user-facing Arabic lives in the catalogs.
