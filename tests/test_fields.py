@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any, get_args
@@ -156,3 +158,14 @@ def test_a_wrong_answer_of_each_typed_kind_is_refused_with_a_sentence(example: P
         assert isinstance(result, Invalid), kind
         sentence = result.render(en)
         assert sentence.endswith(".") and "{" not in sentence, kind
+
+
+def test_reading_a_profile_loads_no_journey_and_no_numpy() -> None:
+    """The core reads and checks a profile (`tawasul profile check`) without the handlers."""
+    code = (
+        "import sys, bot.profile_loader as loader\n"
+        f"loader.load_profile({str(EXAMPLE)!r})\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('handlers', 'numpy')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
