@@ -2,27 +2,21 @@
 
 An administrator describes the association in one YAML file (see `profiles/example.yaml`): names,
 contact details, working hours, FAQ, the support-request form, request types, complaint
-categories, the contact officer per domain, SLAs and the survey. `load_profile` validates all of
-it at start and reports *every* mistake as `<yaml path>: <message>`, so a typo is fixed in one go
-instead of one restart per error. The form-field schema lives in `bot.profile_fields`.
+categories, the contact officer per domain, SLAs and the survey. This module is the schema;
+`bot.profile_loader.load_profile` reads the file and reports every mistake at its YAML path.
+The kinds of form field live in `bot.fields`, the shared building blocks in `bot.profile_types`.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
-from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     Field,
     HttpUrl,
@@ -33,65 +27,36 @@ from pydantic import (
     model_validator,
 )
 
-from bot.profile_fields import (
-    FIELD_KINDS,
-    Attestation,
-    ChoiceField,
+from bot.fields import ChoiceField, FormField
+from bot.profile_references import SKIP_REFERENCE_CHECKS, reference_errors
+from bot.profile_types import (
     ChoiceOption,
-    CityField,
-    DateField,
-    FormField,
     Identifier,
-    IntegerField,
     LocalizedText,
     LocalizedVariants,
-    MediaField,
-    MoneyField,
-    NationalIdField,
     NonEmptyStr,
-    PhoneField,
     PhoneNumber,
     StrictModel,
-    SupportForm,
-    TextField,
-    normalise_phone,
 )
 
 __all__ = [
     "WEEKDAYS",
     "Attestation",
-    "ChoiceField",
-    "ChoiceOption",
-    "CityField",
     "ComplaintCategory",
     "Consent",
     "Contact",
-    "DateField",
     "Domain",
     "FaqEntry",
     "FaqTopic",
-    "FormField",
-    "IntegerField",
-    "LocalizedText",
-    "LocalizedVariants",
-    "MediaField",
-    "MoneyField",
-    "NationalIdField",
     "Officer",
-    "PhoneField",
     "Profile",
-    "ProfileError",
     "RequestType",
     "Sla",
     "SupportForm",
     "Survey",
-    "TextField",
     "TimeRange",
     "WhatsAppTemplate",
     "WorkingHours",
-    "format_errors",
-    "load_profile",
-    "normalise_phone",
 ]
 
 # Saudi week order; index 0 is Sunday.
@@ -310,7 +275,19 @@ class WhatsAppTemplate(StrictModel):
         return self
 
 
-_SKIP_REFERENCES = "skip_reference_checks"
+class Attestation(StrictModel):
+    """The applicant's declaration that the data is correct; `version` is stored with each one."""
+
+    version: NonEmptyStr
+    text: LocalizedText
+
+
+class SupportForm(StrictModel):
+    """The support-request form: attestation wording, draft lifetime and the fields in order."""
+
+    attestation: Attestation
+    expiry_hours: int = Field(default=72, gt=0)
+    fields: list[FormField] = Field(min_length=1)
 
 
 class Profile(StrictModel):
@@ -348,9 +325,9 @@ class Profile(StrictModel):
     def _references(self, info: ValidationInfo) -> Profile:
         # load_profile runs these checks itself on the raw data, so that they are reported
         # together with the other errors; this covers profiles built in code.
-        if info.context and info.context.get(_SKIP_REFERENCES):
+        if info.context and info.context.get(SKIP_REFERENCE_CHECKS):
             return self
-        problems = _reference_errors(self.model_dump())
+        problems = reference_errors(self.model_dump())
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -421,244 +398,4 @@ class Profile(StrictModel):
 
     def options_for(self, field: ChoiceField) -> list[ChoiceOption]:
         """A choice field's options, with `options_from: request_types` resolved."""
-        if field.options is not None:
-            return field.options
-        return [ChoiceOption(id=t.id, label=t.label) for t in self.request_types]
-
-
-# ---------------------------------------------------------------------------------------------
-# Loading and error reporting
-
-
-class ProfileError(Exception):
-    """The profile cannot be used; `errors` holds one `<yaml path>: <message>` line per problem."""
-
-    def __init__(self, errors: list[str], path: str | os.PathLike[str] | None = None) -> None:
-        self.errors = list(errors)
-        self.path = path
-        super().__init__(
-            format_errors(path, self.errors) if path is not None else "\n".join(errors)
-        )
-
-
-def format_errors(path: str | os.PathLike[str], errors: list[str]) -> str:
-    """The report `tawasul profile check PATH` prints: one line per error, then a count line."""
-    where = os.fspath(path)
-    lines = [f"{where}: {error}" for error in errors]
-    count = len(errors)
-    lines.append(f"{count} error{'' if count == 1 else 's'} in {where}" if count else
-                 f"no errors in {where}")  # fmt: skip
-    return "\n".join(lines)
-
-
-def load_profile(path: str | os.PathLike[str]) -> Profile:
-    """Read and validate a profile; raise ProfileError listing every problem, not just the first."""
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ProfileError(["file not found"], path) from None
-    except IsADirectoryError:
-        raise ProfileError(["is a directory, not a profile file"], path) from None
-    except OSError as exc:
-        raise ProfileError([f"cannot read the file: {exc.strerror or exc}"], path) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        message = f"not UTF-8 text (bad byte at offset {exc.start}); save the file as UTF-8"
-        raise ProfileError([message], path) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ProfileError([f"{where}{problem}"], path) from None
-    except yaml.YAMLError as exc:
-        raise ProfileError([f"invalid YAML: {exc}"], path) from None
-    if data is None:
-        message = "the file is empty; start from profiles/example.yaml"
-        raise ProfileError([message], path)
-    if not isinstance(data, dict):
-        found = "a list" if isinstance(data, list) else f"the single value {data!r}"
-        message = f"the top level must be a mapping (name:, contact:, ...), not {found}"
-        raise ProfileError([message], path)
-
-    errors = _duplicate_key_errors(text)
-    profile: Profile | None = None
-    try:
-        profile = Profile.model_validate(data, context={_SKIP_REFERENCES: True})
-    except ValidationError as exc:
-        errors += [_error_line(e) for e in exc.errors()]
-    errors += _reference_errors(data)
-    if errors or profile is None:
-        raise ProfileError(list(dict.fromkeys(errors)), path)
-    return profile
-
-
-def _reference_errors(data: Any) -> list[str]:
-    """Duplicate ids and references to undefined domains, checked on raw (maybe invalid) data."""
-    errors: list[str] = []
-    if not isinstance(data, dict):
-        return errors
-
-    def items(seq: Any, prefix: str) -> list[tuple[str, dict[str, Any]]]:
-        if not isinstance(seq, list):
-            return []
-        return [(f"{prefix}[{i}]", x) for i, x in enumerate(seq) if isinstance(x, dict)]
-
-    def unique(entries: Iterable[tuple[str, dict[str, Any]]], what: str) -> set[str]:
-        seen: dict[str, str] = {}
-        for where, item in entries:
-            ident = item.get("id")
-            if not isinstance(ident, str):
-                continue
-            if ident in seen:
-                errors.append(f"{where}.id: {what} id {ident!r} is already used at {seen[ident]}")
-            else:
-                seen[ident] = where
-        return set(seen)
-
-    topics = items(data.get("faq"), "faq")
-    faq_items = [(w, t) for w, t in topics]
-    faq_items += [e for w, t in topics for e in items(t.get("entries"), f"{w}.entries")]
-    unique(faq_items, "FAQ")
-    form = data.get("support_form")
-    unique(items(form.get("fields") if isinstance(form, dict) else None, "support_form.fields"),
-           "field")  # fmt: skip
-    unique(items(data.get("request_types"), "request_types"), "request type")
-    unique(items(data.get("complaint_categories"), "complaint_categories"), "complaint category")
-    domains = unique(items(data.get("domains"), "domains"), "domain")
-    if isinstance(data.get("domains"), list):
-        known = ", ".join(sorted(domains)) or "none"
-        for key in ("request_types", "complaint_categories"):
-            for where, item in items(data.get(key), key):
-                domain = item.get("domain")
-                if isinstance(domain, str) and domain not in domains:
-                    errors.append(
-                        f"{where}.domain: unknown domain {domain!r}; the domains are: {known}"
-                    )
-        general = data.get("general_domain")
-        if isinstance(general, str) and general not in domains:
-            errors.append(f"general_domain: unknown domain {general!r}; the domains are: {known}")
-    return errors
-
-
-def _duplicate_key_errors(text: str) -> list[str]:
-    """PyYAML silently keeps the last of two equal keys; a copy-paste slip must not vanish."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return []
-    errors: list[str] = []
-
-    def walk(node: yaml.Node | None, path: str) -> None:
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[str, int] = {}
-            for key, value in node.value:
-                name = key.value if isinstance(key, yaml.ScalarNode) else None
-                child = f"{path}.{name}" if path else str(name)
-                if name is not None and name != "<<":
-                    if name in seen:
-                        errors.append(
-                            f"{child}: duplicate key (first written on line {seen[name]})"
-                        )
-                    else:
-                        seen[name] = key.start_mark.line + 1
-                walk(value, child)
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                walk(item, f"{path}[{index}]")
-
-    walk(root, "")
-    return errors
-
-
-def _yaml_path(loc: tuple[int | str, ...]) -> str:
-    """('faq', 2, 'entries', 0, 'answer', 'en') -> 'faq[2].entries[0].answer.en'."""
-    path = ""
-    for i, item in enumerate(loc):
-        if isinstance(item, int):
-            path += f"[{item}]"
-        elif (
-            i >= 2
-            and loc[i - 2] == "fields"
-            and isinstance(loc[i - 1], int)
-            and (item in FIELD_KINDS)
-        ):
-            continue  # pydantic puts the discriminator value of a form field in the location
-        else:
-            path += f".{item}" if path else str(item)
-    return path or "(top level)"
-
-
-def _error_line(error: Any) -> str:
-    """A pydantic error as `<yaml path>: <sentence for the administrator>`."""
-    kind, loc, ctx = error["type"], error["loc"], error.get("ctx") or {}
-    kinds = ", ".join(FIELD_KINDS)
-    if kind == "union_tag_invalid":
-        return f"{_yaml_path((*loc, 'kind'))}: unknown kind {ctx.get('tag')!r} (one of: {kinds})"
-    if kind == "union_tag_not_found":
-        return f"{_yaml_path((*loc, 'kind'))}: required key is missing (one of: {kinds})"
-    return f"{_yaml_path(loc)}: {_message(kind, loc, ctx, error)}"
-
-
-def _message(kind: str, loc: tuple[int | str, ...], ctx: dict[str, Any], error: Any) -> str:
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
-        return "unknown key" + (f" (expected one of: {', '.join(allowed)})" if allowed else "")
-    if kind == "string_too_short" and ctx.get("min_length") == 1:
-        return "must not be empty"
-    message: str = error["msg"]
-    if kind == "value_error":
-        return message.removeprefix("Value error, ")
-    value = error.get("input")
-    if isinstance(value, str | int | float) and len(repr(value)) <= 60:
-        message += f" (got {value!r})"
-    return message
-
-
-def _unwrap(annotation: Any) -> Any:
-    while True:
-        origin = get_origin(annotation)
-        if origin is Annotated:
-            annotation = get_args(annotation)[0]
-        elif origin in (Union, UnionType) and type(None) in get_args(annotation):
-            rest = [a for a in get_args(annotation) if a is not type(None)]
-            if len(rest) != 1:
-                return annotation
-            annotation = rest[0]
-        else:
-            return annotation
-
-
-def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
-    """The keys the model at `loc` accepts, to suggest the right spelling of an unknown key."""
-    annotation: Any = Profile
-    for item in loc:
-        annotation = _unwrap(annotation)
-        origin = get_origin(annotation)
-        if origin is list and isinstance(item, int):
-            annotation = get_args(annotation)[0]
-        elif origin is dict:
-            annotation = get_args(annotation)[1]
-        elif origin in (Union, UnionType):  # the form-field union, keyed by `kind`
-            members = [
-                m for m in get_args(annotation)
-                if isinstance(m, type) and issubclass(m, BaseModel) and "kind" in m.model_fields
-                and get_args(m.model_fields["kind"].annotation) == (item,)
-            ]  # fmt: skip
-            if not members:
-                return []
-            annotation = members[0]
-        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            if item not in annotation.model_fields:
-                return []
-            annotation = annotation.model_fields[item].annotation
-        else:
-            return []
-    annotation = _unwrap(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return list(annotation.model_fields)
-    return []
+        return [ChoiceOption(id=o.id, label=o.label) for o in field.choices(self.request_types)]

@@ -12,12 +12,12 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.fields.phone import PHONE_SAUDI_MOBILE, normalize_saudi_mobile
 from bot.i18n import N_, keywords
 from bot.models import AddressKind
 from handlers.base import Flow, Handler, Turn
 from handlers.choices import CANCEL_WORDS, said
 from handlers.menu import show_menu
-from handlers.validators import PHONE_SAUDI_MOBILE, normalize_saudi_mobile
 
 NAME = "link_phone"
 CODE_MINUTES = 10

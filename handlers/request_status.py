@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.fields import Invalid
+from bot.fields.dates import DATE_FORMAT
 from bot.i18n import N_
 from bot.models import Button
 from bot.records import RequestView
+from bot.typed_dates import parse_date
 from handlers.base import Flow, Turn
 from handlers.choices import CANCEL_WORDS, said
 from handlers.menu import show_menu
-from handlers.validators import DATE_FORMAT, Invalid, parse_date, validate
 
 NAME = "request_status"
 REQUEST_PREFIX = "req:"
@@ -87,7 +89,7 @@ class RequestStatusFlow(Flow):
 
     async def _national_id(self, turn: Turn) -> None:
         field = next(f for f in turn.profile.support_form.fields if f.kind == "national_id")
-        result = validate(field, turn.message.text, today=turn.now.date())
+        result = field.validate_answer(turn.message.text, today=turn.now.date())
         if isinstance(result, Invalid):
             turn.say(result.render(turn.t))
             return

@@ -12,10 +12,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.i18n import N_, Translator
+from bot.fields import ChoiceField, FormField, Invalid, MediaField
+from bot.i18n import N_
 from bot.models import Button
-from bot.profile import Profile
-from bot.profile_fields import ChoiceField, FormField, MediaField
 from bot.records import DuplicateRequestError
 from handlers.base import Flow, Turn
 from handlers.choices import (
@@ -31,7 +30,6 @@ from handlers.choices import (
 from handlers.consent import offer_updates_once
 from handlers.handoff import FROM_FORM, hand_off
 from handlers.menu import show_menu
-from handlers.validators import Invalid, validate, validate_media
 
 NAME = "support_request"
 OPTION_PREFIX = "opt:"
@@ -40,10 +38,6 @@ SUBMIT, EDIT, CANCEL = "form:submit", "form:edit", "form:cancel"
 ATTEST = "form:attest"
 # Translators: comma-separated words that finish sending attachments.
 DONE_WORDS = N_("done, finished, that's all")
-
-
-def _options(profile: Profile, field: ChoiceField) -> list[tuple[str, Any]]:
-    return [(option.id, option.label) for option in profile.options_for(field)]
 
 
 def _local_today(turn: Turn) -> date:
@@ -185,12 +179,10 @@ class SupportRequestFlow(Flow):
             lines.append(field.help.get(t.language))
         if not field.required:
             lines.append(t.gettext(N_("This one is optional: write “skip” to leave it.")))
-        buttons: list[Button] = []
-        if isinstance(field, ChoiceField):
-            buttons = [
-                Button(OPTION_PREFIX + option_id, label.get(t.language))
-                for option_id, label in _options(turn.profile, field)
-            ]
+        buttons = [
+            Button(OPTION_PREFIX + option.id, option.label.get(t.language))
+            for option in field.offered_options(turn.profile.request_types)
+        ]
         if isinstance(field, MediaField):
             lines.append(t.gettext(N_("Send the files as photos or PDF, then write “done”.")))
         turn.say("\n".join(lines), buttons)
@@ -216,8 +208,9 @@ class SupportRequestFlow(Flow):
         button = turn.message.button_id or ""
         if button.startswith(OPTION_PREFIX):
             text = button.removeprefix(OPTION_PREFIX)
-        options = _options(turn.profile, field) if isinstance(field, ChoiceField) else None
-        result = validate(field, text, today=_local_today(turn), options=options)
+        result = field.validate_answer(
+            text, today=_local_today(turn), request_types=turn.profile.request_types
+        )
         if isinstance(result, Invalid):
             self._ask(turn, result.render(t))
             return
@@ -237,7 +230,7 @@ class SupportRequestFlow(Flow):
         draft["answers"][field.id] = files
         if turn.message.media:
             types = [m.content_type for m in turn.message.media]
-            result = validate_media(field, types, len(files))
+            result = field.validate_files(types, len(files))
             if isinstance(result, Invalid):
                 turn.say(result.render(t))
                 return
@@ -266,7 +259,7 @@ class SupportRequestFlow(Flow):
         if skipping or done:
             await self._next(turn, draft)
             return
-        result = validate(field, turn.message.text, today=_local_today(turn))
+        result = field.validate_answer(turn.message.text, today=_local_today(turn))
         self._ask(turn, result.render(t) if isinstance(result, Invalid) else None)
 
     async def _next(self, turn: Turn, draft: dict[str, Any]) -> None:
@@ -298,7 +291,9 @@ class SupportRequestFlow(Flow):
         t = turn.t
         lines = [t.gettext(N_("Please review your answers:"))]
         for number, field in enumerate(turn.profile.support_form.fields, 1):
-            value = display_value(turn.profile, t, field, draft["answers"].get(field.id))
+            value = field.display(
+                draft["answers"].get(field.id), t, request_types=turn.profile.request_types
+            )
             lines.append(f"{number}. {field.label.get(t.language)}: {value}")
         turn.say(
             "\n".join(lines),
@@ -411,19 +406,3 @@ class SupportRequestFlow(Flow):
             )
         )
         await offer_updates_once(turn)
-
-
-def display_value(profile: Profile, t: Translator, field: FormField, value: Any) -> str:
-    """An answer as the summary shows it, in the beneficiary's language."""
-    if value is None or value == []:
-        return "—"
-    if field.kind == "date":
-        return t.format_date(date.fromisoformat(value))
-    if isinstance(field, ChoiceField):
-        labels = dict(_options(profile, field))
-        return labels[value].get(t.language) if value in labels else str(value)
-    if isinstance(field, MediaField):
-        return t.ngettext("{n} file", "{n} files", len(value)).format(n=len(value))
-    if field.kind == "money":
-        return t.gettext(N_("{amount} riyals")).format(amount=t.format_number(float(value)))
-    return str(value)

@@ -27,7 +27,8 @@ from redis.asyncio import Redis as AsyncRedis
 from bot.crypto import Cipher, use_cipher
 from bot.db import Database
 from bot.migrate import upgrade
-from bot.profile import Profile, load_profile
+from bot.profile import Profile
+from bot.profile_loader import load_profile
 from bot.settings import Settings, load_settings
 from bot.storage import Store
 

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from bot.db import Database
+from bot.fields.national_id import luhn_valid
 from bot.i18n import translator
-from handlers.validators import luhn_valid
 from tests.chat_client import ChatClient
 
 RIYADH = ZoneInfo("Asia/Riyadh")

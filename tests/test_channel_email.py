@@ -37,7 +37,7 @@ from bot.db import Message, SupportRequest
 from bot.i18n import translator
 from bot.media import MediaStore
 from bot.models import AddressKind, Button, InboundMessage, OutboundMessage
-from bot.profile import load_profile
+from bot.profile_loader import load_profile
 from bot.settings import Settings, load_settings
 from channels.base import PermanentSendError, RetryableSendError, ThrottledError
 from channels.context import ChannelContext

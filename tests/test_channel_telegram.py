@@ -25,7 +25,7 @@ from bot.db import ConsentRecord, ContactAddress, Message, SupportRequest
 from bot.i18n import translator
 from bot.media import MediaStore
 from bot.models import AddressKind, Button, InboundMessage, Media, OutboundMessage
-from bot.profile import load_profile
+from bot.profile_loader import load_profile
 from bot.settings import load_settings
 from channels.base import (
     ContactStoppedError,

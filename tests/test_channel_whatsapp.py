@@ -35,7 +35,8 @@ from bot.models import (
     StatusUpdate,
     Template,
 )
-from bot.profile import Profile, WhatsAppTemplate, load_profile
+from bot.profile import Profile, WhatsAppTemplate
+from bot.profile_loader import load_profile
 from bot.settings import load_settings
 from channels.base import (
     ContactStoppedError,

@@ -16,7 +16,7 @@ from sqlalchemy import select, text, update
 from bot.crypto import Cipher
 from bot.db import Contact, ContactAddress, Handoff, RequestStatusEvent, SupportRequest
 from bot.i18n import translator
-from bot.profile import load_profile
+from bot.profile_loader import load_profile
 from tests.chat_client import ChatClient
 from tests.conftest import PROFILE, ROOT, LiveGateway
 from tests.journeys import (

@@ -11,18 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from bot.profile import (
-    ChoiceField,
-    IntegerField,
-    LocalizedText,
-    MediaField,
-    MoneyField,
-    Profile,
-    ProfileError,
-    TextField,
-    format_errors,
-    load_profile,
-)
+from bot.fields import ChoiceField, IntegerField, MediaField, MoneyField, TextField
+from bot.profile import Profile
+from bot.profile_loader import ProfileError, format_errors, load_profile
+from bot.profile_types import LocalizedText
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "profiles" / "example.yaml"
 RIYADH = ZoneInfo("Asia/Riyadh")

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from bot.i18n import translator
 from bot.migrate import upgrade
-from bot.profile import ProfileError, format_errors, load_profile
+from bot.profile_loader import ProfileError, format_errors, load_profile
 from bot.settings import Settings, load_settings
 
 log = logging.getLogger("tawasul")

@@ -16,7 +16,8 @@ from bot.db import Database
 from bot.embedded_redis import EmbeddedRedis
 from bot.media import MediaStore
 from bot.models import AddressKind
-from bot.profile import Profile, load_profile
+from bot.profile import Profile
+from bot.profile_loader import load_profile
 from bot.settings import Settings
 from bot.storage import Store
 from channels.base import Channel
