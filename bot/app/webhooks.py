@@ -39,9 +39,10 @@ class Intake:
 
     async def take(self, channel: Channel, message: InboundMessage) -> Outcome:
         """Route the message; returns once it and its attachments' references are recorded."""
-        courtesy = asyncio.create_task(channel.received(message))
-        self._courtesies.add(courtesy)  # kept until done, so it is not collected mid-way
-        courtesy.add_done_callback(self._courtesies.discard)
+        if type(channel).received is not Channel.received:  # most channels owe nothing
+            courtesy = asyncio.create_task(channel.received(message))
+            self._courtesies.add(courtesy)  # kept until done, so it is not collected mid-way
+            courtesy.add_done_callback(self._courtesies.discard)
         outcome = await self.router.handle(message)
         if message.media:
             await self._keep_media(message, outcome)
