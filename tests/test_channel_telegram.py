@@ -374,7 +374,7 @@ def test_api_base_formats() -> None:
         assert api_bases(given_base) == ("http://127.0.0.1:9/bot", "http://127.0.0.1:9/file/bot")
 
 
-# -- send, enrich (in process, against the fake) -------------------------------------------------
+# -- send, fetch_media, received (in process, against the fake) -----------------------------------
 async def test_send_buttons_as_inline_keyboard(channel: TelegramChannel, fake: FakeBotAPI) -> None:
     chat = new_id()
     message = OutboundMessage(

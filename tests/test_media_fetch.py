@@ -75,8 +75,9 @@ class Provider:
     channel: str
     fake: FakeServer
     gate: MediaGate
-    # (file content) -> (the webhook, its provider id, the attachment's reference URL)
-    message_with_media: Callable[[bytes], tuple[Webhook, str, str]]
+    # (file content, whether the provider has it) -> (the webhook, its provider id, the
+    # attachment's reference URL)
+    message_with_media: Callable[..., tuple[Webhook, str, str]]
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +92,11 @@ def fakes() -> Iterator[dict[str, FakeServer]]:
         server.stop()
 
 
-def _twilio(fake: FakeTwilio) -> Callable[[bytes], tuple[Webhook, str, str]]:
-    def message(content: bytes) -> tuple[Webhook, str, str]:
+def _twilio(fake: FakeTwilio) -> Callable[..., tuple[Webhook, str, str]]:
+    def message(content: bytes, known: bool = True) -> tuple[Webhook, str, str]:
         url = fake.add_media(content, "image/png")
+        if not known:
+            url = url.rsplit("/", 1)[0] + "/" + new_sid("ME")
         phone = f"+9665{50000000 + next(_numbers):08d}"
         sid = new_sid("MM")
         form = payload(
@@ -118,10 +121,11 @@ def _twilio(fake: FakeTwilio) -> Callable[[bytes], tuple[Webhook, str, str]]:
     return message
 
 
-def _whatsapp(fake: FakeGraphAPI) -> Callable[[bytes], tuple[Webhook, str, str]]:
-    def message(content: bytes) -> tuple[Webhook, str, str]:
+def _whatsapp(fake: FakeGraphAPI) -> Callable[..., tuple[Webhook, str, str]]:
+    def message(content: bytes, known: bool = True) -> tuple[Webhook, str, str]:
         media_id = str(10**15 + next(_numbers) * 7919 + uuid.uuid4().int % 10**6)
-        fake.add_media(media_id, content, "image/png")
+        if known:
+            fake.add_media(media_id, content, "image/png")
         wamid = wa.new_wamid()
         sender = f"9665{60000000 + next(_numbers):08d}"
         body = wa.encode(wa.image(sender, media_id, caption="صورة الهوية", wamid=wamid))
@@ -130,11 +134,12 @@ def _whatsapp(fake: FakeGraphAPI) -> Callable[[bytes], tuple[Webhook, str, str]]
     return message
 
 
-def _telegram(fake: FakeBotAPI) -> Callable[[bytes], tuple[Webhook, str, str]]:
-    def message(content: bytes) -> tuple[Webhook, str, str]:
+def _telegram(fake: FakeBotAPI) -> Callable[..., tuple[Webhook, str, str]]:
+    def message(content: bytes, known: bool = True) -> tuple[Webhook, str, str]:
         update_id = 7_000_000 + next(_numbers) * 13 + uuid.uuid4().int % 1000
         chat = 800_000 + next(_numbers)
-        fake.add_file(f"ph-{update_id}-x", f"photos/file_{update_id}.jpg", content)
+        if known:
+            fake.add_file(f"ph-{update_id}-x", f"photos/file_{update_id}.jpg", content)
         body = json.dumps(updates.photo(update_id, chat, caption="الهوية")).encode()
         headers = {
             "Content-Type": "application/json",
@@ -354,6 +359,18 @@ async def test_a_download_that_always_fails_ends_visibly_failed_and_the_message_
     assert replies and all(reply.status == "sent" for reply in replies)
 
 
+async def test_media_the_provider_does_not_have_fails_at_once_without_retries(
+    gateway: Gateway, provider: Provider
+) -> None:
+    hook, provider_id, url = provider.message_with_media(unique_png(), known=False)
+    assert await gateway.post(hook) == 200
+    await gateway.run_worker()
+    message = stored_message(gateway, provider.channel, provider_id)
+    row = attachment_row(gateway, message.id)
+    assert (row.status, row.attempts, row.stored_path, row.url) == (FAILED, 1, None, url)
+    assert row.error
+
+
 async def test_a_provider_retry_of_a_recorded_message_queues_no_second_fetch(
     gateway: Gateway, fakes: dict[str, FakeServer]
 ) -> None:
@@ -380,6 +397,7 @@ async def test_attachments_are_recorded_once_and_resolved_once_stored(
         Media("image/jpeg", url="media:111"),
         Media("application/pdf", url="media:222", filename="عقد الإيجار.pdf"),
         Media("message/rfc822", filename="big.eml"),  # an email attachment that was not kept
+        Media("text/plain", filename="note.txt", stored_path="/var/media/cd/cde.txt"),  # kept
     )
     message = InboundMessage(
         "whatsapp", AddressKind.WHATSAPP, "+966501119999", uuid.uuid4().hex, media=media
@@ -394,6 +412,7 @@ async def test_attachments_are_recorded_once_and_resolved_once_stored(
         (0, PENDING, media[0]),
         (1, PENDING, media[1]),
         (2, FAILED, media[2]),
+        (3, STORED, media[3]),
     ]
     kept = reference(record.message_id, 1, media[1])
     found = await attachments.resolve(kept)
@@ -409,7 +428,7 @@ async def test_attachments_are_recorded_once_and_resolved_once_stored(
         stored = session.get(Message, record.message_id)
         assert stored is not None
         paths = [item["stored_path"] for item in stored.payload["media"]]
-    assert paths == [None, "/var/media/ab/abc.pdf", None]
+    assert paths == [None, "/var/media/ab/abc.pdf", None, "/var/media/cd/cde.txt"]
 
     await attachments.mark_failed_attempt(record.message_id, 0, "x" * 400, final=True)
     failed = (await attachments.of_message(record.message_id))[0]
