@@ -137,6 +137,7 @@ class TwilioChannel(Channel):
         self.status_callback = settings.public_url + STATUS_PATH
         self.send_timeout = 20.0  # seconds per API request; the job itself times out at 60
         self.media_timeout = 120.0  # per download, in the worker (the webhook never waits)
+        self._media_limits = aiohttp.ClientTimeout(total=self.media_timeout, connect=10)
         self._session: aiohttp.ClientSession | None = None
         self._client: Any = None
 
@@ -200,11 +201,13 @@ class TwilioChannel(Channel):
             # when a redirect leaves the origin, and we only send it to Twilio's own hosts.
             async with (
                 asyncio.timeout(self.media_timeout),
-                session.get(media.url, headers=self._media_headers(media.url)) as response,
+                session.get(
+                    media.url, headers=self._media_headers(media.url), timeout=self._media_limits
+                ) as response,
             ):
                 if response.status != 200:
                     error = f"twilio media: HTTP {response.status}"
-                    if 400 <= response.status < 500 and response.status != 429:
+                    if 400 <= response.status < 500 and response.status not in (401, 429):
                         raise PermanentMediaError(error)
                     raise MediaFetchError(error)
                 if (response.content_length or 0) > MAX_BYTES:
