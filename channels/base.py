@@ -1,4 +1,4 @@
-"""The channel interface: verify, parse, send, and what each channel can display.
+"""The channel interface: verify, parse, send, fetch media, and what each channel can display.
 
 Modelled on nyaruka/courier: one module per provider, signature checked before parsing,
 every inbound payload decoded into `InboundMessage` or `StatusUpdate`, send errors typed so the
@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
-from bot.models import AddressKind, InboundMessage, OutboundMessage, StatusUpdate
+from bot.models import AddressKind, InboundMessage, Media, OutboundMessage, StatusUpdate
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,14 @@ class ContactStoppedError(PermanentSendError):
     """The recipient opted out at the provider (Twilio 21610); stop that address."""
 
 
+class MediaFetchError(Exception):
+    """An attachment could not be fetched now (provider error, timeout): try again later."""
+
+
+class PermanentMediaError(MediaFetchError):
+    """Fetching again cannot help (too large, unknown to the provider, not ours to fetch)."""
+
+
 Inbound = InboundMessage | StatusUpdate
 
 
@@ -105,11 +113,18 @@ class Channel(ABC):
         """Decode a verified webhook; raise ValueError for a malformed one (answered 400)."""
         raise ValueError(f"{self.name} receives no webhooks")
 
-    async def enrich(self, message: InboundMessage) -> InboundMessage:
-        """Fetch what parsing could not (media behind the provider's authenticated URLs) and
-        store it; called after parse, before routing. Must not raise for a failed download:
-        the message is kept with the media's URL only."""
-        return message
+    async def received(self, message: InboundMessage) -> None:
+        """A quick word the provider waits for once a message arrives (Telegram shows a
+        spinner on a pressed button until it is answered). Runs beside the recording, so it
+        never delays it; must not raise."""
+        return None
+
+    async def fetch_media(self, media: Media) -> Media:
+        """Download one attachment the provider keeps (behind its authenticated URL or media
+        id) and store it: `media` with `stored_path` set. Runs in the worker once the message
+        is recorded; raises MediaFetchError to be tried again later, PermanentMediaError when
+        trying again cannot help."""
+        raise PermanentMediaError(f"{self.name} keeps no media to fetch")
 
     async def poll(self, deliver: Callable[[InboundMessage], Awaitable[object]]) -> None:
         """For channels that pull messages (IMAP): run until cancelled, handing each new

@@ -54,6 +54,8 @@ from channels.base import (
     Channel,
     ContactStoppedError,
     Inbound,
+    MediaFetchError,
+    PermanentMediaError,
     PermanentSendError,
     RetryableSendError,
     SendError,
@@ -288,15 +290,10 @@ class TelegramChannel(Channel):
         words = translator(language).gettext(GREETING_WORDS)
         return re.split("[,\u060c]", words)[0].strip() or "hi"
 
-    async def enrich(self, message: InboundMessage) -> InboundMessage:
-        """Answer a button press (Telegram shows a spinner until then) and store attachments.
-        Never raises: a failed download keeps the message with the media's `tg-file:` URL."""
+    async def received(self, message: InboundMessage) -> None:
+        """Answer a button press: Telegram shows a spinner on the button until then."""
         if message.provider_id.startswith(CALLBACK_PREFIX):
             await self._answer_callback(message.provider_id.removeprefix(CALLBACK_PREFIX))
-        if not message.media:
-            return message
-        stored = [await self._store(media) for media in message.media]
-        return replace(message, media=tuple(stored))
 
     async def _answer_callback(self, callback_id: str) -> None:
         try:
@@ -305,25 +302,25 @@ class TelegramChannel(Channel):
         except Exception as exc:  # a retried update's query is already answered: harmless
             log.info("telegram: answerCallbackQuery failed: %s", self._reason(exc))
 
-    async def _store(self, media: Media) -> Media:
-        if not media.url or not media.url.startswith(FILE_PREFIX):
+    async def fetch_media(self, media: Media) -> Media:
+        """getFile, then download it from the file server and store it (in the worker)."""
+        if not media.url or not media.url.startswith(FILE_PREFIX) or media.stored_path:
             return media
         file_id = media.url.removeprefix(FILE_PREFIX)
         try:
             bot = await self._initialized()
             file = await bot.get_file(file_id)
             if file.file_size is not None and file.file_size > MAX_BYTES:
-                log.warning("telegram: attachment of %s bytes not downloaded", file.file_size)
-                return media
+                raise PermanentMediaError(f"telegram: attachment of {file.file_size} bytes")
             # A file path outside the file server would make the client read a local file.
             if not (file.file_path or "").startswith(api_bases(self._api_base)[1]):
-                log.warning("telegram: getFile gave an unexpected file path; not downloaded")
-                return media
+                raise PermanentMediaError("telegram: getFile gave an unexpected file path")
             data = bytes(await file.download_as_bytearray())
-            saved = await self.context.media.save(data, media.content_type, media.filename)
-        except Exception as exc:
-            log.warning("telegram: could not fetch attachment %s: %s", file_id, self._reason(exc))
-            return media
+        except BadRequest as exc:  # an unknown file id: asking again gives the same answer
+            raise PermanentMediaError(f"telegram: {self._reason(exc)}") from exc
+        except TelegramError as exc:
+            raise MediaFetchError(f"telegram: {self._reason(exc)}") from exc
+        saved = await self.context.media.save(data, media.content_type, media.filename)
         return replace(media, stored_path=saved.stored_path)
 
     # -- outbound ---------------------------------------------------------------------------

@@ -48,6 +48,8 @@ from channels.base import (
     Channel,
     ContactStoppedError,
     Inbound,
+    MediaFetchError,
+    PermanentMediaError,
     PermanentSendError,
     RetryableSendError,
     SendError,
@@ -134,7 +136,8 @@ class TwilioChannel(Channel):
         self.api_base = (settings.twilio_api_base or "").rstrip("/") or None
         self.status_callback = settings.public_url + STATUS_PATH
         self.send_timeout = 20.0  # seconds per API request; the job itself times out at 60
-        self.media_timeout = 10.0  # per download: Twilio waits 15 s for the webhook's answer
+        self.media_timeout = 120.0  # per download, in the worker (the webhook never waits)
+        self._media_limits = aiohttp.ClientTimeout(total=self.media_timeout, connect=10)
         self._session: aiohttp.ClientSession | None = None
         self._client: Any = None
 
@@ -188,44 +191,41 @@ class TwilioChannel(Channel):
         # An empty TwiML document: recorded, and no reply inline (replies go through the API).
         return web.Response(text=EMPTY_TWIML, content_type="text/xml")
 
-    async def enrich(self, message: InboundMessage) -> InboundMessage:
-        if not any(item.url and not item.stored_path for item in message.media):
-            return message
-        media = [await self._download(message.provider_id, item) for item in message.media]
-        return replace(message, media=tuple(media))
-
-    async def _download(self, provider_id: str, item: Media) -> Media:
-        """The attachment stored under var/media, or unchanged (URL only) if that fails."""
-        if not item.url or item.stored_path:
-            return item
+    async def fetch_media(self, media: Media) -> Media:
+        """Download one MediaUrl with the account's credentials and store it (in the worker)."""
+        if not media.url or media.stored_path:
+            return media
         try:
             session, _client = await self._ready()
             # Twilio answers with a redirect to its CDN; aiohttp drops the Authorization header
             # when a redirect leaves the origin, and we only send it to Twilio's own hosts.
             async with (
                 asyncio.timeout(self.media_timeout),
-                session.get(item.url, headers=self._media_headers(item.url)) as response,
+                session.get(
+                    media.url, headers=self._media_headers(media.url), timeout=self._media_limits
+                ) as response,
             ):
                 if response.status != 200:
-                    log.warning("twilio media of %s: HTTP %s", provider_id, response.status)
-                    return item
+                    error = f"twilio media: HTTP {response.status}"
+                    if 400 <= response.status < 500 and response.status not in (401, 429):
+                        raise PermanentMediaError(error)
+                    raise MediaFetchError(error)
                 if (response.content_length or 0) > MAX_BYTES:
-                    log.warning("twilio media of %s: over %s bytes", provider_id, MAX_BYTES)
-                    return item
+                    raise PermanentMediaError(f"twilio media: over {MAX_BYTES} bytes")
                 data = bytearray()
                 async for chunk in response.content.iter_chunked(64 * 1024):
                     data.extend(chunk)
                     if len(data) > MAX_BYTES:
-                        log.warning("twilio media of %s: over %s bytes", provider_id, MAX_BYTES)
-                        return item
-                content_type = item.content_type
+                        raise PermanentMediaError(f"twilio media: over {MAX_BYTES} bytes")
+                content_type = media.content_type
                 if content_type == OCTET_STREAM and response.content_type:
                     content_type = response.content_type  # Twilio did not say; the CDN does
-            saved = await self.context.media.save(bytes(data), content_type, item.filename)
-        except Exception as exc:  # enrich never raises: the message keeps the media's URL
-            log.warning("twilio media of %s not downloaded: %r", provider_id, exc)
-            return item
-        return replace(item, stored_path=saved.stored_path)
+        except MediaFetchError:
+            raise
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise MediaFetchError(f"twilio media: {exc!r}") from exc
+        saved = await self.context.media.save(bytes(data), content_type, media.filename)
+        return replace(media, stored_path=saved.stored_path)
 
     def _media_headers(self, url: str) -> dict[str, str]:
         if not self._trusted(url):

@@ -15,7 +15,7 @@ over the raw body; `entry[].changes[].value.messages[]` become `InboundMessage`s
 interactive button and list replies, template quick-reply buttons, media by id, placeholders
 for locations, contacts and unsupported types) and `value.statuses[]` become `StatusUpdate`s.
 Anything addressed to another phone number id is ignored. Media ids travel as
-`Media(url="media:<id>")` until `enrich` downloads and stores them.
+`Media(url="media:<id>")` until the worker's `fetch_media` downloads and stores them.
 
 Outbound: text up to 4,096 characters (longer texts are split); up to three buttons whose
 titles fit in 20 characters become reply buttons; up to ten become a list (row titles cut to
@@ -69,6 +69,8 @@ from channels.base import (
     Channel,
     ContactStoppedError,
     Inbound,
+    MediaFetchError,
+    PermanentMediaError,
     PermanentSendError,
     RetryableSendError,
     SendResult,
@@ -510,14 +512,8 @@ class WhatsAppCloudChannel(Channel):
         )
 
     # -- media ------------------------------------------------------------------------------
-    async def enrich(self, message: InboundMessage) -> InboundMessage:
-        if not message.media:
-            return message
-        media = tuple([await self._fetch(m) for m in message.media])
-        return dataclasses.replace(message, media=media)
-
-    async def _fetch(self, media: Media) -> Media:
-        """Download one attachment by its media id and store it; on any failure keep the id."""
+    async def fetch_media(self, media: Media) -> Media:
+        """Look the media id up, download it with the token and store it (in the worker)."""
         if media.stored_path or not media.url or not media.url.startswith("media:"):
             return media
         media_id = media.url.removeprefix("media:")
@@ -527,11 +523,11 @@ class WhatsAppCloudChannel(Channel):
                 f"{self.api_base}/{media_id}", headers=self._auth, timeout=SEND_TIMEOUT
             ) as response:
                 if response.status != 200:
-                    raise RuntimeError(f"media lookup answered {response.status}")
+                    raise _media_error("media lookup", response.status)
                 info = await response.json(content_type=None)
             url = info.get("url") if isinstance(info, dict) else None
             if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-                raise RuntimeError("media lookup gave no download URL")
+                raise MediaFetchError("media lookup gave no download URL")
             content_type = media.content_type
             if content_type == "application/octet-stream" and isinstance(
                 info.get("mime_type"), str
@@ -539,16 +535,17 @@ class WhatsAppCloudChannel(Channel):
                 content_type = info["mime_type"]
             async with session.get(url, headers=self._auth, timeout=MEDIA_TIMEOUT) as response:
                 if response.status != 200:
-                    raise RuntimeError(f"media download answered {response.status}")
+                    raise _media_error("media download", response.status)
                 data = bytearray()
                 async for chunk in response.content.iter_chunked(64 * 1024):
                     data.extend(chunk)
                     if len(data) > MAX_BYTES:
-                        raise RuntimeError(f"media over {MAX_BYTES} bytes")
-            saved = await self.context.media.save(bytes(data), content_type, media.filename)
-        except Exception as exc:  # never fail the webhook over an attachment
-            log.warning("whatsapp media %s not stored: %s", media_id, exc)
-            return media
+                        raise PermanentMediaError(f"media over {MAX_BYTES} bytes")
+        except MediaFetchError:
+            raise
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise MediaFetchError(f"whatsapp media {media_id}: {exc!r}") from exc
+        saved = await self.context.media.save(bytes(data), content_type, media.filename)
         return dataclasses.replace(saved, url=media.url)
 
     # -- outbound ---------------------------------------------------------------------------
@@ -643,3 +640,11 @@ class WhatsAppCloudChannel(Channel):
         if status == 200:
             return RetryableSendError(f"WhatsApp API answered without a message id: {text}")
         return PermanentSendError(message, code=label)
+
+
+def _media_error(step: str, status: int) -> MediaFetchError:
+    """Meta's answer to a media lookup or download: 4xx (an unknown or expired id) is final;
+    a refused token (it may be renewed), throttling and server errors are tried again."""
+    if 400 <= status < 500 and status not in (401, 429):
+        return PermanentMediaError(f"{step} answered {status}")
+    return MediaFetchError(f"{step} answered {status}")

@@ -88,6 +88,8 @@ class Turn:
     phone_route: tuple[str, AddressKind] | None = None
     # Messages a handler stored for another address (a verification code), to be queued.
     also_deliver: list[int] = field(default_factory=list)
+    # The stored inbound message's id: what a request or complaint keeps to find its files.
+    message_id: int | None = None
 
     @property
     def channel(self) -> str:

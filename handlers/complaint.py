@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from bot.attachments import reference
 from bot.i18n import Translator
 from bot.models import Button
 from bot.profile import ComplaintCategory
@@ -124,11 +125,9 @@ def _keep_media(turn: Turn) -> int:
     """Keep the message's media, up to the limit; how many of them were kept."""
     attachments = _attachments(turn)
     room = max(0, MAX_ATTACHMENTS - len(attachments))
-    for media in turn.message.media[:room]:
-        item = {"content_type": media.content_type, "url": media.url, "filename": media.filename}
-        if media.stored_path:
-            item["stored_path"] = media.stored_path
-        attachments.append(item)
+    for position, media in enumerate(turn.message.media[:room]):
+        # Fetched later by the worker; found through its message and position (bot.attachments).
+        attachments.append(reference(turn.message_id, position, media))
     return min(room, len(turn.message.media))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from bot.attachments import reference
 from bot.fields import ChoiceField, FormField, Invalid, MediaField
 from bot.i18n import N_
 from bot.models import Button
@@ -234,14 +235,11 @@ class SupportRequestFlow(Flow):
             if isinstance(result, Invalid):
                 turn.say(result.render(t))
                 return
+            # The files arrive later (the worker fetches them): each keeps its message and
+            # position, by which bot.attachments finds the stored file.
             files.extend(
-                {
-                    "content_type": m.content_type,
-                    "url": m.url,
-                    "filename": m.filename,
-                    "stored_path": m.stored_path,
-                }
-                for m in turn.message.media
+                reference(turn.message_id, position, media)
+                for position, media in enumerate(turn.message.media)
             )
             if len(files) < field.max_files:
                 turn.say(

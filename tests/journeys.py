@@ -3,13 +3,18 @@ replies, and reading the live gateway's database."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.attachments import MessageMedia
 from bot.db import Database
 from bot.fields.national_id import luhn_valid
 from bot.i18n import translator
@@ -80,3 +85,22 @@ def database(url: str) -> Iterator[Session]:
             yield session
     finally:
         db.close()
+
+
+def stored_attachment(url: str, kept: Mapping[str, Any], timeout: float = 30.0) -> Path:
+    """The file a request or complaint keeps (its message and position), once the worker
+    fetched it: files arrive after the message is recorded (bot/attachments.py)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with database(url) as db:
+            row = db.scalar(
+                select(MessageMedia).where(
+                    MessageMedia.message_id == kept["message_id"],
+                    MessageMedia.position == kept["media_index"],
+                )
+            )
+            if row is not None and row.stored_path:
+                return Path(row.stored_path)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"attachment {dict(kept)} not fetched: {row and row.error}")
+        time.sleep(0.05)

@@ -29,6 +29,8 @@ from bot.profile_loader import load_profile
 from bot.settings import load_settings
 from channels.base import (
     ContactStoppedError,
+    MediaFetchError,
+    PermanentMediaError,
     PermanentSendError,
     RetryableSendError,
     SendError,
@@ -46,7 +48,7 @@ from tests.conftest import PROFILE, REDIS_URL, SECRET_KEY, LiveGateway, launch_g
 from tests.fakes.server import post_status
 from tests.fakes.telegram import Failure, FakeBotAPI
 from tests.fixtures import telegram as updates
-from tests.journeys import database, national_id
+from tests.journeys import database, national_id, stored_attachment
 
 TOKEN = "123:ABC"
 SECRET = "tawasul-test_secret-42"
@@ -372,7 +374,7 @@ def test_api_base_formats() -> None:
         assert api_bases(given_base) == ("http://127.0.0.1:9/bot", "http://127.0.0.1:9/file/bot")
 
 
-# -- send, enrich (in process, against the fake) -------------------------------------------------
+# -- send, fetch_media, received (in process, against the fake) -----------------------------------
 async def test_send_buttons_as_inline_keyboard(channel: TelegramChannel, fake: FakeBotAPI) -> None:
     chat = new_id()
     message = OutboundMessage(
@@ -476,34 +478,40 @@ async def test_send_refuses_other_addresses(channel: TelegramChannel) -> None:
         await channel.send(AddressKind.TELEGRAM, "not-a-chat", OutboundMessage("x"))
 
 
-async def test_enrich_stores_media_and_answers_the_press(
+async def test_fetch_media_stores_it_and_received_answers_the_press(
     channel: TelegramChannel, fake: FakeBotAPI, tmp_path: Path
 ) -> None:
     update_id, chat = new_id(), new_id()
     fake.add_file(f"ph-{update_id}-x", f"photos/file_{update_id}.jpg", JPEG)
     (message,) = channel.parse(hook(updates.photo(update_id, chat)))
     assert isinstance(message, InboundMessage)
-    enriched = await channel.enrich(message)
-    (media,) = enriched.media
+    media = await channel.fetch_media(message.media[0])
     assert media.url == f"tg-file:ph-{update_id}-x" and media.content_type == "image/jpeg"
     assert media.stored_path is not None
     stored = Path(media.stored_path)
     assert stored.read_bytes() == JPEG and stored.is_relative_to(tmp_path / "media")
     assert fake.calls("getFile", file_id=f"ph-{update_id}-x")
 
-    # A file the API no longer has: the message is kept with its URL, nothing raised.
+    # A file the API does not know is final; a file server that fails is tried again later.
     (missing,) = channel.parse(hook(updates.document(new_id(), chat)))
     assert isinstance(missing, InboundMessage)
-    assert (await channel.enrich(missing)).media == missing.media
+    with pytest.raises(PermanentMediaError):
+        await channel.fetch_media(missing.media[0])
+    fake.downloads.fail(1, status=502)
+    try:
+        with pytest.raises(MediaFetchError) as unavailable:
+            await channel.fetch_media(message.media[0])
+    finally:
+        fake.downloads.reset()
+    assert not isinstance(unavailable.value, PermanentMediaError)
 
     (press,) = channel.parse(hook(updates.callback_query(new_id(), chat, "menu:faq")))
     assert isinstance(press, InboundMessage)
-    assert await channel.enrich(press) == press
+    await channel.received(press)
     callback_id = press.provider_id.removeprefix("cb:")
     assert len(fake.calls("answerCallbackQuery", callback_query_id=callback_id)) == 1
 
 
-# -- set_webhook ------------------------------------------------------------------------------
 async def test_set_webhook_sends_url_secret_and_update_kinds(fake: FakeBotAPI) -> None:
     configured = load_settings(
         telegram_bot_token=TOKEN,
@@ -736,6 +744,16 @@ async def test_photo_is_stored_with_its_path_in_the_message(
     update_id, chat = new_id(), new_id()
     fake.add_file(f"ph-{update_id}-x", f"photos/file_{update_id}.jpg", JPEG)
     assert await post(http, gateway, updates.photo(update_id, chat, caption="الهوية")) == 200
+    with database(gateway.database_url) as db:
+        message = db.scalar(
+            select(Message).where(
+                Message.channel == "telegram", Message.provider_id == str(update_id)
+            )
+        )
+        assert message is not None and message.body == "الهوية"  # recorded at once
+        kept = {"message_id": message.id, "media_index": 0}
+    # Then the worker fetches the file and attaches it to the message.
+    await asyncio.to_thread(stored_attachment, gateway.database_url, kept)
     assert fake.calls("getFile", file_id=f"ph-{update_id}-x")
     assert fake.received(lambda r: r.path == f"/file/bot{TOKEN}/photos/file_{update_id}.jpg")
     with database(gateway.database_url) as db:
@@ -744,7 +762,7 @@ async def test_photo_is_stored_with_its_path_in_the_message(
                 Message.channel == "telegram", Message.provider_id == str(update_id)
             )
         )
-        assert message is not None and message.body == "الهوية"
+        assert message is not None
         (media,) = message.payload["media"]
     assert media["url"] == f"tg-file:ph-{update_id}-x"
     assert media["content_type"] == "image/jpeg"
@@ -843,7 +861,7 @@ async def test_support_request_completed_on_telegram(
     assert reference is not None
     assert receipt.startswith(f"تم استلام طلبك، ورقمه المرجعي {reference.group()}.")
     assert "لجنة البحث" in receipt
-    assert len(fake.calls("answerCallbackQuery")) >= 4
+    await asyncio.to_thread(fake.wait_calls, "answerCallbackQuery", 4)
 
     with database(gateway.database_url) as db:
         request = db.scalar(
@@ -858,7 +876,9 @@ async def test_support_request_completed_on_telegram(
         assert request.answers["national_id"] == nid
         (document,) = request.answers["documents"]
         assert document["content_type"] == "image/jpeg"
-        assert Path(document["stored_path"]).read_bytes() == JPEG
+    # The request keeps the file's message and position; the file is found once fetched.
+    path = await asyncio.to_thread(stored_attachment, gateway.database_url, document)
+    assert path.read_bytes() == JPEG
 
 
 # -- fuzzed HTTP bodies against the live gateway ---------------------------------------------------

@@ -46,6 +46,8 @@ from bot.profile_loader import load_profile
 from bot.settings import load_settings
 from channels.base import (
     ContactStoppedError,
+    MediaFetchError,
+    PermanentMediaError,
     PermanentSendError,
     RetryableSendError,
     SendError,
@@ -542,7 +544,7 @@ async def test_media_download_uses_twilio_credentials(
     message = InboundMessage(
         "twilio", AddressKind.WHATSAPP, new_phone(), new_sid("MM"), media=(Media("image/png", url),)
     )
-    (stored_media,) = (await channel.enrich(message)).media
+    stored_media = await channel.fetch_media(message.media[0])
     assert stored_media.url == url and stored_media.stored_path is not None
     assert Path(stored_media.stored_path).read_bytes() == content
     (api,) = fake.received(lambda r: r.method == "GET" and url.endswith(r.path))
@@ -551,15 +553,12 @@ async def test_media_download_uses_twilio_credentials(
     media_sid = url.rsplit("/", 1)[1]
     assert fake.received(lambda r: r.path == f"/cdn/{media_sid}")  # followed Twilio's redirect
 
-    # A refused or failed download keeps the message, with the URL only; enrich never raises.
-    missing = InboundMessage(
-        "twilio",
-        AddressKind.WHATSAPP,
-        new_phone(),
-        new_sid("MM"),
-        media=(Media("image/png", url + "0"), Media("image/png", "http://127.0.0.1:9/x")),
-    )
-    assert (await channel.enrich(missing)).media == missing.media
+    # Media Twilio does not have is final; an unreachable server is tried again later.
+    with pytest.raises(PermanentMediaError):
+        await channel.fetch_media(Media("image/png", url + "0"))
+    with pytest.raises(MediaFetchError) as unreachable:
+        await channel.fetch_media(Media("image/png", "http://127.0.0.1:9/x"))
+    assert not isinstance(unreachable.value, PermanentMediaError)
 
 
 def test_credentials_go_to_twilio_only(tmp_path: Path) -> None:
@@ -808,7 +807,8 @@ async def test_media_is_downloaded_and_stored(
     await person.write("صورة الهوية", MessageType="image", **extra)
     digest = hashlib.sha256(content).hexdigest()
     path = gateway.var_dir / "media" / digest[:2] / f"{digest}.png"
-    assert path.read_bytes() == content  # stored before the webhook was answered
+    assert eventually(path.exists)  # fetched by the worker once the webhook was answered
+    assert path.read_bytes() == content
     media_requests = fake.received(lambda r: r.method == "GET" and url.endswith(r.path))
     assert media_requests and media_requests[-1].headers["Authorization"].startswith("Basic ")
 
@@ -821,12 +821,17 @@ async def test_stored_path_is_recorded_in_the_message_payload(
     url = fake.add_media(content, "image/png")
     extra = {"NumMedia": "1", "MediaUrl0": url, "MediaContentType0": "image/png"}
     form = await person.write("", MessageType="image", **extra)
-    message = stored(gateway, form["MessageSid"])
-    assert message is not None
-    (media,) = message.payload["media"]
+
+    def fetched() -> dict[str, str] | None:
+        message = stored(gateway, form["MessageSid"])
+        assert message is not None  # recorded before the webhook was answered
+        (media,) = message.payload["media"]
+        return media if media.get("stored_path") else None
+
+    media = eventually(fetched)  # the worker fetched the file and attached it to the message
     digest = hashlib.sha256(content).hexdigest()
     assert (media["url"], media["content_type"]) == (url, "image/png")
-    assert media.get("stored_path", "").endswith(f"{digest}.png")
+    assert media["stored_path"].endswith(f"{digest}.png")
 
 
 async def test_whatsapp_button_reply_starts_the_support_request(

@@ -40,6 +40,8 @@ from bot.profile_loader import load_profile
 from bot.settings import load_settings
 from channels.base import (
     ContactStoppedError,
+    MediaFetchError,
+    PermanentMediaError,
     PermanentSendError,
     RetryableSendError,
     ThrottledError,
@@ -51,7 +53,7 @@ from tests.conftest import PROFILE, REDIS_URL, SECRET_KEY, LiveGateway, launch_g
 from tests.fakes.server import post_status
 from tests.fakes.whatsapp import FakeGraphAPI, choices, message_text
 from tests.fixtures import whatsapp as wa
-from tests.journeys import MENU_AR, database, national_id
+from tests.journeys import MENU_AR, database, national_id, stored_attachment
 
 PROFILE_DATA = load_profile(PROFILE)
 ARABIC_NAME = PROFILE_DATA.name.ar
@@ -484,24 +486,29 @@ async def test_window_closed_without_templates_fails_permanently(
     assert raised.value.code == "131047"
 
 
-async def test_enrich_downloads_and_stores_media(tmp_path: Path, graph: FakeGraphAPI) -> None:
+async def test_fetch_media_downloads_and_stores_it(tmp_path: Path, graph: FakeGraphAPI) -> None:
     graph.add_media("3013859600285441", wa.PDF, "application/pdf")
     channel = make_channel(tmp_path, graph.url)
     try:
         (message,) = channel.parse(hook(wa.document(PHONE, "3013859600285441", "lease.pdf")))
         assert isinstance(message, InboundMessage)
-        enriched = await channel.enrich(message)
+        media = await channel.fetch_media(message.media[0])
         (missing,) = channel.parse(hook(wa.image(PHONE, "4013859600285441")))
         assert isinstance(missing, InboundMessage)
-        kept = await channel.enrich(missing)  # not on the fake: kept with its id, no error
+        with pytest.raises(PermanentMediaError):  # not on the fake: asking again cannot help
+            await channel.fetch_media(missing.media[0])
+        graph.add_media("4013859600285441", wa.JPEG, "image/jpeg")
+        graph.downloads.fail(1)
+        with pytest.raises(MediaFetchError) as unavailable:  # a 503: tried again later
+            await channel.fetch_media(missing.media[0])
+        assert not isinstance(unavailable.value, PermanentMediaError)
     finally:
+        graph.downloads.reset()
         await channel.close()
-    (media,) = enriched.media
     assert media.url == "media:3013859600285441" and media.filename == "lease.pdf"
     assert media.stored_path is not None
     assert Path(media.stored_path).read_bytes() == wa.PDF
     assert Path(media.stored_path).name == hashlib.sha256(wa.PDF).hexdigest() + ".pdf"
-    assert kept == missing
 
 
 # -- hypothesis: parse never raises anything but ValueError ------------------------------------
@@ -872,6 +879,10 @@ async def test_image_is_downloaded_and_stored(user: User, cipher: Cipher) -> Non
     payload = wa.image(user.phone, "5013859600285441", caption="صورة الهوية")
     await user.send(payload)
     wamid = payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    # The worker fetches it once the message is recorded: a lookup, then the download.
+    await asyncio.to_thread(
+        graph.wait_for, lambda r: r.path == "/media-download/5013859600285441", 1, 30.0
+    )
     lookups = [r for r in graph.received() if r.path.endswith("5013859600285441")]
     assert [r.path for r in lookups] == [
         "/5013859600285441",
@@ -881,11 +892,16 @@ async def test_image_is_downloaded_and_stored(user: User, cipher: Cipher) -> Non
     stored = (
         user.gateway.var_dir / "media" / hashlib.sha256(wa.JPEG).hexdigest()[:2]
     ) / f"{hashlib.sha256(wa.JPEG).hexdigest()}.jpg"
-    assert stored.read_bytes() == wa.JPEG
     with database(user.gateway.database_url) as db:
         message = db.scalar(select(Message).where(Message.provider_id == wamid))
         assert message is not None and message.body == "صورة الهوية"
-        (media,) = message.payload["media"]
+        kept = {"message_id": message.id, "media_index": 0}
+    assert await asyncio.to_thread(stored_attachment, user.gateway.database_url, kept) == stored
+    assert stored.read_bytes() == wa.JPEG
+    with database(user.gateway.database_url) as db:
+        message = db.scalar(select(Message).where(Message.provider_id == wamid))
+        assert message is not None
+        (media,) = message.payload["media"]  # attached to the message once fetched
     assert media["url"] == "media:5013859600285441"
     assert media["content_type"] == "image/jpeg"
     assert Path(media["stored_path"]).resolve() == stored.resolve()
@@ -978,7 +994,9 @@ async def test_whole_support_request_on_whatsapp(user: User, cipher: Cipher) -> 
         assert request.answers["mobile"] == "+966501234567"
         (document,) = request.answers["documents"]
         assert document["url"] == "media:6013859600285441"
-        assert Path(document["stored_path"]).read_bytes() == wa.JPEG
+    # The request keeps the file's message and position; the file is found once fetched.
+    path = await asyncio.to_thread(stored_attachment, user.gateway.database_url, document)
+    assert path.read_bytes() == wa.JPEG
 
 
 # -- fuzzed bodies through HTTP: 4xx, never 500 ------------------------------------------------

@@ -452,11 +452,18 @@ async def test_attachments_are_collected_and_filed(router: Router, store: Store)
     row = await store.db.run(complaint_row, store.db, reference)
     assert (row.contact_id, row.category, row.channel) == (contact_id, "aid_delay", "whatsapp")
     assert [a["filename"] for a in row.attachments] == ["receipt.jpg", "letter.pdf", "receipt.jpg"]
+    # Each keeps its message and position there, by which the fetched file is found later.
+    message_id = row.attachments[1]["message_id"]
     assert row.attachments[1] == {
         "content_type": "application/pdf",
         "url": "https://media.example/2.pdf",
         "filename": "letter.pdf",
+        "stored_path": None,
+        "message_id": message_id,
+        "media_index": 0,
     }
+    assert isinstance(message_id, int) and message_id != row.attachments[0]["message_id"]
+    assert (row.attachments[2]["message_id"], row.attachments[2]["media_index"]) == (message_id, 1)
 
 
 async def test_the_updates_question_does_not_outlive_stop_or_a_language_switch(

@@ -8,6 +8,7 @@ from rq.serializers import JSONSerializer
 
 from worker import process, queues
 from worker.delivery import deliver as deliver_async
+from worker.media import fetch_media as fetch_media_async
 from worker.sweep import requeue_stranded, schedule_sweep
 
 
@@ -17,6 +18,15 @@ def deliver(message_id: int) -> str:
     last_attempt = job is None or not job.retries_left
     return process.run(
         lambda context: deliver_async(context, message_id, last_attempt=last_attempt)
+    )
+
+
+def fetch_media(message_id: int) -> str:
+    """Fetch the attachments of a recorded inbound message (queued by the web process)."""
+    job = get_current_job()
+    last_attempt = job is None or not job.retries_left
+    return process.run(
+        lambda context: fetch_media_async(context, message_id, last_attempt=last_attempt)
     )
 
 

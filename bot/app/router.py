@@ -128,6 +128,7 @@ class Router:
             t=translator(language),
             now=utcnow(),
             phone_route=self.phone_route,
+            message_id=record.message_id,
         )
         if record.language is None:
             turn.switch_language(language)

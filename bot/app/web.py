@@ -13,11 +13,13 @@ from bot import metrics
 from bot.app.chat_page import chat_routes
 from bot.app.router import Router
 from bot.app.runtime import Runtime, phone_route
-from bot.app.webhooks import webhook_handler
+from bot.app.webhooks import Intake, webhook_handler
+from bot.attachments import Attachments
 from bot.models import InboundMessage
 from channels.webchat import WebChatChannel
 from handlers.wiring import build_dispatcher
 from worker.defaults import outbox_key
+from worker.media import MediaFetches
 from worker.queues import QueueOutbox, make_queue
 
 log = logging.getLogger(__name__)
@@ -44,8 +46,11 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         )
 
 
-def create_app(runtime: Runtime, router: Router | None = None) -> web.Application:
-    """The web application over an opened runtime; the router defaults to the RQ outbox."""
+def create_app(
+    runtime: Runtime, router: Router | None = None, media: MediaFetches | None = None
+) -> web.Application:
+    """The web application over an opened runtime; the router defaults to the RQ outbox, and
+    media fetches go to the same queue with the default retry schedule."""
     queue = make_queue(runtime.redis_url, runtime.settings.queue_name)
     if router is None:
         router = Router(
@@ -56,11 +61,12 @@ def create_app(runtime: Runtime, router: Router | None = None) -> web.Applicatio
             runtime.profile,
             phone_route(runtime),
         )
+    intake = Intake(router, Attachments(runtime.db), media or MediaFetches(queue))
     app = web.Application(middlewares=[errors_middleware], client_max_size=1024**2)
     public_url = runtime.settings.public_url
     for channel in runtime.channels.values():
         for path in channel.webhook_paths:
-            app.router.add_post(path, webhook_handler(channel, router, public_url))
+            app.router.add_post(path, webhook_handler(channel, intake, public_url))
         app.router.add_routes(channel.extra_routes())
     webchat = runtime.channels.get("webchat")
     if isinstance(webchat, WebChatChannel):
@@ -89,7 +95,7 @@ def create_app(runtime: Runtime, router: Router | None = None) -> web.Applicatio
 
     async def start_pollers(app: web.Application) -> None:
         async def deliver(message: InboundMessage) -> object:
-            return await router.handle(await channel_of[message.channel].enrich(message))
+            return await intake.take(channel_of[message.channel], message)
 
         channel_of = runtime.channels
         app[POLLERS] = [

@@ -31,6 +31,71 @@ class Recorded:
     json: Any = None
 
 
+class MediaGate:
+    """How a fake serves inbound media downloads: at once, held until the test releases
+    them, or failing a number of times. Driven from the test's thread, obeyed on the fake's."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held = False
+        self._failures: int | None = 0  # None: every download fails
+        self._status = 503
+        self.waiting = 0  # downloads being held right now
+        self.served = 0  # downloads answered, failed ones included
+
+    def hold(self) -> None:
+        with self._lock:
+            self._held = True
+
+    def release(self) -> None:
+        with self._lock:
+            self._held = False
+
+    def fail(self, times: int | None, status: int = 503) -> None:
+        """The next `times` downloads answer `status` (None: all of them, until reset)."""
+        with self._lock:
+            self._failures, self._status = times, status
+
+    def reset(self) -> None:
+        """Serve at once again, and count from zero."""
+        with self._lock:
+            self._held, self._failures, self._status = False, 0, 503
+            self.served = 0
+
+    def wait_until(self, predicate: Callable[[MediaGate], bool], timeout: float = 30.0) -> None:
+        """Block the test until the gate's counters say so (a download arrived, N served)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if predicate(self):
+                    return
+            time.sleep(0.02)
+        raise AssertionError(f"media gate: waiting={self.waiting} served={self.served}")
+
+    async def passage(self) -> int | None:
+        """Called by a download route: waits while held; the error status to answer with, or
+        None to serve the file."""
+        with self._lock:
+            self.waiting += 1
+        try:
+            while True:
+                with self._lock:
+                    if not self._held:
+                        break
+                await asyncio.sleep(0.01)
+        finally:
+            with self._lock:
+                self.waiting -= 1
+        with self._lock:
+            self.served += 1
+            if self._failures is None:
+                return self._status
+            if self._failures > 0:
+                self._failures -= 1
+                return self._status
+        return None
+
+
 class FakeServer:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.server import FakeServer, Recorded
+from tests.fakes.server import FakeServer, MediaGate, Recorded
 
 BOT_ID = 7000000001
 BOT_USERNAME = "tawasul_test_bot"
@@ -47,6 +47,7 @@ class FakeBotAPI(FakeServer):
         super().__init__()
         self.token = token
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
+        self.downloads = MediaGate()  # held or failing file downloads, for tests
         self._failures: dict[int, list[tuple[Failure, int | None]]] = {}
         self._message_ids = itertools.count(1)
         self._script_lock = threading.Lock()
@@ -217,6 +218,11 @@ class FakeBotAPI(FakeServer):
         if request.match_info["token"] != self.token:
             return web.Response(status=401)
         path = request.match_info["path"]
+        failure = await self.downloads.passage()
+        if failure is not None:
+            return web.json_response(
+                {"ok": False, "error_code": failure, "description": "Unavailable"}, status=failure
+            )
         for file_path, content in self.files.values():
             if file_path == path:
                 return web.Response(body=content, content_type="application/octet-stream")

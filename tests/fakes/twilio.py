@@ -25,7 +25,7 @@ from typing import Any
 from aiohttp import BasicAuth, web
 from twilio.request_validator import RequestValidator
 
-from tests.fakes.server import FakeServer, Recorded
+from tests.fakes.server import FakeServer, MediaGate, Recorded
 
 ACCOUNT_SID = "AC" + "5e1f0c2b7a9d4e6f" * 2
 AUTH_TOKEN = "9b1c2d3e4f5061728394a5b6c7d8e9f0"
@@ -116,6 +116,7 @@ class FakeTwilio(FakeServer):
         self._window_closed: set[str] = set()
         self._media: dict[str, tuple[bytes, str]] = {}
         self._state = threading.Lock()
+        self.downloads = MediaGate()  # held or failing media downloads, for tests
 
     # -- scripting (from tests) -------------------------------------------------------------
     def script(self, to: str, *replies: Reply) -> None:
@@ -258,6 +259,9 @@ class FakeTwilio(FakeServer):
         media_sid = request.match_info["media_sid"]
         if media_sid not in self._media:
             return self._error(404, 20404)
+        failure = await self.downloads.passage()
+        if failure is not None:
+            return self._error(failure, 20500)
         # Twilio redirects a media URL to its CDN, where the content needs no credentials.
         raise web.HTTPTemporaryRedirect(f"/cdn/{media_sid}")
 

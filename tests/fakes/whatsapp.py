@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.server import FakeServer, Recorded
+from tests.fakes.server import FakeServer, MediaGate, Recorded
 
 
 def graph_error(code: int, message: str, status: int = 400, details: str = "") -> web.Response:
@@ -45,6 +45,7 @@ class FakeGraphAPI(FakeServer):
         self.fail_once: set[str] = set()  # one HTTP 500, then normal
         self.errors: dict[str, tuple[int, int]] = {}  # (HTTP status, Meta code), every time
         self.media: dict[str, tuple[bytes, str]] = {}  # media id → (bytes, mime type)
+        self.downloads = MediaGate()  # held or failing media downloads, for tests
         self.accepted: list[tuple[str, str, dict[str, Any]]] = []  # (to, wamid, body)
 
     def routes(self) -> list[web.RouteDef]:
@@ -143,6 +144,9 @@ class FakeGraphAPI(FakeServer):
         media_id = request.match_info["media_id"]
         if media_id not in self.media:
             return web.Response(status=404)
+        failure = await self.downloads.passage()
+        if failure is not None:
+            return web.Response(status=failure, text="unavailable")
         data, mime_type = self.media[media_id]
         return web.Response(body=data, headers={"Content-Type": mime_type})
 
