@@ -52,7 +52,7 @@ from channels.base import (
     WebhookRequest,
 )
 from channels.context import ChannelContext
-from channels.twilio import EMPTY_TWIML, MAX_BODY, TwilioChannel
+from channels.twilio import EMPTY_TWIML, MAX_BODY, TwilioChannel, TwilioSettings
 from tests.conftest import PROFILE, REDIS_URL, SECRET_KEY, LiveGateway, launch_gateway
 from tests.fakes.server import post_status
 from tests.fakes.twilio import (
@@ -126,26 +126,28 @@ def channel_for(
     tmp_path: Path, api_base: str | None = None, profile: Profile = PROFILE_DATA, **overrides: Any
 ) -> TwilioChannel:
     values: dict[str, Any] = {
-        "var_dir": tmp_path / "var",
-        "redis_url": REDIS_URL,
-        "secret_key": SECRET_KEY,
-        "public_url": "https://tawasul.example.org",
-        "twilio_account_sid": ACCOUNT_SID,
-        "twilio_auth_token": AUTH_TOKEN,
-        "twilio_sms_from": SMS_FROM,
-        "twilio_whatsapp_from": WHATSAPP_FROM,
-        "twilio_api_base": api_base,
+        "account_sid": ACCOUNT_SID,
+        "auth_token": AUTH_TOKEN,
+        "sms_from": SMS_FROM,
+        "whatsapp_from": WHATSAPP_FROM,
+        "api_base": api_base,
         **overrides,
     }
+    settings = load_settings(
+        var_dir=tmp_path / "var",
+        redis_url=REDIS_URL,
+        secret_key=SECRET_KEY,
+        public_url="https://tawasul.example.org",
+    )
     context = ChannelContext(
-        load_settings(**values),
+        settings,
         Redis.from_url(REDIS_URL),
         REDIS_URL,
         Cipher(SECRET_KEY),
         profile,
         MediaStore(tmp_path / "var" / "media"),
     )
-    return TwilioChannel(context)
+    return TwilioChannel(context, TwilioSettings(**values))
 
 
 def hook(path: str, form: dict[str, str], signature: str | None = None) -> WebhookRequest:
@@ -515,7 +517,7 @@ def test_window_template_prefers_reply_waiting(tmp_path: Path) -> None:
 
 async def test_a_messaging_service_can_be_the_sender(tmp_path: Path, fake: FakeTwilio) -> None:
     service = "MG" + "0f" * 16
-    twilio = channel_for(tmp_path, fake.url, twilio_whatsapp_from=service)
+    twilio = channel_for(tmp_path, fake.url, whatsapp_from=service)
     to = new_phone()
     try:
         await twilio.send(AddressKind.WHATSAPP, to, OutboundMessage("x"))

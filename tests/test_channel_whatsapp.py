@@ -45,7 +45,7 @@ from channels.base import (
     WebhookRequest,
 )
 from channels.context import ChannelContext
-from channels.whatsapp import LIST_BUTTON_LABEL, WhatsAppCloudChannel, render
+from channels.whatsapp import LIST_BUTTON_LABEL, WhatsAppCloudChannel, WhatsAppSettings, render
 from tests.conftest import PROFILE, REDIS_URL, SECRET_KEY, LiveGateway, launch_gateway
 from tests.fakes.server import post_status
 from tests.fakes.whatsapp import FakeGraphAPI, choices, message_text
@@ -67,11 +67,13 @@ def make_channel(
         redis_url=REDIS_URL,
         secret_key=SECRET_KEY,
         profile=PROFILE,
-        whatsapp_token=wa.TOKEN,
-        whatsapp_phone_number_id=wa.PHONE_NUMBER_ID,
-        whatsapp_app_secret=wa.APP_SECRET,
-        whatsapp_verify_token=wa.VERIFY_TOKEN,
-        whatsapp_api_base=api_base,
+    )
+    whatsapp = WhatsAppSettings(
+        token=wa.TOKEN,
+        phone_number_id=wa.PHONE_NUMBER_ID,
+        app_secret=wa.APP_SECRET,
+        verify_token=wa.VERIFY_TOKEN,
+        api_base=api_base,
     )
     context = ChannelContext(
         settings_,
@@ -81,7 +83,7 @@ def make_channel(
         profile or PROFILE_DATA,
         MediaStore(tmp_path / "var" / "media"),
     )
-    return WhatsAppCloudChannel(context)
+    return WhatsAppCloudChannel(context, whatsapp)
 
 
 def hook(payload: Any, headers: dict[str, str] | None = None) -> WebhookRequest:
