@@ -11,7 +11,8 @@ Outbound goes through `twilio.rest.Client` with its asynchronous HTTP client, on
 one aiohttp session (also used for media downloads), so no send blocks the event loop. Errors
 are typed for the worker: 5xx, timeouts and connection errors are retried, 429 slows down,
 21610 stops the address, 63016 (a WhatsApp conversation whose 24-hour window has closed) is
-answered with the profile's approved template, anything else fails for good.
+answered with the profile's approved template, anything else fails for good. Which codes mean
+a closed window, and which template replaces free text, is bot/whatsapp_window.py's rule.
 """
 
 from __future__ import annotations

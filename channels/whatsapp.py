@@ -27,7 +27,8 @@ the same in Arabic and English, right to left or left to right, with nothing to 
 Outside the 24-hour customer-service window Meta answers 131047 ("Re-engagement message"):
 the message is replaced by the profile's `reply_waiting` template (or the first template with
 a `meta_name`), with the association's name as its one body parameter, so the beneficiary is
-told a reply is waiting; without such a template the send fails permanently.
+told a reply is waiting; without such a template the send fails permanently. That rule (the
+codes, the template's choice) is bot/whatsapp_window.py's, shared with Twilio and the router.
 
 Error mapping (Meta's error codes): HTTP 5xx, timeouts, connection errors and Meta's
 transient codes → RetryableSendError; HTTP 429 and the throughput/pair/spam limits (4, 80007,
