@@ -67,3 +67,18 @@ def reply_waiting_template(
     if preferred is not None and sendable(preferred):
         return REPLY_WAITING_TEMPLATE, preferred
     return next(((name, found) for name, found in templates.items() if sendable(found)), None)
+
+
+def template_to_send(
+    name: str,
+    templates: Mapping[str, WhatsAppTemplate],
+    sendable: Callable[[WhatsAppTemplate], str | None],
+) -> WhatsAppTemplate | None:
+    """The profile's template a queued template message named `name` goes out as on this
+    provider: `reply_waiting` (what the router queues after a late refusal) by the same rule
+    as a refusal met while sending; any other name only as itself."""
+    if name == REPLY_WAITING_TEMPLATE:
+        found = reply_waiting_template(templates, sendable)
+        return found[1] if found is not None else None
+    template = templates.get(name)
+    return template if template is not None and sendable(template) else None

@@ -280,7 +280,9 @@ class TwilioChannel(Channel):
             raise PermanentSendError(f"no Twilio sender configured for {kind}", code="no-sender")
 
         if message.template is not None and kind is AddressKind.WHATSAPP:
-            template = self.context.profile.templates.get(message.template.name)
+            template = whatsapp_window.template_to_send(
+                message.template.name, self.context.profile.templates, _content_sid
+            )
             if template is None or template.twilio_content_sid is None:
                 raise PermanentSendError(
                     f"template {message.template.name!r} has no twilio_content_sid",
@@ -319,9 +321,7 @@ class TwilioChannel(Channel):
 
     def window_template(self) -> tuple[str, WhatsAppTemplate] | None:
         """The template for a WhatsApp reply whose 24-hour window has closed, if any."""
-        return whatsapp_window.reply_waiting_template(
-            self.context.profile.templates, lambda template: template.twilio_content_sid
-        )
+        return whatsapp_window.reply_waiting_template(self.context.profile.templates, _content_sid)
 
     async def _send_window_template(self, to: str, sender: str) -> str:
         chosen = self.window_template()
@@ -364,6 +364,11 @@ class TwilioChannel(Channel):
         if not sid:
             raise RetryableSendError("twilio answered without a message SID", code="bad-reply")
         return str(sid)
+
+
+def _content_sid(template: WhatsAppTemplate) -> str | None:
+    """What Twilio sends a template by (templates without one are Meta's only)."""
+    return template.twilio_content_sid
 
 
 def _send_error(exc: TwilioException) -> SendError:

@@ -66,6 +66,7 @@ from bot.models import (
     StatusUpdate,
     Template,
 )
+from bot.profile import WhatsAppTemplate
 from channels.base import (
     Capabilities,
     Channel,
@@ -272,6 +273,11 @@ def template_payload(meta_name: str, language: str, variables: dict[str, str]) -
             ]
         template["components"] = [{"type": "body", "parameters": parameters}]
     return {"type": "template", "template": template}
+
+
+def _meta_name(template: WhatsAppTemplate) -> str | None:
+    """What Meta sends a template by (templates without one are Twilio's only)."""
+    return template.meta_name
 
 
 # -- the channel --------------------------------------------------------------------------------
@@ -585,7 +591,9 @@ class WhatsAppCloudChannel(Channel):
         return SendResult(provider_id)
 
     def _template(self, template: Template) -> dict[str, Any]:
-        configured = self.context.profile.templates.get(template.name)
+        configured = whatsapp_window.template_to_send(
+            template.name, self.context.profile.templates, _meta_name
+        )
         if configured is None or configured.meta_name is None:
             raise PermanentSendError(
                 f"template {template.name!r} has no meta_name in the profile", code="template"
@@ -594,9 +602,7 @@ class WhatsAppCloudChannel(Channel):
 
     def _window_template(self) -> dict[str, Any]:
         """The template that tells a beneficiary outside the 24-hour window a reply waits."""
-        found = whatsapp_window.reply_waiting_template(
-            self.context.profile.templates, lambda template: template.meta_name
-        )
+        found = whatsapp_window.reply_waiting_template(self.context.profile.templates, _meta_name)
         chosen = found[1] if found is not None else None
         if chosen is None or chosen.meta_name is None:
             raise PermanentSendError(

@@ -498,6 +498,25 @@ async def test_window_closed_without_a_twilio_template_fails(
         await twilio.close()
 
 
+async def test_a_queued_reply_waiting_falls_back_like_a_refusal(
+    tmp_path: Path, fake: FakeTwilio
+) -> None:
+    """The router queues `reply_waiting` after a late 63016; a profile without it sends the
+    first template with a Content SID, as a refusal met while sending does."""
+    status = WhatsAppTemplate(twilio_content_sid="HX" + "cd" * 16, language="en")
+    meta_only = WhatsAppTemplate(meta_name="association_update", language="ar")
+    profile = PROFILE_DATA.model_copy(update={"templates": {"update": meta_only, "s": status}})
+    twilio = channel_for(tmp_path, fake.url, profile=profile)
+    number = new_phone()
+    queued = OutboundMessage("", template=Template("reply_waiting", {"1": "x"}))
+    try:
+        await twilio.send(AddressKind.WHATSAPP, number, queued)
+    finally:
+        await twilio.close()
+    (sent,) = fake.sent_to("whatsapp:" + number)
+    assert sent.form["ContentSid"] == status.twilio_content_sid
+
+
 def test_window_template_prefers_reply_waiting(tmp_path: Path) -> None:
     waiting = WhatsAppTemplate(twilio_content_sid="HX" + "ab" * 16, language="ar")
     status = WhatsAppTemplate(twilio_content_sid="HX" + "cd" * 16, language="en")

@@ -471,6 +471,27 @@ async def test_window_closed_sends_the_waiting_template(
     }
 
 
+async def test_a_queued_reply_waiting_falls_back_like_a_refusal(
+    tmp_path: Path, graph: FakeGraphAPI
+) -> None:
+    """The router queues `reply_waiting` after a late 131047; a profile without it sends the
+    first template with a Meta name, as a refusal met while sending does."""
+    templates = {
+        "twilio_only": WhatsAppTemplate(twilio_content_sid="HX" + "0" * 32, language="ar"),
+        "survey_invitation": WhatsAppTemplate(meta_name="survey_invitation", language="ar"),
+    }
+    profile = PROFILE_DATA.model_copy(update={"templates": templates})
+    channel = make_channel(tmp_path, graph.url, profile)
+    to = "966500000098"
+    queued = OutboundMessage("", template=Template("reply_waiting", {"1": ARABIC_NAME}))
+    try:
+        await channel.send(AddressKind.WHATSAPP, "+" + to, queued)
+    finally:
+        await channel.close()
+    ((_wamid, body),) = graph.accepted_to(to)
+    assert body["template"]["name"] == "survey_invitation"
+
+
 async def test_window_closed_without_templates_fails_permanently(
     tmp_path: Path, graph: FakeGraphAPI
 ) -> None:

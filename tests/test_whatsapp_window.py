@@ -14,6 +14,7 @@ from bot.whatsapp_window import (
     means_closed,
     refused_for_closed_window,
     reply_waiting_template,
+    template_to_send,
     window_at,
 )
 
@@ -94,3 +95,20 @@ def test_reply_waiting_template_prefers_reply_waiting_then_first_sendable(
 
     assert chosen(reply_waiting_template(templates, lambda t: t.meta_name)) == meta
     assert chosen(reply_waiting_template(templates, lambda t: t.twilio_content_sid)) == twilio
+
+
+@pytest.mark.parametrize(
+    ("name", "templates", "expected"),
+    [
+        ("reply_waiting", {"survey": BOTH, "reply_waiting": TWILIO}, TWILIO),
+        ("reply_waiting", {"a": META, "survey": BOTH}, BOTH),  # the same fallback as a refusal
+        ("reply_waiting", {"a": META}, None),
+        ("survey", {"survey": BOTH, "reply_waiting": TWILIO}, BOTH),
+        ("a", {"a": META, "survey": BOTH}, None),  # another name never falls back
+        ("missing", {"survey": BOTH}, None),
+    ],
+)
+def test_template_to_send_for_twilio(
+    name: str, templates: dict[str, WhatsAppTemplate], expected: WhatsAppTemplate | None
+) -> None:
+    assert template_to_send(name, templates, lambda t: t.twilio_content_sid) == expected
