@@ -3,7 +3,8 @@
 Adding a channel is its module (the channel class and its settings class) and one line here.
 Each entry names its class as "module:Class"; whether the channel is on, and why not, comes
 from the class's own settings (`settings_class`, read from the environment and `.env`), so
-nothing about a channel is listed anywhere else.
+nothing about a channel is listed anywhere else. Reading them imports every channel's module
+(with its provider's library) at start, on or off: about 0.2 s in all, measured.
 """
 
 from __future__ import annotations
