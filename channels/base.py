@@ -15,8 +15,38 @@ from functools import cached_property
 from typing import Any, ClassVar
 
 from aiohttp import web
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.models import AddressKind, InboundMessage, Media, OutboundMessage, StatusUpdate
+
+
+class ChannelSettings(BaseSettings):
+    """A channel's own settings, read from the environment and `.env` like the gateway's.
+
+    Each channel subclasses this in its own module (its environment names come from
+    `env_prefix` and the field names: TWILIO_ + account_sid = TWILIO_ACCOUNT_SID) and names
+    the fields it cannot work without in `required`, so whether it is on, and why not, is
+    known from its settings alone, before anything is built. This class itself, with nothing
+    to set, is the settings of a channel that is always on (the web chat).
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    required: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def env_name(cls, field_name: str) -> str:
+        """The environment variable that sets a field."""
+        return (str(cls.model_config.get("env_prefix") or "") + field_name).upper()
+
+    def missing(self) -> list[str]:
+        """The environment names of required settings left unset."""
+        return [self.env_name(name) for name in self.required if not getattr(self, name)]
+
+    def off_reason(self) -> str | None:
+        """None when the channel can be on; otherwise why not (logged at start)."""
+        missing = self.missing()
+        return f"no credentials ({', '.join(missing)} unset)" if missing else None
 
 
 @dataclass(frozen=True)
@@ -90,12 +120,19 @@ Inbound = InboundMessage | StatusUpdate
 
 
 class Channel(ABC):
-    """One provider. Subclasses set `name`, `address_kinds`, `capabilities`, `webhook_paths`."""
+    """One provider. Subclasses set `name`, `address_kinds`, `capabilities`, `webhook_paths`
+    and `settings_class`; the registry builds them as `cls(context, settings)`."""
 
     name: ClassVar[str]
     address_kinds: ClassVar[tuple[AddressKind, ...]]
     capabilities: ClassVar[Capabilities] = Capabilities()
     webhook_paths: ClassVar[tuple[str, ...]] = ()
+    settings_class: ClassVar[type[ChannelSettings]] = ChannelSettings
+
+    def phone_kinds(self) -> tuple[AddressKind, ...]:
+        """The address kinds on which this channel, as configured, can reach a phone number
+        that has not written yet (a verification code); none by default."""
+        return ()
 
     async def start(self) -> None:
         """Open long-lived resources (an HTTP session shared by every send)."""
@@ -142,6 +179,3 @@ class Channel(ABC):
     @abstractmethod
     async def send(self, kind: AddressKind, address: str, message: OutboundMessage) -> SendResult:
         """Deliver one message; raise a SendError subclass on failure."""
-
-
-ChannelFactory = type[Channel]

@@ -1,4 +1,6 @@
-"""What every channel is built with: settings, the shared Redis client, keys and the profile."""
+"""What every channel is built with: the gateway's settings (its public URL, storage), the
+shared Redis client, keys and the profile. A channel's own settings (credentials) come
+beside it, from its `settings_class` (channels/base.py `ChannelSettings`)."""
 
 from __future__ import annotations
 

@@ -31,6 +31,8 @@ from collections.abc import Awaitable
 from dataclasses import replace
 from typing import Any, ClassVar, TypeVar
 
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
 from telegram.error import (
     BadRequest,
@@ -48,10 +50,10 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.i18n import GREETING_WORDS, LANGUAGES, translator
 from bot.media import MAX_BYTES
 from bot.models import AddressKind, InboundMessage, Media, OutboundMessage
-from bot.settings import Settings
 from channels.base import (
     Capabilities,
     Channel,
+    ChannelSettings,
     ContactStoppedError,
     Inbound,
     MediaFetchError,
@@ -117,6 +119,18 @@ def _quiet_httpx() -> None:
         httpx_log.setLevel(logging.WARNING)
 
 
+class TelegramSettings(ChannelSettings):
+    """TELEGRAM_*: the bot's token, the secret Telegram sends back with every update, and the
+    Bot API's address (a fake one in tests)."""
+
+    model_config = SettingsConfigDict(env_prefix="TELEGRAM_")
+    required = ("bot_token", "secret_token")
+
+    bot_token: SecretStr | None = None
+    secret_token: SecretStr | None = None
+    api_base: str | None = None
+
+
 class TelegramChannel(Channel):
     name: ClassVar[str] = "telegram"
     address_kinds = (AddressKind.TELEGRAM,)
@@ -124,15 +138,15 @@ class TelegramChannel(Channel):
         buttons=True, max_buttons=MAX_BUTTONS, max_button_title=64, max_text_length=MAX_TEXT
     )
     webhook_paths = (WEBHOOK_PATH,)
+    settings_class = TelegramSettings
 
-    def __init__(self, context: ChannelContext) -> None:
-        settings = context.settings
-        if not settings.telegram_bot_token or not settings.telegram_secret_token:
+    def __init__(self, context: ChannelContext, settings: TelegramSettings) -> None:
+        if not settings.bot_token or not settings.secret_token:
             raise ValueError("TELEGRAM_BOT_TOKEN and TELEGRAM_SECRET_TOKEN must be set")
         self.context = context
-        self._token = settings.telegram_bot_token.get_secret_value()
-        self._secret = settings.telegram_secret_token.get_secret_value().encode()
-        self._api_base = settings.telegram_api_base
+        self._token = settings.bot_token.get_secret_value()
+        self._secret = settings.secret_token.get_secret_value().encode()
+        self._api_base = settings.api_base
         self._bot: Bot | None = None
         self._ready = False
         self._init_lock = asyncio.Lock()
@@ -482,14 +496,12 @@ def _send_error(exc: TelegramError, token: str) -> SendError:
 
 
 # -- administration --------------------------------------------------------------------------
-async def set_webhook(settings: Settings) -> str:
+async def set_webhook(settings: TelegramSettings, public_url: str) -> str:
     """Point the bot's webhook at this gateway (`tawasul telegram set-webhook`): the public
     URL + /webhooks/telegram, with the secret token Telegram will send back on every update.
     Raises TelegramSetupError with the reason when it cannot."""
-    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
-    secret = (
-        settings.telegram_secret_token.get_secret_value() if settings.telegram_secret_token else ""
-    )
+    token = settings.bot_token.get_secret_value() if settings.bot_token else ""
+    secret = settings.secret_token.get_secret_value() if settings.secret_token else ""
     if not token or not secret:
         raise TelegramSetupError("TELEGRAM_BOT_TOKEN and TELEGRAM_SECRET_TOKEN must be set")
     if not SECRET_TOKEN.fullmatch(secret):
@@ -497,9 +509,9 @@ async def set_webhook(settings: Settings) -> str:
             "TELEGRAM_SECRET_TOKEN must be 1 to 256 characters of A-Z, a-z, 0-9, _ and -"
         )
     _quiet_httpx()
-    url = settings.public_url + WEBHOOK_PATH
+    url = public_url.rstrip("/") + WEBHOOK_PATH
     try:
-        async with _make_bot(token, settings.telegram_api_base) as bot:  # getMe checks the token
+        async with _make_bot(token, settings.api_base) as bot:  # getMe checks the token
             await bot.set_webhook(
                 url=url, secret_token=secret, allowed_updates=list(ALLOWED_UPDATES)
             )

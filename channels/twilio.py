@@ -11,7 +11,8 @@ Outbound goes through `twilio.rest.Client` with its asynchronous HTTP client, on
 one aiohttp session (also used for media downloads), so no send blocks the event loop. Errors
 are typed for the worker: 5xx, timeouts and connection errors are retried, 429 slows down,
 21610 stops the address, 63016 (a WhatsApp conversation whose 24-hour window has closed) is
-answered with the profile's approved template, anything else fails for good.
+answered with the profile's approved template, anything else fails for good. Which codes mean
+a closed window, and which template replaces free text, is bot/whatsapp_window.py's rule.
 """
 
 from __future__ import annotations
@@ -28,11 +29,14 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
 from twilio.base.exceptions import TwilioException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from bot import whatsapp_window
 from bot.media import MAX_BYTES
 from bot.models import (
     AddressKind,
@@ -46,6 +50,7 @@ from bot.profile import WhatsAppTemplate
 from channels.base import (
     Capabilities,
     Channel,
+    ChannelSettings,
     ContactStoppedError,
     Inbound,
     MediaFetchError,
@@ -82,12 +87,8 @@ MAX_MEDIA = 10  # Twilio delivers at most ten attachments per inbound message
 
 # Twilio error codes with a meaning for the worker.
 OPTED_OUT = 21610  # the recipient replied STOP: Twilio refuses every message to them
-WINDOW_CLOSED = 63016  # WhatsApp free-form message outside the 24-hour customer-service window
 TOO_MANY_REQUESTS = 20429
-
-# The approved template sent when a WhatsApp reply finds the window closed ("you have a reply
-# waiting, write to us to read it"); without it, the first template with a Twilio Content SID.
-WINDOW_TEMPLATE = "reply_waiting"
+# 63016 (WhatsApp free text outside the 24-hour window) is bot.whatsapp_window's to judge.
 
 # Every MessageStatus Twilio documents, onto the one status scale. Statuses of inbound
 # messages (receiving, received) and any new ones are ignored rather than refused.
@@ -110,6 +111,24 @@ SID = re.compile(r"[A-Za-z0-9]{2,64}")
 ERROR_CODE = re.compile(r"[0-9]{1,10}")
 
 
+class TwilioSettings(ChannelSettings):
+    """TWILIO_*: the account, and a sender for SMS, for WhatsApp, or both (a number, or a
+    messaging service `MG…`); TWILIO_API_BASE points the client at a fake Twilio or a proxy."""
+
+    model_config = SettingsConfigDict(env_prefix="TWILIO_")
+    required = ("account_sid", "auth_token")
+
+    account_sid: str | None = None
+    auth_token: SecretStr | None = None
+    sms_from: str | None = None
+    whatsapp_from: str | None = None
+    api_base: str | None = None
+
+    def missing(self) -> list[str]:
+        senders = [] if self.sms_from or self.whatsapp_from else [self.env_name("sms_from")]
+        return super().missing() + senders
+
+
 class _WindowClosedError(PermanentSendError):
     """Twilio 63016: only a template may be sent to this WhatsApp user now."""
 
@@ -119,27 +138,32 @@ class TwilioChannel(Channel):
     address_kinds = (AddressKind.WHATSAPP, AddressKind.SMS)
     capabilities = Capabilities(buttons=False, max_text_length=MAX_BODY, media=True, templates=True)
     webhook_paths = (INBOUND_PATH, STATUS_PATH)
+    settings_class = TwilioSettings
 
-    def __init__(self, context: ChannelContext) -> None:
-        settings = context.settings
-        if not settings.twilio_account_sid or settings.twilio_auth_token is None:
+    def __init__(self, context: ChannelContext, settings: TwilioSettings) -> None:
+        if not settings.account_sid or settings.auth_token is None:
             raise ValueError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required")
         self.context = context
-        self.account_sid = settings.twilio_account_sid
-        self._auth_token = settings.twilio_auth_token.get_secret_value()
+        self.account_sid = settings.account_sid
+        self._auth_token = settings.auth_token.get_secret_value()
         self._validator = RequestValidator(self._auth_token)
-        self.sms_from = settings.twilio_sms_from or None
-        whatsapp_from = settings.twilio_whatsapp_from or None
+        self.sms_from = settings.sms_from or None
+        whatsapp_from = settings.whatsapp_from or None
         if whatsapp_from and not whatsapp_from.startswith(WHATSAPP_PREFIX):
             whatsapp_from = WHATSAPP_PREFIX + whatsapp_from
         self.whatsapp_from = whatsapp_from
-        self.api_base = (settings.twilio_api_base or "").rstrip("/") or None
-        self.status_callback = settings.public_url + STATUS_PATH
+        self.api_base = (settings.api_base or "").rstrip("/") or None
+        self.status_callback = context.settings.public_url + STATUS_PATH
         self.send_timeout = 20.0  # seconds per API request; the job itself times out at 60
         self.media_timeout = 120.0  # per download, in the worker (the webhook never waits)
         self._media_limits = aiohttp.ClientTimeout(total=self.media_timeout, connect=10)
         self._session: aiohttp.ClientSession | None = None
         self._client: Any = None
+
+    def phone_kinds(self) -> tuple[AddressKind, ...]:
+        """SMS and WhatsApp, each when its sender is configured (SMS first: basic phones)."""
+        kinds = ((AddressKind.SMS, self.sms_from), (AddressKind.WHATSAPP, self.whatsapp_from))
+        return tuple(kind for kind, sender in kinds if sender)
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -256,7 +280,9 @@ class TwilioChannel(Channel):
             raise PermanentSendError(f"no Twilio sender configured for {kind}", code="no-sender")
 
         if message.template is not None and kind is AddressKind.WHATSAPP:
-            template = self.context.profile.templates.get(message.template.name)
+            template = whatsapp_window.template_to_send(
+                message.template.name, self.context.profile.templates, _content_sid
+            )
             if template is None or template.twilio_content_sid is None:
                 raise PermanentSendError(
                     f"template {message.template.name!r} has no twilio_content_sid",
@@ -295,19 +321,14 @@ class TwilioChannel(Channel):
 
     def window_template(self) -> tuple[str, WhatsAppTemplate] | None:
         """The template for a WhatsApp reply whose 24-hour window has closed, if any."""
-        templates = self.context.profile.templates
-        preferred = templates.get(WINDOW_TEMPLATE)
-        if preferred is not None and preferred.twilio_content_sid:
-            return WINDOW_TEMPLATE, preferred
-        return next(
-            ((name, found) for name, found in templates.items() if found.twilio_content_sid),
-            None,
-        )
+        return whatsapp_window.reply_waiting_template(self.context.profile.templates, _content_sid)
 
     async def _send_window_template(self, to: str, sender: str) -> str:
         chosen = self.window_template()
         if chosen is None:
-            raise PermanentSendError("window closed, no template", code=str(WINDOW_CLOSED))
+            raise PermanentSendError(
+                "window closed, no template", code=str(whatsapp_window.TWILIO_WINDOW_CLOSED)
+            )
         name, template = chosen
         log.info("twilio: WhatsApp window closed, sending template %r instead", name)
         variables = {"1": self.context.profile.short_name.get(template.language)}
@@ -345,6 +366,11 @@ class TwilioChannel(Channel):
         return str(sid)
 
 
+def _content_sid(template: WhatsAppTemplate) -> str | None:
+    """What Twilio sends a template by (templates without one are Meta's only)."""
+    return template.twilio_content_sid
+
+
 def _send_error(exc: TwilioException) -> SendError:
     """The worker's view of a Twilio API error. Twilio's own message is left out: it can
     quote the recipient's number, and it ends up in logs."""
@@ -354,7 +380,7 @@ def _send_error(exc: TwilioException) -> SendError:
     what = f"twilio answered HTTP {status}, error {code}"
     if code == OPTED_OUT:
         return ContactStoppedError(what + " (recipient opted out)", code=label)
-    if code == WINDOW_CLOSED:
+    if whatsapp_window.means_closed(code):
         return _WindowClosedError(what + " (WhatsApp window closed)", code=label)
     if status == 429 or code == TOO_MANY_REQUESTS:
         return ThrottledError(what, code=label)
@@ -454,6 +480,6 @@ def _parse_status(channel: str, form: Mapping[str, str]) -> list[Inbound]:
             provider_id=sid,
             status=status,
             error_code=error_code,
-            window_closed=status is DeliveryStatus.FAILED and error_code == str(WINDOW_CLOSED),
+            window_closed=whatsapp_window.refused_for_closed_window(status, error_code),
         )
     ]

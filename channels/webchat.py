@@ -22,6 +22,7 @@ from bot.models import AddressKind, InboundMessage, OutboundMessage
 from channels.base import (
     Capabilities,
     Channel,
+    ChannelSettings,
     Inbound,
     PermanentSendError,
     RetryableSendError,
@@ -48,8 +49,8 @@ class WebChatChannel(Channel):
     )
     webhook_paths = ("/chat/api/messages",)
 
-    def __init__(self, context: ChannelContext) -> None:
-        self.context = context
+    def __init__(self, context: ChannelContext, settings: ChannelSettings | None = None) -> None:
+        self.context = context  # nothing to set: the web chat is always on
         # Long polls block in Redis for up to MAX_WAIT_SECONDS: they get their own client,
         # whose socket timeout outlasts them (redis-py's default of 5 s would cut them off).
         self._poll_redis = Redis.from_url(context.redis_url, socket_timeout=MAX_WAIT_SECONDS + 10)

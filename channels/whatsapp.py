@@ -27,7 +27,8 @@ the same in Arabic and English, right to left or left to right, with nothing to 
 Outside the 24-hour customer-service window Meta answers 131047 ("Re-engagement message"):
 the message is replaced by the profile's `reply_waiting` template (or the first template with
 a `meta_name`), with the association's name as its one body parameter, so the beneficiary is
-told a reply is waiting; without such a template the send fails permanently.
+told a reply is waiting; without such a template the send fails permanently. That rule (the
+codes, the template's choice) is bot/whatsapp_window.py's, shared with Twilio and the router.
 
 Error mapping (Meta's error codes): HTTP 5xx, timeouts, connection errors and Meta's
 transient codes → RetryableSendError; HTTP 429 and the throughput/pair/spam limits (4, 80007,
@@ -50,8 +51,10 @@ from typing import Any, ClassVar
 
 import aiohttp
 from aiohttp import web
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
 
-from bot import metrics
+from bot import metrics, whatsapp_window
 from bot.media import MAX_BYTES
 from bot.models import (
     AddressKind,
@@ -67,6 +70,7 @@ from bot.profile import WhatsAppTemplate
 from channels.base import (
     Capabilities,
     Channel,
+    ChannelSettings,
     ContactStoppedError,
     Inbound,
     MediaFetchError,
@@ -99,9 +103,7 @@ ELLIPSIS = "…"
 MAX_CHALLENGE = 1024
 MAX_PROVIDER_ID = 128  # the messages table's provider_id column
 
-FALLBACK_TEMPLATE = "reply_waiting"
-
-WINDOW_CLOSED = 131047
+# 131047 (free text outside the 24-hour window) is bot.whatsapp_window's to judge.
 THROTTLED_CODES = frozenset({4, 80007, 130429, 131048, 131056})
 STOPPED_CODES = frozenset({131050})
 TRANSIENT_CODES = frozenset({1, 2, 131000, 131016, 133004})
@@ -275,7 +277,26 @@ def template_payload(meta_name: str, language: str, variables: dict[str, str]) -
     return {"type": "template", "template": template}
 
 
+def _meta_name(template: WhatsAppTemplate) -> str | None:
+    """What Meta sends a template by (templates without one are Twilio's only)."""
+    return template.meta_name
+
+
 # -- the channel --------------------------------------------------------------------------------
+class WhatsAppSettings(ChannelSettings):
+    """WHATSAPP_*: the Cloud API's access token, the business phone number's id, the app
+    secret that signs webhooks, and the verify token of Meta's webhook handshake."""
+
+    model_config = SettingsConfigDict(env_prefix="WHATSAPP_")
+    required = ("token", "phone_number_id", "app_secret")
+
+    token: SecretStr | None = None
+    phone_number_id: str | None = None
+    app_secret: SecretStr | None = None
+    verify_token: SecretStr | None = None
+    api_base: str = "https://graph.facebook.com/v21.0"
+
+
 class WhatsAppCloudChannel(Channel):
     name: ClassVar[str] = "whatsapp"
     address_kinds = (AddressKind.WHATSAPP,)
@@ -288,28 +309,26 @@ class WhatsAppCloudChannel(Channel):
         templates=True,
     )
     webhook_paths = (WEBHOOK_PATH,)
+    settings_class = WhatsAppSettings
 
-    def __init__(self, context: ChannelContext) -> None:
-        settings = context.settings
-        if not (
-            settings.whatsapp_token
-            and settings.whatsapp_phone_number_id
-            and settings.whatsapp_app_secret
-        ):
+    def __init__(self, context: ChannelContext, settings: WhatsAppSettings) -> None:
+        if not (settings.token and settings.phone_number_id and settings.app_secret):
             raise ValueError(
                 "WhatsApp needs WHATSAPP_TOKEN, WHATSAPP_PHONE_NUMBER_ID and WHATSAPP_APP_SECRET"
             )
         self.context = context
-        self._token = settings.whatsapp_token.get_secret_value()
-        self._app_secret = settings.whatsapp_app_secret.get_secret_value().encode()
+        self._token = settings.token.get_secret_value()
+        self._app_secret = settings.app_secret.get_secret_value().encode()
         self._verify_token = (
-            settings.whatsapp_verify_token.get_secret_value()
-            if settings.whatsapp_verify_token
-            else None
+            settings.verify_token.get_secret_value() if settings.verify_token else None
         )
-        self.phone_number_id = settings.whatsapp_phone_number_id
-        self.api_base = settings.whatsapp_api_base.rstrip("/")
+        self.phone_number_id = settings.phone_number_id
+        self.api_base = settings.api_base.rstrip("/")
         self._session: aiohttp.ClientSession | None = None
+
+    def phone_kinds(self) -> tuple[AddressKind, ...]:
+        """A WhatsApp number is a phone number: a code can go to it before it writes."""
+        return (AddressKind.WHATSAPP,)
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -508,7 +527,7 @@ class WhatsAppCloudChannel(Channel):
             status=status,
             error_code=code,
             at=_timestamp(item.get("timestamp")),
-            window_closed=status is DeliveryStatus.FAILED and code == str(WINDOW_CLOSED),
+            window_closed=whatsapp_window.refused_for_closed_window(status, code),
         )
 
     # -- media ------------------------------------------------------------------------------
@@ -569,7 +588,9 @@ class WhatsAppCloudChannel(Channel):
         return SendResult(provider_id)
 
     def _template(self, template: Template) -> dict[str, Any]:
-        configured = self.context.profile.templates.get(template.name)
+        configured = whatsapp_window.template_to_send(
+            template.name, self.context.profile.templates, _meta_name
+        )
         if configured is None or configured.meta_name is None:
             raise PermanentSendError(
                 f"template {template.name!r} has no meta_name in the profile", code="template"
@@ -578,14 +599,12 @@ class WhatsAppCloudChannel(Channel):
 
     def _window_template(self) -> dict[str, Any]:
         """The template that tells a beneficiary outside the 24-hour window a reply waits."""
-        templates = self.context.profile.templates
-        chosen: WhatsAppTemplate | None = templates.get(FALLBACK_TEMPLATE)
-        if chosen is None or chosen.meta_name is None:
-            chosen = next((t for t in templates.values() if t.meta_name), None)
+        found = whatsapp_window.reply_waiting_template(self.context.profile.templates, _meta_name)
+        chosen = found[1] if found is not None else None
         if chosen is None or chosen.meta_name is None:
             raise PermanentSendError(
                 "outside the 24-hour window and the profile has no Meta template",
-                code=str(WINDOW_CLOSED),
+                code=str(whatsapp_window.META_WINDOW_CLOSED),
             )
         name = self.context.profile.name.get(chosen.language)
         return template_payload(chosen.meta_name, chosen.language, {"1": name})
@@ -626,7 +645,7 @@ class WhatsAppCloudChannel(Channel):
             text = f"{text}: {details['details'][:300]}"
         label = str(code) if code is not None else f"http-{status}"
         message = f"WhatsApp API error {label}: {text}"
-        if code == WINDOW_CLOSED:
+        if whatsapp_window.means_closed(code):
             return WindowClosedError(message, code=label)
         if status == 429 or code in THROTTLED_CODES:
             return ThrottledError(message, code=label)

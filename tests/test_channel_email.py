@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -38,10 +38,17 @@ from bot.i18n import translator
 from bot.media import MediaStore
 from bot.models import AddressKind, Button, InboundMessage, OutboundMessage
 from bot.profile_loader import load_profile
-from bot.settings import Settings, load_settings
+from bot.settings import load_settings
 from channels.base import PermanentSendError, RetryableSendError, ThrottledError
 from channels.context import ChannelContext
-from channels.email import EmailChannel, IgnoredEmail, html_to_text, parse_email, strip_quoted
+from channels.email import (
+    EmailChannel,
+    EmailSettings,
+    IgnoredEmail,
+    html_to_text,
+    parse_email,
+    strip_quoted,
+)
 from channels.render import numbered_text
 from handlers.menu import menu_buttons
 from tests.conftest import PROFILE, REDIS_URL, ROOT, SECRET_KEY, LiveGateway, launch_gateway
@@ -409,10 +416,9 @@ async def channel(
 ) -> AsyncIterator[EmailChannel]:
     redis = Redis.from_url(REDIS_URL)
     settings = load_settings(
-        var_dir=tmp_path,
-        redis_url=REDIS_URL,
-        secret_key=SECRET_KEY,
-        profile=PROFILE,
+        var_dir=tmp_path, redis_url=REDIS_URL, secret_key=SECRET_KEY, profile=PROFILE
+    )
+    email_settings = EmailSettings(
         smtp_host="127.0.0.1",
         smtp_port=smtp.port,
         smtp_starttls=False,
@@ -427,7 +433,7 @@ async def channel(
     context = ChannelContext(
         settings, redis, REDIS_URL, cipher, PROFILE_DATA, MediaStore(tmp_path / "media")
     )
-    email = EmailChannel(context)
+    email = EmailChannel(context, email_settings)
     await email.start()
     yield email
     await email.close()
@@ -488,8 +494,8 @@ async def _poll_until_logged(
 async def test_a_wrong_password_never_stops_the_poller(
     channel: EmailChannel, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = channel.context.settings.model_copy(update={"imap_password": None})
-    wrong = EmailChannel(replace_settings(channel.context, settings))
+    settings = channel.settings.model_copy(update={"imap_password": None})
+    wrong = EmailChannel(channel.context, settings)
     await _poll_until_logged(wrong, caplog, "LOGIN refused", 1)
     assert IMAP_PASSWORD not in caplog.text
 
@@ -497,13 +503,9 @@ async def test_a_wrong_password_never_stops_the_poller(
 async def test_an_unreachable_imap_server_is_retried(
     channel: EmailChannel, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = channel.context.settings.model_copy(update={"imap_port": _closed_port()})
-    down = EmailChannel(replace_settings(channel.context, settings))
+    settings = channel.settings.model_copy(update={"imap_port": _closed_port()})
+    down = EmailChannel(channel.context, settings)
     await _poll_until_logged(down, caplog, "mailbox session ended", 2)  # retried after 1 s
-
-
-def replace_settings(context: ChannelContext, settings: Settings) -> ChannelContext:
-    return replace(context, settings=settings)
 
 
 async def test_send_headers_without_a_thread(channel: EmailChannel, smtp: FakeSmtpServer) -> None:
@@ -544,8 +546,8 @@ async def test_smtp_replies_become_typed_send_errors(
 
 
 async def test_an_unreachable_smtp_server_is_retryable(channel: EmailChannel) -> None:
-    settings = channel.context.settings.model_copy(update={"smtp_port": _closed_port()})
-    down = EmailChannel(replace_settings(channel.context, settings))
+    settings = channel.settings.model_copy(update={"smtp_port": _closed_port()})
+    down = EmailChannel(channel.context, settings)
     with pytest.raises(RetryableSendError) as raised:
         await down.send(AddressKind.EMAIL, new_sender(), OutboundMessage(text="x"))
     assert type(raised.value) is RetryableSendError

@@ -40,6 +40,7 @@ from channels.base import (
 from channels.context import ChannelContext
 from channels.telegram import (
     TelegramChannel,
+    TelegramSettings,
     TelegramSetupError,
     api_bases,
     set_webhook,
@@ -96,29 +97,28 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, fake: FakeBotAPI) -> Itera
         yield live
 
 
-def make_context(tmp: Path, api_base: str | None = None, token: str = TOKEN) -> ChannelContext:
-    settings = load_settings(
-        telegram_bot_token=token, telegram_secret_token=SECRET, telegram_api_base=api_base
-    )
-    return ChannelContext(
-        settings,
+def make_channel(tmp: Path, api_base: str | None = None, token: str = TOKEN) -> TelegramChannel:
+    settings = TelegramSettings(bot_token=token, secret_token=SECRET, api_base=api_base)
+    context = ChannelContext(
+        load_settings(),
         Redis.from_url(REDIS_URL),
         REDIS_URL,
         Cipher(SECRET_KEY),
         PROFILE_DATA,
         MediaStore(tmp / "media"),
     )
+    return TelegramChannel(context, settings)
 
 
 @pytest.fixture(scope="module")
 def parser(tmp_path_factory: pytest.TempPathFactory) -> TelegramChannel:
     """A channel that is never started: parsing needs no Bot API."""
-    return TelegramChannel(make_context(tmp_path_factory.mktemp("tg-parse")))
+    return make_channel(tmp_path_factory.mktemp("tg-parse"))
 
 
 @pytest.fixture
 async def channel(tmp_path: Path, fake: FakeBotAPI) -> AsyncIterator[TelegramChannel]:
-    started = TelegramChannel(make_context(tmp_path, fake.url + "/bot"))
+    started = make_channel(tmp_path, fake.url + "/bot")
     await started.start()
     yield started
     await started.close()
@@ -453,7 +453,7 @@ async def test_send_errors_are_typed(
 
 
 async def test_send_without_the_api_is_retryable_and_start_survives(tmp_path: Path) -> None:
-    closed = TelegramChannel(make_context(tmp_path, "http://127.0.0.1:9/bot"))
+    closed = make_channel(tmp_path, "http://127.0.0.1:9/bot")
     await closed.start()  # logs and carries on: Telegram down must not stop the gateway
     with pytest.raises(RetryableSendError) as raised:
         await closed.send(AddressKind.TELEGRAM, "1", OutboundMessage("hello"))
@@ -462,7 +462,7 @@ async def test_send_without_the_api_is_retryable_and_start_survives(tmp_path: Pa
 
 
 async def test_send_with_a_rejected_token_is_permanent(tmp_path: Path, fake: FakeBotAPI) -> None:
-    wrong = TelegramChannel(make_context(tmp_path, fake.url + "/bot", token="999:WRONG"))
+    wrong = make_channel(tmp_path, fake.url + "/bot", token="999:WRONG")
     await wrong.start()
     with pytest.raises(PermanentSendError) as raised:
         await wrong.send(AddressKind.TELEGRAM, "1", OutboundMessage("hello"))
@@ -513,14 +513,9 @@ async def test_fetch_media_stores_it_and_received_answers_the_press(
 
 
 async def test_set_webhook_sends_url_secret_and_update_kinds(fake: FakeBotAPI) -> None:
-    configured = load_settings(
-        telegram_bot_token=TOKEN,
-        telegram_secret_token=SECRET,
-        telegram_api_base=fake.url + "/bot",
-        public_url="https://tawasul.example.org/",
-    )
+    configured = TelegramSettings(bot_token=TOKEN, secret_token=SECRET, api_base=fake.url + "/bot")
     before = len(fake.calls("setWebhook"))
-    confirmation = await set_webhook(configured)
+    confirmation = await set_webhook(configured, "https://tawasul.example.org/")
     call = fake.calls("setWebhook")[before]
     assert call["url"] == "https://tawasul.example.org/webhooks/telegram"
     assert call["secret_token"] == SECRET
@@ -535,23 +530,23 @@ async def test_set_webhook_sends_url_secret_and_update_kinds(fake: FakeBotAPI) -
 @pytest.mark.parametrize(
     ("overrides", "reason"),
     [
-        ({"telegram_secret_token": None}, "must be set"),
-        ({"telegram_bot_token": ""}, "must be set"),
-        ({"telegram_secret_token": "has spaces"}, "A-Z, a-z, 0-9"),
-        ({"telegram_bot_token": "999:WRONG"}, "Telegram refused"),
+        ({"secret_token": None}, "must be set"),
+        ({"bot_token": ""}, "must be set"),
+        ({"secret_token": "has spaces"}, "A-Z, a-z, 0-9"),
+        ({"bot_token": "999:WRONG"}, "Telegram refused"),
     ],
 )
 async def test_set_webhook_explains_failures(
     fake: FakeBotAPI, overrides: dict[str, Any], reason: str
 ) -> None:
     values: dict[str, Any] = {
-        "telegram_bot_token": TOKEN,
-        "telegram_secret_token": SECRET,
-        "telegram_api_base": fake.url + "/bot",
+        "bot_token": TOKEN,
+        "secret_token": SECRET,
+        "api_base": fake.url + "/bot",
         **overrides,
     }
     with pytest.raises(TelegramSetupError, match=re.escape(reason)) as raised:
-        await set_webhook(load_settings(**values))
+        await set_webhook(TelegramSettings(**values), "https://tawasul.example.org")
     assert "999:WRONG" not in str(raised.value)  # the token is never printed
 
 

@@ -55,7 +55,7 @@ from channels.base import (
     WebhookRequest,
 )
 from channels.context import ChannelContext
-from channels.twilio import EMPTY_TWIML, MAX_BODY, TwilioChannel
+from channels.twilio import EMPTY_TWIML, MAX_BODY, TwilioChannel, TwilioSettings
 from tests.conftest import PROFILE, REDIS_URL, SECRET_KEY, LiveGateway, launch_gateway
 from tests.fakes.server import post_status
 from tests.fakes.twilio import (
@@ -129,26 +129,28 @@ def channel_for(
     tmp_path: Path, api_base: str | None = None, profile: Profile = PROFILE_DATA, **overrides: Any
 ) -> TwilioChannel:
     values: dict[str, Any] = {
-        "var_dir": tmp_path / "var",
-        "redis_url": REDIS_URL,
-        "secret_key": SECRET_KEY,
-        "public_url": "https://tawasul.example.org",
-        "twilio_account_sid": ACCOUNT_SID,
-        "twilio_auth_token": AUTH_TOKEN,
-        "twilio_sms_from": SMS_FROM,
-        "twilio_whatsapp_from": WHATSAPP_FROM,
-        "twilio_api_base": api_base,
+        "account_sid": ACCOUNT_SID,
+        "auth_token": AUTH_TOKEN,
+        "sms_from": SMS_FROM,
+        "whatsapp_from": WHATSAPP_FROM,
+        "api_base": api_base,
         **overrides,
     }
+    settings = load_settings(
+        var_dir=tmp_path / "var",
+        redis_url=REDIS_URL,
+        secret_key=SECRET_KEY,
+        public_url="https://tawasul.example.org",
+    )
     context = ChannelContext(
-        load_settings(**values),
+        settings,
         Redis.from_url(REDIS_URL),
         REDIS_URL,
         Cipher(SECRET_KEY),
         profile,
         MediaStore(tmp_path / "var" / "media"),
     )
-    return TwilioChannel(context)
+    return TwilioChannel(context, TwilioSettings(**values))
 
 
 def hook(path: str, form: dict[str, str], signature: str | None = None) -> WebhookRequest:
@@ -499,6 +501,25 @@ async def test_window_closed_without_a_twilio_template_fails(
         await twilio.close()
 
 
+async def test_a_queued_reply_waiting_falls_back_like_a_refusal(
+    tmp_path: Path, fake: FakeTwilio
+) -> None:
+    """The router queues `reply_waiting` after a late 63016; a profile without it sends the
+    first template with a Content SID, as a refusal met while sending does."""
+    status = WhatsAppTemplate(twilio_content_sid="HX" + "cd" * 16, language="en")
+    meta_only = WhatsAppTemplate(meta_name="association_update", language="ar")
+    profile = PROFILE_DATA.model_copy(update={"templates": {"update": meta_only, "s": status}})
+    twilio = channel_for(tmp_path, fake.url, profile=profile)
+    number = new_phone()
+    queued = OutboundMessage("", template=Template("reply_waiting", {"1": "x"}))
+    try:
+        await twilio.send(AddressKind.WHATSAPP, number, queued)
+    finally:
+        await twilio.close()
+    (sent,) = fake.sent_to("whatsapp:" + number)
+    assert sent.form["ContentSid"] == status.twilio_content_sid
+
+
 def test_window_template_prefers_reply_waiting(tmp_path: Path) -> None:
     waiting = WhatsAppTemplate(twilio_content_sid="HX" + "ab" * 16, language="ar")
     status = WhatsAppTemplate(twilio_content_sid="HX" + "cd" * 16, language="en")
@@ -518,7 +539,7 @@ def test_window_template_prefers_reply_waiting(tmp_path: Path) -> None:
 
 async def test_a_messaging_service_can_be_the_sender(tmp_path: Path, fake: FakeTwilio) -> None:
     service = "MG" + "0f" * 16
-    twilio = channel_for(tmp_path, fake.url, twilio_whatsapp_from=service)
+    twilio = channel_for(tmp_path, fake.url, whatsapp_from=service)
     to = new_phone()
     try:
         await twilio.send(AddressKind.WHATSAPP, to, OutboundMessage("x"))

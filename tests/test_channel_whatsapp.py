@@ -48,7 +48,7 @@ from channels.base import (
     WebhookRequest,
 )
 from channels.context import ChannelContext
-from channels.whatsapp import LIST_BUTTON_LABEL, WhatsAppCloudChannel, render
+from channels.whatsapp import LIST_BUTTON_LABEL, WhatsAppCloudChannel, WhatsAppSettings, render
 from tests.conftest import PROFILE, REDIS_URL, SECRET_KEY, LiveGateway, launch_gateway
 from tests.fakes.server import post_status
 from tests.fakes.whatsapp import FakeGraphAPI, choices, message_text
@@ -70,11 +70,13 @@ def make_channel(
         redis_url=REDIS_URL,
         secret_key=SECRET_KEY,
         profile=PROFILE,
-        whatsapp_token=wa.TOKEN,
-        whatsapp_phone_number_id=wa.PHONE_NUMBER_ID,
-        whatsapp_app_secret=wa.APP_SECRET,
-        whatsapp_verify_token=wa.VERIFY_TOKEN,
-        whatsapp_api_base=api_base,
+    )
+    whatsapp = WhatsAppSettings(
+        token=wa.TOKEN,
+        phone_number_id=wa.PHONE_NUMBER_ID,
+        app_secret=wa.APP_SECRET,
+        verify_token=wa.VERIFY_TOKEN,
+        api_base=api_base,
     )
     context = ChannelContext(
         settings_,
@@ -84,7 +86,7 @@ def make_channel(
         profile or PROFILE_DATA,
         MediaStore(tmp_path / "var" / "media"),
     )
-    return WhatsAppCloudChannel(context)
+    return WhatsAppCloudChannel(context, whatsapp)
 
 
 def hook(payload: Any, headers: dict[str, str] | None = None) -> WebhookRequest:
@@ -470,6 +472,27 @@ async def test_window_closed_sends_the_waiting_template(
         "language": {"code": language},
         "components": [{"type": "body", "parameters": [{"type": "text", "text": parameter}]}],
     }
+
+
+async def test_a_queued_reply_waiting_falls_back_like_a_refusal(
+    tmp_path: Path, graph: FakeGraphAPI
+) -> None:
+    """The router queues `reply_waiting` after a late 131047; a profile without it sends the
+    first template with a Meta name, as a refusal met while sending does."""
+    templates = {
+        "twilio_only": WhatsAppTemplate(twilio_content_sid="HX" + "0" * 32, language="ar"),
+        "survey_invitation": WhatsAppTemplate(meta_name="survey_invitation", language="ar"),
+    }
+    profile = PROFILE_DATA.model_copy(update={"templates": templates})
+    channel = make_channel(tmp_path, graph.url, profile)
+    to = "966500000098"
+    queued = OutboundMessage("", template=Template("reply_waiting", {"1": ARABIC_NAME}))
+    try:
+        await channel.send(AddressKind.WHATSAPP, "+" + to, queued)
+    finally:
+        await channel.close()
+    ((_wamid, body),) = graph.accepted_to(to)
+    assert body["template"]["name"] == "survey_invitation"
 
 
 async def test_window_closed_without_templates_fails_permanently(

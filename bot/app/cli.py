@@ -224,10 +224,10 @@ def cmd_profile_check(settings: Settings, args: argparse.Namespace) -> int:
 
 # -- telegram ---------------------------------------------------------------------------------
 def cmd_telegram_set_webhook(settings: Settings, args: argparse.Namespace) -> int:
-    from channels.telegram import TelegramSetupError, set_webhook
+    from channels.telegram import TelegramSettings, TelegramSetupError, set_webhook
 
     try:
-        print(asyncio.run(set_webhook(settings)))
+        print(asyncio.run(set_webhook(TelegramSettings(), settings.public_url)))
     except TelegramSetupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

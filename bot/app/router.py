@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
-from bot import metrics
+from bot import metrics, whatsapp_window
 from bot.contact_lock import ContactLocks
 from bot.i18n import translator
 from bot.models import AddressKind, InboundMessage, StatusUpdate, Template, utcnow
@@ -35,7 +35,6 @@ from handlers.base import N_, ConversationState, Dispatcher, Turn
 log = logging.getLogger(__name__)
 
 DEDUPE_TTL_SECONDS = 7 * 24 * 3600  # longer than any provider's retry window
-REPLY_WAITING_TEMPLATE = "reply_waiting"  # the profile's template for a closed WhatsApp window
 
 
 class Outbox(Protocol):
@@ -171,7 +170,7 @@ class Router:
         if not await self.redis.set(once, b"1", nx=True, ex=DEDUPE_TTL_SECONDS):
             return  # the provider repeated its report
         name = self.profile.short_name.get(self.profile.default_language)
-        template = Template(REPLY_WAITING_TEMPLATE, {"1": name})
+        template = Template(whatsapp_window.REPLY_WAITING_TEMPLATE, {"1": name})
         message_id = await self.store.requeue_as_template(
             report.channel, report.provider_id, template
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -93,14 +94,21 @@ async def open_runtime(
     return runtime
 
 
+# A verification code goes by SMS when the deployment can send one (it reaches basic phones
+# too), else on WhatsApp.
+PHONE_KINDS_BY_PREFERENCE = (AddressKind.SMS, AddressKind.WHATSAPP)
+
+
 def phone_route(runtime: Runtime) -> tuple[str, AddressKind] | None:
-    """How this deployment reaches a phone it has not heard from (a verification code): SMS
-    through Twilio first, then WhatsApp through Twilio or Meta."""
-    settings = runtime.settings
-    if "twilio" in runtime.channels and settings.twilio_sms_from:
-        return "twilio", AddressKind.SMS
-    if "twilio" in runtime.channels and settings.twilio_whatsapp_from:
-        return "twilio", AddressKind.WHATSAPP
-    if "whatsapp" in runtime.channels:
-        return "whatsapp", AddressKind.WHATSAPP
+    """How this deployment reaches a phone it has not heard from (a verification code)."""
+    return phone_route_among(runtime.channels)
+
+
+def phone_route_among(channels: Mapping[str, Channel]) -> tuple[str, AddressKind] | None:
+    """The first channel, in the registry's order, that says it can reach a phone on the
+    preferred kind (`Channel.phone_kinds`), then on the next kind; None when none can."""
+    for kind in PHONE_KINDS_BY_PREFERENCE:
+        for name, channel in channels.items():
+            if kind in channel.phone_kinds():
+                return name, kind
     return None
