@@ -16,7 +16,7 @@ from bot.app.runtime import phone_route_among
 from bot.crypto import Cipher
 from bot.media import MediaStore
 from bot.models import AddressKind
-from bot.profile import load_profile
+from bot.profile_loader import load_profile
 from bot.settings import load_settings
 from channels.base import Channel
 from channels.context import ChannelContext
