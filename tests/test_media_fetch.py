@@ -225,9 +225,14 @@ def _environment(tmp_path: Path, fakes: dict[str, FakeServer], queue: str) -> di
 
 
 @pytest.fixture
-async def gateway(tmp_path: Path, fakes: dict[str, FakeServer]) -> AsyncIterator[Gateway]:
+async def gateway(
+    tmp_path: Path, fakes: dict[str, FakeServer], monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Gateway]:
     queue = f"media-test-{uuid.uuid4().hex[:8]}"
     env = _environment(tmp_path, fakes, queue)
+    for name, value in env.items():  # each channel reads its own settings from here
+        if not name.startswith("TAWASUL_"):
+            monkeypatch.setenv(name, value)
     upgrade(env["TAWASUL_DATABASE_URL"])
     settings: Settings = load_settings(
         var_dir=tmp_path / "var",
@@ -237,18 +242,6 @@ async def gateway(tmp_path: Path, fakes: dict[str, FakeServer]) -> AsyncIterator
         profile=PROFILE,
         public_url=PUBLIC_URL,
         queue_name=queue,
-        twilio_account_sid=ACCOUNT_SID,
-        twilio_auth_token=AUTH_TOKEN,
-        twilio_whatsapp_from=env["TWILIO_WHATSAPP_FROM"],
-        twilio_api_base=env["TWILIO_API_BASE"],
-        whatsapp_token=wa.TOKEN,
-        whatsapp_phone_number_id=wa.PHONE_NUMBER_ID,
-        whatsapp_app_secret=wa.APP_SECRET,
-        whatsapp_verify_token=wa.VERIFY_TOKEN,
-        whatsapp_api_base=env["WHATSAPP_API_BASE"],
-        telegram_bot_token=TELEGRAM_TOKEN,
-        telegram_secret_token=TELEGRAM_SECRET,
-        telegram_api_base=env["TELEGRAM_API_BASE"],
     )
     runtime = await open_runtime(settings, embedded_redis=False)
     # Two quick retries (no wait between tries), so that three tries fit in a test.
