@@ -29,7 +29,7 @@ LINK_WORDS = N_("link phone, link my phone, link my number, verify phone, verify
 
 
 def _code_hash(turn: Turn, phone: str, code: str) -> str:
-    return turn.records.store.cipher.lookup_hash(f"link-phone:{phone}:{code}")
+    return turn.lookup_hash(f"link-phone:{phone}:{code}")
 
 
 def _recent_sends(turn: Turn) -> list[str]:

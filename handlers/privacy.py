@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import babel.lists
 
 from bot.i18n import Translator, translator
-from bot.records import ContactSummary
+from bot.storage.contacts import ContactSummary
 from handlers.base import N_, Flow, Turn
 from handlers.choices import BACK_WORDS, CANCEL_WORDS, YES, said, yes_no, yes_no_buttons
 from handlers.complaint import CHOOSE_AGAIN, start_privacy_report

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.i18n import N_
 from bot.models import Button
-from bot.records import RequestView
+from bot.storage.requests import RequestView
 from handlers.base import Flow, Turn
 from handlers.choices import CANCEL_WORDS, said
 from handlers.menu import show_menu

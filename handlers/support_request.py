@@ -16,7 +16,7 @@ from bot.i18n import N_, Translator
 from bot.models import Button
 from bot.profile import Profile
 from bot.profile_fields import ChoiceField, FormField, MediaField
-from bot.records import DuplicateRequestError
+from bot.storage.requests import DuplicateRequestError
 from handlers.base import Flow, Turn
 from handlers.choices import (
     BACK_WORDS,
@@ -223,9 +223,7 @@ class SupportRequestFlow(Flow):
             return
         draft["answers"][field.id] = result.value
         if field.kind == "national_id":
-            existing = await turn.records.open_request(
-                turn.records.store.cipher.lookup_hash(result.value)
-            )
+            existing = await turn.records.open_request(result.value)
             if existing is not None:
                 self._already_open(turn, existing)
                 return

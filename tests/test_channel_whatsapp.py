@@ -23,7 +23,6 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from bot.crypto import Cipher
-from bot.db import Message, SupportRequest
 from bot.media import MediaStore
 from bot.models import (
     AddressKind,
@@ -37,6 +36,7 @@ from bot.models import (
 )
 from bot.profile import Profile, WhatsAppTemplate, load_profile
 from bot.settings import load_settings
+from bot.tables import Message, SupportRequest
 from channels.base import (
     ContactStoppedError,
     PermanentSendError,
@@ -54,7 +54,7 @@ from tests.journeys import MENU_AR, database, national_id
 
 PROFILE_DATA = load_profile(PROFILE)
 ARABIC_NAME = PROFILE_DATA.name.ar
-REFERENCE = re.compile(r"R-1\d{5}")
+REFERENCE = re.compile(r"R-\d{9}")
 PATH = "/webhooks/whatsapp"
 
 

@@ -27,7 +27,6 @@ from bot.contact_lock import ContactLocks
 from bot.i18n import translator
 from bot.models import AddressKind, InboundMessage, StatusUpdate, Template, utcnow
 from bot.profile import Profile
-from bot.records import Records
 from bot.storage import InboundRecord, Store, state_version
 from bot.text import has_arabic_letters, has_latin_letters
 from handlers.base import N_, ConversationState, Dispatcher, Turn
@@ -68,7 +67,7 @@ class Router:
         self.outbox = outbox
         self.dispatcher = dispatcher
         self.profile = profile
-        self.records = Records(store)
+        self.records = store.reads
         self.contact_locks = ContactLocks(redis)
         self.phone_route = phone_route
         self._local_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
@@ -88,7 +87,7 @@ class Router:
         return outcome
 
     async def _handle_in_order(self, msg: InboundMessage, address_hash: str) -> Outcome:
-        record = await self.store.record_inbound(msg, address_hash)
+        record = await self.store.inbound.record_inbound(msg, address_hash)
         claim = f"tawasul:seen:{msg.channel}:{msg.provider_id}"
         held = None if record is None else await self.contact_locks.take(record.contact_id, claim)
         if record is None or held is None:  # handled already, or being handled right now
@@ -99,7 +98,7 @@ class Router:
             if record.version is not None and held.version_seen == record.version:
                 state = record.state  # nobody saved since it was read with the message
             else:
-                state = await self.store.load_state(record.conversation_id)
+                state = await self.store.inbound.load_state(record.conversation_id)
             reply_ids, held.version_saved = await self._converse(msg, record, state)
         except BaseException:
             # Recorded but not handled: let the provider's retry through again.
@@ -145,7 +144,7 @@ class Router:
                     )
                 )
             )
-        reply_ids = await self.store.save_turn(
+        reply_ids = await self.store.inbound.save_turn(
             record, msg.channel, turn.state.to_json(), turn.replies, turn.effects, turn.now
         )
         return reply_ids + turn.also_deliver, state_version(turn.now)
@@ -159,7 +158,7 @@ class Router:
     async def record_status(self, report: StatusUpdate) -> bool:
         """Apply a provider's delivery report to the stored message; when WhatsApp refused it
         because its 24-hour window had closed, send the approved template in its place."""
-        known = await self.store.apply_status(report)
+        known = await self.store.deliveries.apply_status(report)
         metrics.STATUS_UPDATES.labels(report.channel, report.status.value).inc()
         if known and report.window_closed:
             await self._send_reply_waiting(report)
@@ -171,7 +170,7 @@ class Router:
             return  # the provider repeated its report
         name = self.profile.short_name.get(self.profile.default_language)
         template = Template(REPLY_WAITING_TEMPLATE, {"1": name})
-        message_id = await self.store.requeue_as_template(
+        message_id = await self.store.deliveries.requeue_as_template(
             report.channel, report.provider_id, template
         )
         if message_id is not None:
