@@ -86,8 +86,6 @@ class Turn:
     # How this gateway reaches a phone (channel, address kind), e.g. ("twilio", SMS); None
     # when no SMS or WhatsApp channel is on.
     phone_route: tuple[str, AddressKind] | None = None
-    # Messages a handler stored for another address (a verification code), to be queued.
-    also_deliver: list[int] = field(default_factory=list)
 
     def lookup_hash(self, text: str) -> str:
         """The keyed hash of `text`, to keep a secret such as a code only as its hash."""

@@ -12,11 +12,12 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from bot.effects import FileRequest
 from bot.i18n import N_, Translator
 from bot.models import Button
 from bot.profile import Profile
 from bot.profile_fields import ChoiceField, FormField, MediaField
-from bot.storage.requests import DuplicateRequestError
+from bot.storage.references import REQUEST_PREFIX, new_reference
 from handlers.base import Flow, Turn
 from handlers.choices import (
     BACK_WORDS,
@@ -376,24 +377,24 @@ class SupportRequestFlow(Flow):
         national_id = next(
             answers[f.id] for f in profile.support_form.fields if f.kind == "national_id"
         )
-        try:
-            request = await turn.records.submit_request(
-                contact_id=turn.contact_id,
-                channel=turn.channel,
-                request_type=answers[type_field.id],
-                national_id=national_id,
-                answers=answers,
-                attestation_version=profile.support_form.attestation.version,
-                attested_at=turn.now,
-                decision_days=profile.sla.request_decision_days,
-            )
-        except DuplicateRequestError as exc:
-            self._already_open(turn, exc.reference)
+        existing = await turn.records.open_request(national_id)
+        if existing is not None:  # filed meanwhile, from another contact
+            self._already_open(turn, existing)
             return
+        days = profile.sla.request_decision_days
+        request = FileRequest(
+            reference=new_reference(REQUEST_PREFIX),
+            request_type=answers[type_field.id],
+            national_id=national_id,
+            answers=dict(answers),
+            attestation_version=profile.support_form.attestation.version,
+            attested_at=turn.now,
+            decision_due=turn.now + timedelta(days=days),
+        )
+        turn.effect(request)
         turn.state.drafts.pop(NAME, None)
         turn.state.enter(None)
         t = turn.t
-        days = profile.sla.request_decision_days
         due = request.decision_due.astimezone(profile.tz).date()
         turn.say(
             t.gettext(

@@ -24,10 +24,11 @@ from redis.asyncio import Redis
 
 from bot import metrics
 from bot.contact_lock import ContactLocks
+from bot.effects import Effect
 from bot.i18n import translator
 from bot.models import AddressKind, InboundMessage, StatusUpdate, Template, utcnow
 from bot.profile import Profile
-from bot.storage import InboundRecord, Store, state_version
+from bot.storage import InboundRecord, Store, TurnConflict, state_version
 from bot.text import has_arabic_letters, has_latin_letters
 from handlers.base import N_, ConversationState, Dispatcher, Turn
 
@@ -130,24 +131,27 @@ class Router:
         )
         if record.language is None:
             turn.switch_language(language)
+        decided_before = list(turn.effects)  # the router's own, kept if a handler fails
         try:
             await self.dispatcher.dispatch(turn)
         except Exception:
             log.exception("handler failed on message %s", record.message_id)
-            turn.state = ConversationState.from_json(before)
-            turn.replies.clear()
-            turn.say(
-                turn.t.gettext(
-                    N_(
-                        "Sorry, something went wrong on our side. Your message is saved and "
-                        "our team will look at it. Write “menu” to start again."
-                    )
-                )
-            )
-        reply_ids = await self.store.inbound.save_turn(
-            record, msg.channel, turn.state.to_json(), turn.replies, turn.effects, turn.now
+            _apologise(turn, before, decided_before)
+        try:
+            reply_ids = await self._save(record, turn)
+        except TurnConflict:
+            # Something it filed clashes with a stored record: nothing of the turn was saved.
+            log.exception("turn of message %s not saved", record.message_id)
+            _apologise(turn, before, decided_before)
+            reply_ids = await self._save(record, turn)
+        return reply_ids, state_version(turn.now)
+
+    async def _save(self, record: InboundRecord, turn: Turn) -> list[int]:
+        """The turn's one transaction: state, effects and replies (and any message for
+        another address, whose id comes back with the replies')."""
+        return await self.store.inbound.save_turn(
+            record, turn.channel, turn.state.to_json(), turn.replies, turn.effects, turn.now
         )
-        return reply_ids + turn.also_deliver, state_version(turn.now)
 
     def _first_language(self, msg: InboundMessage) -> str:
         """A new beneficiary who writes in Latin letters only is answered in English."""
@@ -184,3 +188,19 @@ class Router:
             self._local_locks[key] = lock
         async with lock:
             yield
+
+
+def _apologise(turn: Turn, saved: dict[str, Any] | None, effects: list[Effect]) -> None:
+    """Undo what the handlers decided (state, replies, effects) and say sorry instead; the
+    conversation stays where it was."""
+    turn.state = ConversationState.from_json(saved)
+    turn.replies.clear()
+    turn.effects[:] = effects
+    turn.say(
+        turn.t.gettext(
+            N_(
+                "Sorry, something went wrong on our side. Your message is saved and "
+                "our team will look at it. Write “menu” to start again."
+            )
+        )
+    )

@@ -1,9 +1,10 @@
 """Storage by kind of record, each a small class given the `Database` (and `Cipher`) it needs.
 
 `Store` only holds them, so the router, the worker and the staff console share one set:
-`inbound` (record a message, read state, save a turn with all it decided), `deliveries`
-(outbound rows, attempts, statuses, the sweep), `contacts`, `requests`, `complaints`,
-`handoffs` (and staff tasks), `consent`, and `reads` (what a journey may look up).
+`inbound` (record a message, read state, save a turn with all it decided, whose effects each
+kind's module applies: bot/storage/turn_effects.py), `deliveries` (outbound rows, attempts,
+statuses, the sweep), `contacts`, `requests`, `handoffs`, `consent`, and `reads` (what a
+journey may look up). Complaints and staff tasks are only written by turns so far.
 """
 
 from __future__ import annotations
@@ -12,17 +13,16 @@ from sqlalchemy import text
 
 from bot.crypto import Cipher
 from bot.db import Database
-from bot.storage.complaints import Complaints
 from bot.storage.consent import ConsentRecords
 from bot.storage.contacts import Contacts
 from bot.storage.deliveries import Deliveries, Delivery
 from bot.storage.handoffs import Handoffs
-from bot.storage.inbound import Inbound
+from bot.storage.inbound import Inbound, TurnConflict
 from bot.storage.inbound_rows import InboundRecord, state_version
 from bot.storage.reads import Reads
 from bot.storage.requests import Requests
 
-__all__ = ["Delivery", "InboundRecord", "Store", "state_version"]
+__all__ = ["Delivery", "InboundRecord", "Store", "TurnConflict", "state_version"]
 
 
 class Store:
@@ -33,14 +33,11 @@ class Store:
         self.cipher = cipher
         self.inbound = Inbound(db, cipher)
         self.deliveries = Deliveries(db)
-        self.contacts = Contacts(db, cipher)
+        self.contacts = Contacts(db)
         self.requests = Requests(db, cipher)
-        self.complaints = Complaints(db)
         self.handoffs = Handoffs(db)
         self.consent = ConsentRecords(db)
-        self.reads = Reads(
-            cipher, self.inbound, self.contacts, self.requests, self.complaints, self.handoffs
-        )
+        self.reads = Reads(cipher, self.inbound, self.contacts, self.requests)
 
     async def ping(self) -> None:
         await self.db.run(self._ping)

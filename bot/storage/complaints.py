@@ -1,69 +1,26 @@
-"""Complaints and suggestions, each with its category, urgency and response deadline."""
+"""Complaints and suggestions, each with its category, urgency and response deadline, filed
+by the turn's save step."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
-
-from bot.db import Database
-from bot.models import utcnow
-from bot.storage.audit import add_contact_audit
-from bot.storage.references import COMPLAINT_PREFIX, new_reference
-from bot.tables import Complaint
+from bot.effects import FileComplaint
+from bot.storage.turn_write import TurnWrite
 
 
-class Complaints:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    async def file_complaint(
-        self,
-        *,
-        contact_id: int,
-        channel: str,
-        category: str,
-        urgent: bool,
-        description: str,
-        attachments: list[dict[str, Any]],
-        respond_within: timedelta,
-    ) -> tuple[str, datetime]:
-        """Store a complaint; returns its reference and the time we promised to respond by."""
-        return await self.db.run(
-            self._file_complaint,
-            contact_id,
-            channel,
-            category,
-            urgent,
-            description,
-            attachments,
-            respond_within,
-        )
-
-    def _file_complaint(
-        self,
-        contact_id: int,
-        channel: str,
-        category: str,
-        urgent: bool,
-        description: str,
-        attachments: list[dict[str, Any]],
-        respond_within: timedelta,
-    ) -> tuple[str, datetime]:
-        now = utcnow()
-        with self.db.sessions.begin() as session:
-            complaint = Complaint(
-                reference=new_reference(COMPLAINT_PREFIX),
-                contact_id=contact_id,
-                category=category,
-                urgent=urgent,
-                description=description,
-                attachments=attachments or None,
-                status="open",
-                channel=channel,
-                created_at=now,
-                respond_by=now + respond_within,
-            )
-            session.add(complaint)
-            session.flush()
-            add_contact_audit(session, contact_id, "complaint.filed", complaint.reference)
-            return complaint.reference, complaint.respond_by
+def file_complaint(write: TurnWrite, effect: FileComplaint) -> None:
+    write.insert(
+        "complaints",
+        {
+            "reference": effect.reference,
+            "contact_id": write.contact_id,
+            "category": effect.category,
+            "urgent": effect.urgent,
+            "description": effect.description,
+            "attachments": effect.attachments or None,
+            "status": "open",
+            "channel": write.channel,
+            "created_at": write.now,
+            "respond_by": effect.respond_by,
+        },
+    )
+    write.audit("complaint.filed", {"reference": effect.reference})

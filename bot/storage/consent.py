@@ -1,12 +1,30 @@
-"""Consent records: the contact's latest yes or no per purpose (written by the turn's
-save step, bot/storage/turn_effects.py)."""
+"""Consent records: a yes or no per purpose, recorded by the turn's save step with when,
+where and the wording shown; the contact's latest answer."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from bot.db import Database
+from bot.effects import RecordConsent
+from bot.storage.turn_write import TurnWrite
 from bot.tables import ConsentRecord
+
+
+def record_consent(write: TurnWrite, effect: RecordConsent) -> None:
+    write.insert(
+        "consent_records",
+        {
+            "contact_id": write.contact_id,
+            "purpose": effect.purpose,
+            "granted": effect.granted,
+            "channel": write.channel,
+            "address_id": write.address_id,
+            "source": effect.source,
+            "wording_version": effect.wording_version,
+            "created_at": write.now,
+        },
+    )
 
 
 class ConsentRecords:

@@ -1,19 +1,18 @@
-"""Contacts and their addresses: what the association holds about one ("my data"), a
-message to a phone that has not written yet, and a verified phone's contact merged into this
-one."""
+"""Contacts and their addresses: the language they are answered in, a message to an address
+that has not written yet, a verified phone's contact merged into this one (those three in the
+turn's save step), and what the association holds about a contact ("my data")."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, delete, func, or_, select, update
 
-from bot.crypto import Cipher
 from bot.db import Database
-from bot.models import AddressKind, DeliveryStatus, OutboundMessage, utcnow
-from bot.storage.audit import add_contact_audit
+from bot.effects import LinkPhone, SendToAddress, SetLanguage
+from bot.models import DeliveryStatus, OutboundMessage
+from bot.storage.turn_write import TurnWrite
 from bot.tables import (
     Complaint,
     ConsentRecord,
@@ -25,6 +24,135 @@ from bot.tables import (
     StaffTask,
     SupportRequest,
 )
+
+PHONE_KINDS = ("sms", "whatsapp")
+
+_SET_LANGUAGE = (
+    update(Contact).where(Contact.id == bindparam("contact_id")).values(language=bindparam("lang"))
+)
+_FIND_ADDRESS = select(ContactAddress.id, ContactAddress.contact_id).where(
+    ContactAddress.kind == bindparam("kind"), ContactAddress.address_hash == bindparam("hash")
+)
+_CONVERSATION_OF = select(Conversation.id).where(Conversation.contact_id == bindparam("contact"))
+_OTHER_PHONE_CONTACTS = select(ContactAddress.contact_id).where(
+    or_(*(ContactAddress.kind == kind for kind in PHONE_KINDS)),
+    ContactAddress.address_hash == bindparam("hash"),
+    ContactAddress.contact_id != bindparam("contact"),
+)
+_MOVE_MESSAGES = (
+    update(Message)
+    .where(Message.conversation_id == bindparam("old"))
+    .values(conversation_id=bindparam("new"))
+)
+_MOVE_HANDOFFS = (
+    update(Handoff)
+    .where(Handoff.contact_id == bindparam("other"))
+    .values(contact_id=bindparam("into"), conversation_id=bindparam("new"))
+)
+_MOVE_OWNED = [
+    update(model).where(model.contact_id == bindparam("other")).values(contact_id=bindparam("into"))
+    for model in (ContactAddress, ConsentRecord, SupportRequest, Complaint, StaffTask)
+]
+_CONTACT_DETAILS = select(
+    Contact.display_name, Contact.national_id, Contact.national_id_hash, Contact.language
+).where(Contact.id == bindparam("contact"))
+_SET_DETAILS = (
+    update(Contact)
+    .where(Contact.id == bindparam("contact"))
+    .values(
+        display_name=bindparam("name"),
+        national_id=bindparam("nid"),
+        national_id_hash=bindparam("nid_hash"),
+        language=bindparam("lang"),
+    )
+)
+_DELETE_CONVERSATION = delete(Conversation).where(Conversation.id == bindparam("conversation"))
+_DELETE_CONTACT = delete(Contact).where(Contact.id == bindparam("contact"))
+
+
+def set_language(write: TurnWrite, effect: SetLanguage) -> None:
+    write.execute(_SET_LANGUAGE, {"contact_id": write.contact_id, "lang": effect.language})
+
+
+def send_to_address(write: TurnWrite, effect: SendToAddress) -> None:
+    """Queue the message to the address, which gets a contact of its own if it has none: no
+    one can attach a number they cannot read. The message is delivered with the replies."""
+    address_hash = write.cipher.lookup_hash(effect.address)
+    now = write.now
+    found = write.first(_FIND_ADDRESS, {"kind": effect.kind.value, "hash": address_hash})
+    if found is None:
+        contact_id = write.insert("contacts", {"created_at": now})
+        address_id = write.insert(
+            "contact_addresses",
+            {
+                "contact_id": contact_id,
+                "kind": effect.kind.value,
+                "address": effect.address,
+                "address_hash": address_hash,
+                "created_at": now,
+            },
+        )
+        conversation_id = write.insert(
+            "conversations",
+            {"contact_id": contact_id, "last_address_id": address_id, "updated_at": now},
+        )
+    else:
+        address_id, contact_id = found
+        conversation_id = write.scalar(_CONVERSATION_OF, {"contact": contact_id})
+    message_id = write.insert(
+        "messages",
+        {
+            "conversation_id": conversation_id,
+            "address_id": address_id,
+            "direction": "out",
+            "channel": effect.channel,
+            "body": effect.text,
+            "payload": OutboundMessage(effect.text).to_json(),
+            "status": DeliveryStatus.QUEUED.value,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    write.queued.append(message_id)
+
+
+def link_phone(write: TurnWrite, effect: LinkPhone) -> None:
+    """After the code was verified: the phone's contact, with all its history, becomes part
+    of this one (both WhatsApp and SMS addresses of the number)."""
+    values = {"hash": write.cipher.lookup_hash(effect.phone), "contact": write.contact_id}
+    others = sorted({other for (other,) in write.all(_OTHER_PHONE_CONTACTS, values)})
+    for other in others:
+        _merge_contact(write, other)
+    write.audit("contact.phone_linked", {"reference": str(others)})
+
+
+def _merge_contact(write: TurnWrite, other: int) -> None:
+    """Move everything of contact `other` to the turn's contact, then remove `other`."""
+    into, conversation = write.contact_id, write.conversation_id
+    old_conversation = write.scalar(_CONVERSATION_OF, {"contact": other})
+    write.execute(_MOVE_MESSAGES, {"old": old_conversation, "new": conversation})
+    write.execute(_MOVE_HANDOFFS, {"other": other, "into": into, "new": conversation})
+    for statement in _MOVE_OWNED:
+        write.execute(statement, {"other": other, "into": into})
+    kept = write.first(_CONTACT_DETAILS, {"contact": into})
+    gone = write.first(_CONTACT_DETAILS, {"contact": other})
+    if kept is not None and gone is not None:
+        name, national_id, national_id_hash, language = kept
+        if not national_id_hash:
+            national_id, national_id_hash = gone[1], gone[2]
+        write.execute(
+            _SET_DETAILS,
+            {
+                "contact": into,
+                "name": name or gone[0],
+                "nid": national_id,
+                "nid_hash": national_id_hash,
+                "lang": language or gone[3],
+            },
+        )
+    write.execute(_DELETE_CONVERSATION, {"conversation": old_conversation})
+    write.execute(_DELETE_CONTACT, {"contact": other})
 
 
 @dataclass(frozen=True)
@@ -43,75 +171,8 @@ class ContactSummary:
 
 
 class Contacts:
-    def __init__(self, db: Database, cipher: Cipher) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.cipher = cipher
-
-    async def queue_to_phone(self, channel: str, kind: AddressKind, phone: str, text: str) -> int:
-        """Store a message to a phone that may not have written yet (a verification code);
-        returns its id, for the caller to queue. The phone gets its own contact until it is
-        verified: no one can attach a number they cannot read."""
-        return await self.db.run(self._queue_to_phone, channel, kind, phone, text)
-
-    def _queue_to_phone(self, channel: str, kind: AddressKind, phone: str, text: str) -> int:
-        phone_hash = self.cipher.lookup_hash(phone)
-        now = utcnow()
-        with self.db.sessions.begin() as session:
-            address = session.scalar(
-                select(ContactAddress).where(
-                    ContactAddress.kind == kind.value, ContactAddress.address_hash == phone_hash
-                )
-            )
-            if address is None:
-                contact = Contact()
-                session.add(contact)
-                session.flush()
-                address = ContactAddress(
-                    contact_id=contact.id, kind=kind.value, address=phone, address_hash=phone_hash
-                )
-                session.add(address)
-                session.flush()
-                session.add(Conversation(contact_id=contact.id, last_address_id=address.id))
-                session.flush()
-            conversation_id = session.scalar(
-                select(Conversation.id).where(Conversation.contact_id == address.contact_id)
-            )
-            message = Message(
-                conversation_id=conversation_id,
-                address_id=address.id,
-                direction="out",
-                channel=channel,
-                body=text,
-                payload=OutboundMessage(text).to_json(),
-                status=DeliveryStatus.QUEUED.value,
-                attempts=0,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(message)
-            session.flush()
-            return message.id
-
-    async def link_phone(self, contact_id: int, phone: str) -> None:
-        """After the code was verified: the phone's contact, with all its history, becomes
-        part of this one (both WhatsApp and SMS addresses of the number)."""
-        await self.db.run(self._link_phone, contact_id, phone)
-
-    def _link_phone(self, contact_id: int, phone: str) -> None:
-        phone_hash = self.cipher.lookup_hash(phone)
-        with self.db.sessions.begin() as session:
-            others = set(
-                session.scalars(
-                    select(ContactAddress.contact_id).where(
-                        ContactAddress.kind.in_(("sms", "whatsapp")),
-                        ContactAddress.address_hash == phone_hash,
-                        ContactAddress.contact_id != contact_id,
-                    )
-                )
-            )
-            for other in others:
-                _merge_contact(session, into=contact_id, other=other)
-            add_contact_audit(session, contact_id, "contact.phone_linked", str(sorted(others)))
 
     async def summary(self, contact_id: int) -> ContactSummary:
         return await self.db.run(self._summary, contact_id)
@@ -151,31 +212,3 @@ class Contacts:
                 updates_consent=consent,
                 since=contact.created_at,
             )
-
-
-def _merge_contact(session: Session, *, into: int, other: int) -> None:
-    """Move everything of contact `other` to contact `into`, then remove `other`."""
-    conversation = session.scalar(select(Conversation.id).where(Conversation.contact_id == into))
-    old_conversation = session.scalar(
-        select(Conversation.id).where(Conversation.contact_id == other)
-    )
-    session.execute(
-        update(Message)
-        .where(Message.conversation_id == old_conversation)
-        .values(conversation_id=conversation)
-    )
-    session.execute(
-        update(Handoff)
-        .where(Handoff.contact_id == other)
-        .values(contact_id=into, conversation_id=conversation)
-    )
-    for model in (ContactAddress, ConsentRecord, SupportRequest, Complaint, StaffTask):
-        session.execute(update(model).where(model.contact_id == other).values(contact_id=into))
-    kept, gone = session.get(Contact, into), session.get(Contact, other)
-    if kept is not None and gone is not None:
-        kept.display_name = kept.display_name or gone.display_name
-        if not kept.national_id_hash:
-            kept.national_id, kept.national_id_hash = gone.national_id, gone.national_id_hash
-        kept.language = kept.language or gone.language
-    session.execute(delete(Conversation).where(Conversation.id == old_conversation))
-    session.execute(delete(Contact).where(Contact.id == other))

@@ -29,10 +29,11 @@ from bot.storage.inbound_rows import (
     RECEIVED,
     InboundRecord,
     InboundStatements,
-    apply_effect,
     insert_inbound,
     insert_message,
 )
+from bot.storage.turn_effects import apply_effects
+from bot.storage.turn_write import Statements, TurnWrite
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,11 @@ def _savepoint(cursor: Any) -> Iterator[None]:
     cursor.execute("RELEASE SAVEPOINT step")
 
 
+class TurnConflict(Exception):
+    """A record the turn decided clashes with one already stored (a reference drawn twice, a
+    second open request for one national ID): the turn is not saved; nothing of it is."""
+
+
 class Inbound:
     """The inbound path's reads and writes, batched."""
 
@@ -96,6 +102,7 @@ class Inbound:
         self.db = db
         self.cipher = cipher
         self.statements = InboundStatements(db.engine.dialect)
+        self.effect_statements = Statements(db.engine.dialect)
         # Each batch is one hop to the database thread (bot/batching.py).
         self._inbound_batcher: Batcher[_Step, Any] = Batcher(partial(db.run, self._inbound_many))
 
@@ -162,6 +169,7 @@ class Inbound:
             return [done[n] for n in range(len(steps))]
         except Exception as exc:
             log.debug("batch of the inbound path again, one by one: %s", exc)
+        duplicate = self.db.engine.dialect.dbapi.IntegrityError  # type: ignore[union-attr]
         results: list[Any] = [None] * len(steps)
         recorded: set[tuple[str, str]] = set()
         with self.db.raw_transaction(write) as cursor:
@@ -176,6 +184,8 @@ class Inbound:
                     else:
                         with _savepoint(cursor):
                             results[n] = self._do_step(cursor, step, now)
+                except duplicate as exc:
+                    results[n] = TurnConflict(str(exc)) if isinstance(step, _Turn) else exc
                 except Exception as exc:  # this step only; the others still commit
                     results[n] = exc
         return results
@@ -211,12 +221,28 @@ class Inbound:
         raise RuntimeError("could not record inbound message after retries")
 
     def _save_one(self, cursor: Any, turn: _Turn, now: datetime) -> list[int]:
+        """Everything the turn decided: its effects first (one may fill in the state, such as
+        the hand-off it opened), then the state, the message marked handled, and the replies;
+        returns the ids of the replies and of any other message to deliver."""
         statements, record = self.statements, turn.record
+        write = TurnWrite(
+            cursor,
+            self.effect_statements,
+            self.cipher,
+            record.contact_id,
+            record.conversation_id,
+            record.address_id,
+            turn.channel,
+            now,
+            dict(turn.state),
+        )
+        if turn.effects:
+            apply_effects(write, turn.effects)
         statements.save_state.execute(
             cursor,
             {
                 "conversation_id": record.conversation_id,
-                "state": turn.state,
+                "state": write.state,
                 "address_id": record.address_id,
                 "now": now,
             },
@@ -224,9 +250,8 @@ class Inbound:
         statements.mark_handled.execute(
             cursor, {"message_id": record.message_id, "status": HANDLED, "now": now}
         )
-        for effect in turn.effects:
-            apply_effect(statements, cursor, record, turn.channel, effect, now)
-        return [
+        replies = [
             insert_message(statements, cursor, record, turn.channel, now, reply)
             for reply in turn.replies
         ]
+        return replies + write.queued

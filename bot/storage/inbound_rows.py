@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Dialect
 
-from bot.effects import Audit, Effect, RecordConsent, SetLanguage
 from bot.models import DeliveryStatus, InboundMessage, OutboundMessage
 from bot.models import utcnow as _now
 from bot.prepared import Prepared
@@ -70,11 +69,6 @@ _FIND_INBOUND = (
 _HANDOFF_STATUS = select(Base.metadata.tables["handoffs"].c.status).where(
     Base.metadata.tables["handoffs"].c.id == bindparam("handoff_id")
 )
-_SET_LANGUAGE = (
-    update(_contacts)
-    .where(_contacts.c.id == bindparam("contact_id"))
-    .values(language=bindparam("language"))
-)
 _LOAD_STATE = select(_conversations.c.state).where(
     _conversations.c.id == bindparam("conversation_id")
 )
@@ -115,9 +109,6 @@ class InboundStatements:
         self.insert_address = prepared_insert(_addresses, dialect)
         self.insert_conversation = prepared_insert(_conversations, dialect)
         self.insert_message = prepared_insert(_messages, dialect)
-        self.set_language = Prepared(_SET_LANGUAGE, dialect)
-        self.insert_consent = prepared_insert(Base.metadata.tables["consent_records"], dialect)
-        self.insert_audit = prepared_insert(Base.metadata.tables["audit_log"], dialect)
 
 
 @dataclass(frozen=True)
@@ -284,46 +275,6 @@ def insert_message(
     values = outbound_values(record, channel, now, reply)
     message_id: int = statements.insert_message.scalar(cursor, values)
     return message_id
-
-
-def apply_effect(
-    statements: InboundStatements,
-    cursor: Any,
-    record: InboundRecord,
-    channel: str,
-    effect: Effect,
-    now: datetime,
-) -> None:
-    if isinstance(effect, SetLanguage):
-        statements.set_language.execute(
-            cursor, {"contact_id": record.contact_id, "language": effect.language}
-        )
-    elif isinstance(effect, RecordConsent):
-        statements.insert_consent.execute(
-            cursor,
-            {
-                "contact_id": record.contact_id,
-                "purpose": effect.purpose,
-                "granted": effect.granted,
-                "channel": channel,
-                "address_id": record.address_id,
-                "source": effect.source,
-                "wording_version": effect.wording_version,
-                "created_at": now,
-            },
-        )
-    elif isinstance(effect, Audit):
-        statements.insert_audit.execute(
-            cursor,
-            {
-                "at": now,
-                "actor": f"contact:{record.contact_id}",
-                "action": effect.action,
-                "subject_type": "contact",
-                "subject_id": record.contact_id,
-                "details": effect.details,
-            },
-        )
 
 
 def _inbound_payload(msg: InboundMessage) -> dict[str, Any]:

@@ -7,30 +7,15 @@ Everything a turn decides to write goes the other way, as effects saved with the
 from __future__ import annotations
 
 from bot.crypto import Cipher
-from bot.storage.complaints import Complaints
 from bot.storage.contacts import Contacts, ContactSummary
-from bot.storage.handoffs import Handoffs
 from bot.storage.inbound import Inbound
 from bot.storage.requests import Requests, RequestView
 
 
 class Reads:
     def __init__(
-        self,
-        cipher: Cipher,
-        inbound: Inbound,
-        contacts: Contacts,
-        requests: Requests,
-        complaints: Complaints,
-        handoffs: Handoffs,
+        self, cipher: Cipher, inbound: Inbound, contacts: Contacts, requests: Requests
     ) -> None:
-        # The writes below are still made before the turn is saved (until they become effects).
-        self.submit_request = requests.submit_request
-        self.file_complaint = complaints.file_complaint
-        self.open_handoff = handoffs.open_handoff
-        self.create_task = handoffs.create_task
-        self.queue_to_phone = contacts.queue_to_phone
-        self.link_phone = contacts.link_phone
         self._cipher = cipher
         self._inbound = inbound
         self._contacts = contacts

@@ -1,32 +1,24 @@
-"""Support requests: the open-request check, lookups by reference and by contact, the
-applicant's identity check, and staff moving a request through its statuses."""
+"""Support requests: filed by the turn's save step, then the open-request check, lookups by
+reference and by contact, the applicant's identity check, and staff moving a request through
+its statuses."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from bot.crypto import Cipher
 from bot.db import Database
-from bot.models import utcnow
-from bot.storage.audit import add_contact_audit
-from bot.storage.references import REQUEST_PREFIX, new_reference, typed_reference
+from bot.effects import FileRequest
+from bot.storage.references import REQUEST_PREFIX, typed_reference
+from bot.storage.turn_write import TurnWrite
 from bot.tables import Contact, RequestStatusEvent, SupportRequest
 
 OPEN_REQUEST_STATUSES = ("submitted", "under_review")
-
-
-class DuplicateRequestError(Exception):
-    """The national ID already has an open request; `reference` is that request's."""
-
-    def __init__(self, reference: str) -> None:
-        super().__init__(reference)
-        self.reference = reference
 
 
 @dataclass(frozen=True)
@@ -38,6 +30,56 @@ class RequestView:
     submitted_at: datetime
     decision_due: datetime
     history: tuple[tuple[str, datetime], ...]
+
+
+_SET_NATIONAL_ID = (
+    update(Contact)
+    .where(Contact.id == bindparam("contact_id"))
+    .values(national_id=bindparam("national_id"), national_id_hash=bindparam("national_id_hash"))
+)
+
+
+def file_request(write: TurnWrite, effect: FileRequest) -> None:
+    """Store the request with its attestation; the contact keeps the national ID.
+
+    A second open request for the same national ID fails on the database's own unique index
+    (the handler looked first), and so does the turn.
+    """
+    national_id_hash = write.cipher.lookup_hash(effect.national_id)
+    request_id = write.insert(
+        "support_requests",
+        {
+            "reference": effect.reference,
+            "contact_id": write.contact_id,
+            "request_type": effect.request_type,
+            "status": "submitted",
+            "national_id_hash": national_id_hash,
+            "answers": effect.answers,
+            "channel": write.channel,
+            "attestation_version": effect.attestation_version,
+            "attested_at": effect.attested_at,
+            "submitted_at": write.now,
+            "decision_due": effect.decision_due,
+        },
+    )
+    write.insert(
+        "request_status_events",
+        {
+            "request_id": request_id,
+            "status": "submitted",
+            "at": write.now,
+            "actor": f"contact:{write.contact_id}",
+        },
+    )
+    write.execute(
+        _SET_NATIONAL_ID,
+        {
+            "contact_id": write.contact_id,
+            "national_id": effect.national_id,
+            "national_id_hash": national_id_hash,
+        },
+    )
+    write.audit("support_request.submitted", {"reference": effect.reference})
 
 
 class Requests:
@@ -54,85 +96,6 @@ class Requests:
     def _open_request(self, national_id_hash: str) -> str | None:
         with self.db.sessions() as session:
             return _open_reference(session, national_id_hash)
-
-    async def submit_request(
-        self,
-        *,
-        contact_id: int,
-        channel: str,
-        request_type: str,
-        national_id: str,
-        answers: dict[str, Any],
-        attestation_version: str,
-        attested_at: datetime,
-        decision_days: int,
-    ) -> RequestView:
-        """Store a request with its attestation; DuplicateRequestError if one is open."""
-        national_id_hash = self.cipher.lookup_hash(national_id)
-        try:
-            return await self.db.run(
-                self._submit_request,
-                contact_id,
-                channel,
-                request_type,
-                national_id,
-                national_id_hash,
-                answers,
-                attestation_version,
-                attested_at,
-                decision_days,
-            )
-        except IntegrityError:
-            existing = await self.db.run(self._open_request, national_id_hash)
-            if existing is None:
-                raise
-            raise DuplicateRequestError(existing) from None
-
-    def _submit_request(
-        self,
-        contact_id: int,
-        channel: str,
-        request_type: str,
-        national_id: str,
-        national_id_hash: str,
-        answers: dict[str, Any],
-        attestation_version: str,
-        attested_at: datetime,
-        decision_days: int,
-    ) -> RequestView:
-        now = utcnow()
-        with self.db.sessions.begin() as session:
-            existing = _open_reference(session, national_id_hash)
-            if existing is not None:
-                raise DuplicateRequestError(existing)
-            request = SupportRequest(
-                reference=new_reference(REQUEST_PREFIX),
-                contact_id=contact_id,
-                request_type=request_type,
-                status="submitted",
-                national_id_hash=national_id_hash,
-                answers=answers,
-                channel=channel,
-                attestation_version=attestation_version,
-                attested_at=attested_at,
-                submitted_at=now,
-                decision_due=now + timedelta(days=decision_days),
-            )
-            session.add(request)
-            session.flush()
-            session.add(
-                RequestStatusEvent(
-                    request_id=request.id, status="submitted", at=now, actor=f"contact:{contact_id}"
-                )
-            )
-            session.execute(
-                update(Contact)
-                .where(Contact.id == contact_id)
-                .values(national_id=national_id, national_id_hash=national_id_hash)
-            )
-            add_contact_audit(session, contact_id, "support_request.submitted", request.reference)
-            session.flush()
-            return _request_view(session, request)
 
     async def request(self, reference: str) -> RequestView | None:
         """A request by its reference as typed; None if there is no such request."""
