@@ -96,7 +96,8 @@ class TurnConflict(Exception):
 
 
 class Inbound:
-    """The inbound path's reads and writes, batched."""
+    """The inbound path's reads and writes, batched. If one step of a batch fails, the batch
+    is done again with a savepoint each, so that its failure is its own."""
 
     def __init__(self, db: Database, cipher: Cipher) -> None:
         self.db = db
@@ -106,8 +107,6 @@ class Inbound:
         # Each batch is one hop to the database thread (bot/batching.py).
         self._inbound_batcher: Batcher[_Step, Any] = Batcher(partial(db.run, self._inbound_many))
 
-    # If one step of a batch fails, the batch is done again with a savepoint each, so its
-    # failure is its own.
     async def record_inbound(
         self, msg: InboundMessage, address_hash: str | None = None
     ) -> InboundRecord | None:
@@ -146,7 +145,9 @@ class Inbound:
         now: datetime | None = None,
     ) -> list[int]:
         """Persist the new state, the effects and the queued replies atomically; `now` is
-        the time saved with them (the conversation's new `state_version`)."""
+        the time saved with them (the conversation's new `state_version`). Returns the ids of
+        the replies, then of any message an effect queued for another address; raises
+        TurnConflict, with nothing saved, when an effect clashes with a stored record."""
         reply_ids: list[int] = await self._inbound_batcher(
             _Turn(record, channel, state, replies, effects, now)
         )
