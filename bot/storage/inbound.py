@@ -226,24 +226,26 @@ class Inbound:
         the hand-off it opened), then the state, the message marked handled, and the replies;
         returns the ids of the replies and of any other message to deliver."""
         statements, record = self.statements, turn.record
-        write = TurnWrite(
-            cursor,
-            self.effect_statements,
-            self.cipher,
-            record.contact_id,
-            record.conversation_id,
-            record.address_id,
-            turn.channel,
-            now,
-            dict(turn.state),
-        )
-        if turn.effects:
+        state, queued = turn.state, []
+        if turn.effects:  # most turns have none
+            write = TurnWrite(
+                cursor,
+                self.effect_statements,
+                self.cipher,
+                record.contact_id,
+                record.conversation_id,
+                record.address_id,
+                turn.channel,
+                now,
+                dict(state),
+            )
             apply_effects(write, turn.effects)
+            state, queued = write.state, write.queued
         statements.save_state.execute(
             cursor,
             {
                 "conversation_id": record.conversation_id,
-                "state": write.state,
+                "state": state,
                 "address_id": record.address_id,
                 "now": now,
             },
@@ -255,4 +257,4 @@ class Inbound:
             insert_message(statements, cursor, record, turn.channel, now, reply)
             for reply in turn.replies
         ]
-        return replies + write.queued
+        return replies + queued if queued else replies
