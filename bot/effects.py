@@ -1,10 +1,20 @@
-"""What a handler asks to change besides its replies; the router applies these in storage,
-in the same transaction as the replies, so handlers stay free of SQL."""
+"""What a handler decides besides its replies. The turn's save step applies every effect in
+the one transaction that also saves the conversation's new state and queues the replies
+(bot/storage/turn_effects.py), so a handler that fails, or a process that dies, leaves
+nothing half-done, and a provider's retry of the message files nothing twice. Handlers stay
+free of SQL.
+
+A record the beneficiary is told about in the same turn carries its reference, made when the
+effect is (bot/storage/references.py).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+from bot.models import AddressKind
 
 
 @dataclass(frozen=True)
@@ -26,4 +36,75 @@ class Audit:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-Effect = SetLanguage | RecordConsent | Audit
+@dataclass(frozen=True)
+class FileRequest:
+    """A support request with the applicant's attestation; the national ID joins the contact."""
+
+    reference: str
+    request_type: str
+    national_id: str
+    answers: dict[str, Any]
+    attestation_version: str
+    attested_at: datetime
+    decision_due: datetime
+
+
+@dataclass(frozen=True)
+class FileComplaint:
+    reference: str
+    category: str
+    urgent: bool
+    description: str
+    attachments: list[dict[str, Any]]
+    respond_by: datetime
+
+
+@dataclass(frozen=True)
+class OpenHandoff:
+    """Hand the conversation to the domain's officer; the saved state's `handoff` becomes the
+    new hand-off's id (made in the same transaction)."""
+
+    domain: str
+    officer_email: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CreateTask:
+    """Work for staff that the bot cannot do itself, such as deleting a contact's data."""
+
+    reference: str
+    kind: str
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SendToAddress:
+    """A message to another address than the one being answered (a verification code to a
+    phone that may never have written); that address gets a contact of its own until it is
+    verified."""
+
+    channel: str
+    kind: AddressKind
+    address: str
+    text: str
+
+
+@dataclass(frozen=True)
+class LinkPhone:
+    """The phone was verified: its contact, with all its history, joins this one."""
+
+    phone: str
+
+
+Effect = (
+    SetLanguage
+    | RecordConsent
+    | Audit
+    | FileRequest
+    | FileComplaint
+    | OpenHandoff
+    | CreateTask
+    | SendToAddress
+    | LinkPhone
+)

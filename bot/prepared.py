@@ -83,6 +83,16 @@ class Prepared:
             for processor, value in zip(self._results, row, strict=True)
         )
 
+    def all(self, cursor: Any, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row, converted back like `first`."""
+        return [
+            tuple(
+                processor(value) if processor is not None else value
+                for processor, value in zip(self._results, row, strict=True)
+            )
+            for row in self.execute(cursor, values).fetchall()
+        ]
+
     def scalar(self, cursor: Any, values: Mapping[str, Any]) -> Any:
         row = self.first(cursor, values)
         return None if row is None else row[0]

@@ -9,8 +9,8 @@ import os
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.db import AuditEntry, StaffUser
 from bot.storage import Store
+from bot.tables import AuditEntry, StaffUser
 
 ROLES = ("officer", "researcher", "manager", "admin")
 _N, _R, _P = 2**14, 8, 1
@@ -56,7 +56,7 @@ async def add_user(store: Store, email: str, name: str, role: str, password: str
 
 
 def _insert_user(store: Store, user: StaffUser, role: str) -> None:
-    with store.sessions.begin() as session:
+    with store.db.sessions.begin() as session:
         session.add(user)
         session.flush()
         session.add(

@@ -18,7 +18,7 @@ from bot.effects import Effect, SetLanguage
 from bot.i18n import N_, Translator, translator
 from bot.models import AddressKind, Button, InboundMessage, OutboundMessage
 from bot.profile import Profile
-from bot.records import Records
+from bot.storage.reads import Reads
 from bot.text import normalize_for_matching
 
 __all__ = ["N_", "ConversationState", "Dispatcher", "Flow", "Handler", "Turn"]
@@ -78,7 +78,7 @@ class Turn:
     contact_id: int
     conversation_id: int
     profile: Profile
-    records: Records
+    records: Reads  # lookups only: what the turn writes goes in `effects`
     t: Translator
     now: datetime
     replies: list[OutboundMessage] = field(default_factory=list)
@@ -86,10 +86,12 @@ class Turn:
     # How this gateway reaches a phone (channel, address kind), e.g. ("twilio", SMS); None
     # when no SMS or WhatsApp channel is on.
     phone_route: tuple[str, AddressKind] | None = None
-    # Messages a handler stored for another address (a verification code), to be queued.
-    also_deliver: list[int] = field(default_factory=list)
     # The stored inbound message's id: what a request or complaint keeps to find its files.
     message_id: int | None = None
+
+    def lookup_hash(self, text: str) -> str:
+        """The keyed hash of `text`, to keep a secret such as a code only as its hash."""
+        return self.records.lookup_hash(text)
 
     @property
     def channel(self) -> str:

@@ -11,10 +11,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from bot.attachments import reference
+from bot.effects import FileComplaint
 from bot.i18n import Translator
 from bot.models import Button
 from bot.profile import ComplaintCategory
+from bot.storage.attachments import reference
+from bot.storage.references import COMPLAINT_PREFIX, new_reference
 from handlers.base import N_, Flow, Turn
 from handlers.choices import BACK_WORDS, CANCEL_WORDS, SKIP_WORDS, choose, said
 from handlers.consent import offer_updates_once
@@ -126,7 +128,7 @@ def _keep_media(turn: Turn) -> int:
     attachments = _attachments(turn)
     room = max(0, MAX_ATTACHMENTS - len(attachments))
     for position, media in enumerate(turn.message.media[:room]):
-        # Fetched later by the worker; found through its message and position (bot.attachments).
+        # Fetched later by the worker; found by its message and position (bot.storage.attachments).
         attachments.append(reference(turn.message_id, position, media))
     return min(room, len(turn.message.media))
 
@@ -264,14 +266,16 @@ class ComplaintFlow(Flow):
             respond_within = timedelta(hours=sla.urgent_complaint_hours)
         else:
             respond_within = timedelta(days=sla.complaint_response_days)
-        reference, respond_by = await turn.records.file_complaint(
-            contact_id=turn.contact_id,
-            channel=turn.channel,
-            category=category.id,
-            urgent=category.urgent,
-            description=data[DESCRIPTION],
-            attachments=list(data.get(ATTACHMENTS) or []),
-            respond_within=respond_within,
+        reference, respond_by = new_reference(COMPLAINT_PREFIX), turn.now + respond_within
+        turn.effect(
+            FileComplaint(
+                reference=reference,
+                category=category.id,
+                urgent=category.urgent,
+                description=data[DESCRIPTION],
+                attachments=list(data.get(ATTACHMENTS) or []),
+                respond_by=respond_by,
+            )
         )
         if category.urgent:
             by = t.format_datetime(respond_by, profile.timezone)

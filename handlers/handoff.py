@@ -4,6 +4,7 @@ staff close it."""
 
 from __future__ import annotations
 
+from bot.effects import OpenHandoff
 from bot.i18n import N_
 from handlers.base import Flow, Handler, Turn
 
@@ -14,11 +15,9 @@ async def hand_off(turn: Turn, reason: str, domain_id: str | None = None) -> Non
     """Open a hand-off to the domain's officer and tell the beneficiary when to expect them."""
     profile = turn.profile
     domain = (profile.get_domain(domain_id) if domain_id else None) or profile.default_domain()
-    handoff_id = await turn.records.open_handoff(
-        turn.contact_id, turn.conversation_id, domain.id, domain.officer.email, reason
-    )
+    # Saved with the turn, which then names the hand-off in `state.handoff`.
+    turn.effect(OpenHandoff(domain.id, domain.officer.email, reason))
     turn.state.enter(None)
-    turn.state.handoff = handoff_id
     turn.state.misunderstood = 0
     t = turn.t
     area = domain.label.get(t.language)

@@ -12,6 +12,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.effects import LinkPhone, SendToAddress
 from bot.fields.phone import PHONE_SAUDI_MOBILE, normalize_saudi_mobile
 from bot.i18n import N_, keywords
 from bot.models import AddressKind
@@ -29,7 +30,7 @@ LINK_WORDS = N_("link phone, link my phone, link my number, verify phone, verify
 
 
 def _code_hash(turn: Turn, phone: str, code: str) -> str:
-    return turn.records.store.cipher.lookup_hash(f"link-phone:{phone}:{code}")
+    return turn.lookup_hash(f"link-phone:{phone}:{code}")
 
 
 def _recent_sends(turn: Turn) -> list[str]:
@@ -108,7 +109,7 @@ class LinkPhoneFlow(Flow):
                 "you did not ask for it, ignore this message."
             )
         ).format(name=name, code=code, minutes=CODE_MINUTES)
-        turn.also_deliver.append(await turn.records.queue_to_phone(channel, kind, phone, text))
+        turn.effect(SendToAddress(channel, kind, phone, text))
         turn.state.drafts["link_phone_sends"] = [*sends, turn.now.isoformat()]
         turn.state.step = "code"
         turn.state.data = {
@@ -146,7 +147,7 @@ class LinkPhoneFlow(Flow):
                 ).format(n=left)
             )
             return
-        await turn.records.link_phone(turn.contact_id, data["phone"])
+        turn.effect(LinkPhone(data["phone"]))
         phone = data["phone"]
         turn.state.enter(None)
         show_menu(

@@ -13,8 +13,10 @@ from zoneinfo import ZoneInfo
 
 import babel.lists
 
+from bot.effects import CreateTask
 from bot.i18n import Translator, translator
-from bot.records import ContactSummary
+from bot.storage.contacts import ContactSummary
+from bot.storage.references import TASK_PREFIX, new_reference
 from handlers.base import N_, Flow, Turn
 from handlers.choices import BACK_WORDS, CANCEL_WORDS, YES, said, yes_no, yes_no_buttons
 from handlers.complaint import CHOOSE_AGAIN, start_privacy_report
@@ -168,7 +170,6 @@ class PrivacyFlow(Flow):
         if answer != YES:
             show_menu(turn, t.gettext(NOTHING_DELETED))
             return
-        reference = await turn.records.create_task(
-            DATA_DELETION, turn.contact_id, {"channel": turn.channel}
-        )
+        reference = new_reference(TASK_PREFIX)
+        turn.effect(CreateTask(reference, DATA_DELETION, {"channel": turn.channel}))
         show_menu(turn, t.gettext(DELETION_RECORDED).format(reference=reference))

@@ -9,7 +9,7 @@ from bot.fields import Invalid
 from bot.fields.dates import DATE_FORMAT
 from bot.i18n import N_
 from bot.models import Button
-from bot.records import RequestView
+from bot.storage.requests import RequestView
 from bot.typed_dates import parse_date
 from handlers.base import Flow, Turn
 from handlers.choices import CANCEL_WORDS, said

@@ -12,11 +12,12 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.attachments import reference
+from bot.effects import FileRequest
 from bot.fields import ChoiceField, FormField, Invalid, MediaField
 from bot.i18n import N_
 from bot.models import Button
-from bot.records import DuplicateRequestError
+from bot.storage.attachments import reference
+from bot.storage.references import REQUEST_PREFIX, new_reference
 from handlers.base import Flow, Turn
 from handlers.choices import (
     BACK_WORDS,
@@ -217,9 +218,7 @@ class SupportRequestFlow(Flow):
             return
         draft["answers"][field.id] = result.value
         if field.kind == "national_id":
-            existing = await turn.records.open_request(
-                turn.records.store.cipher.lookup_hash(result.value)
-            )
+            existing = await turn.records.open_request(result.value)
             if existing is not None:
                 self._already_open(turn, existing)
                 return
@@ -236,7 +235,7 @@ class SupportRequestFlow(Flow):
                 turn.say(result.render(t))
                 return
             # The files arrive later (the worker fetches them): each keeps its message and
-            # position, by which bot.attachments finds the stored file.
+            # position, by which bot.storage.attachments finds the stored file.
             files.extend(
                 reference(turn.message_id, position, media)
                 for position, media in enumerate(turn.message.media)
@@ -371,24 +370,24 @@ class SupportRequestFlow(Flow):
         national_id = next(
             answers[f.id] for f in profile.support_form.fields if f.kind == "national_id"
         )
-        try:
-            request = await turn.records.submit_request(
-                contact_id=turn.contact_id,
-                channel=turn.channel,
-                request_type=answers[type_field.id],
-                national_id=national_id,
-                answers=answers,
-                attestation_version=profile.support_form.attestation.version,
-                attested_at=turn.now,
-                decision_days=profile.sla.request_decision_days,
-            )
-        except DuplicateRequestError as exc:
-            self._already_open(turn, exc.reference)
+        existing = await turn.records.open_request(national_id)
+        if existing is not None:  # filed meanwhile, from another contact
+            self._already_open(turn, existing)
             return
+        days = profile.sla.request_decision_days
+        request = FileRequest(
+            reference=new_reference(REQUEST_PREFIX),
+            request_type=answers[type_field.id],
+            national_id=national_id,
+            answers=dict(answers),
+            attestation_version=profile.support_form.attestation.version,
+            attested_at=turn.now,
+            decision_due=turn.now + timedelta(days=days),
+        )
+        turn.effect(request)
         turn.state.drafts.pop(NAME, None)
         turn.state.enter(None)
         t = turn.t
-        days = profile.sla.request_decision_days
         due = request.decision_due.astimezone(profile.tz).date()
         turn.say(
             t.gettext(

@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.attachments import MessageMedia
 from bot.db import Database
 from bot.fields.national_id import luhn_valid
 from bot.i18n import translator
+from bot.tables import MessageMedia
 from tests.chat_client import ChatClient
 
 RIYADH = ZoneInfo("Asia/Riyadh")
@@ -89,7 +89,7 @@ def database(url: str) -> Iterator[Session]:
 
 def stored_attachment(url: str, kept: Mapping[str, Any], timeout: float = 30.0) -> Path:
     """The file a request or complaint keeps (its message and position), once the worker
-    fetched it: files arrive after the message is recorded (bot/attachments.py)."""
+    fetched it: files arrive after the message is recorded (bot/storage/attachments.py)."""
     deadline = time.monotonic() + timeout
     while True:
         with database(url) as db:

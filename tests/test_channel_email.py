@@ -33,12 +33,12 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from bot.crypto import Cipher
-from bot.db import Message, SupportRequest
 from bot.i18n import translator
 from bot.media import MediaStore
 from bot.models import AddressKind, Button, InboundMessage, OutboundMessage
 from bot.profile_loader import load_profile
 from bot.settings import load_settings
+from bot.tables import Message, SupportRequest
 from channels.base import PermanentSendError, RetryableSendError, ThrottledError
 from channels.context import ChannelContext
 from channels.email import (
@@ -61,7 +61,7 @@ SETUP_SCRIPT = ROOT / "tests" / "fakes" / "dovecot_setup.sh"
 GATEWAY_ADDRESS = "help@charity.example.org"
 IMAP_USER = "help@charity.example.org"
 IMAP_PASSWORD = "imap-test-password"
-REFERENCE = re.compile(r"R-1\d{5}")
+REFERENCE = re.compile(r"R-\d{9}")
 # A 1x1 transparent PNG and a minimal PDF: real files, small.
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"

@@ -21,12 +21,12 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from bot.crypto import Cipher
-from bot.db import ConsentRecord, ContactAddress, Message, SupportRequest
 from bot.i18n import translator
 from bot.media import MediaStore
 from bot.models import AddressKind, Button, InboundMessage, Media, OutboundMessage
 from bot.profile_loader import load_profile
 from bot.settings import load_settings
+from bot.tables import ConsentRecord, ContactAddress, Message, SupportRequest
 from channels.base import (
     ContactStoppedError,
     MediaFetchError,
@@ -57,7 +57,7 @@ PATH = "/webhooks/telegram"
 AR = translator("ar")
 EN = translator("en")
 PROFILE_DATA = load_profile(PROFILE)
-REFERENCE = re.compile(r"R-1\d{5}")
+REFERENCE = re.compile(r"R-\d{9}")
 MENU_IDS = [
     "menu:inquiries",
     "menu:support",

@@ -29,7 +29,6 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from bot.crypto import Cipher
-from bot.db import ContactAddress, Message, SupportRequest
 from bot.media import MediaStore
 from bot.models import (
     AddressKind,
@@ -44,6 +43,7 @@ from bot.models import (
 from bot.profile import Profile, WhatsAppTemplate
 from bot.profile_loader import load_profile
 from bot.settings import load_settings
+from bot.tables import ContactAddress, Message, SupportRequest
 from channels.base import (
     ContactStoppedError,
     MediaFetchError,
@@ -87,7 +87,7 @@ MENU_LINES = [
     "7. الخصوصية وبياناتي",
     "8. English",
 ]
-REFERENCE = re.compile(r"R-1\d{5}")
+REFERENCE = re.compile(r"R-\d{9}")
 T = TypeVar("T")
 
 _numbers = count(1)
@@ -1032,8 +1032,8 @@ async def test_a_window_closed_report_is_followed_by_the_template_once(
 async def test_a_web_chat_visitor_links_their_phone_with_a_code_sent_by_sms(
     http: aiohttp.ClientSession, gateway: LiveGateway, fake: FakeTwilio, cipher: Cipher
 ) -> None:
-    from bot.db import Contact, ContactAddress, Conversation
     from bot.i18n import translator
+    from bot.tables import Contact, ContactAddress, Conversation
     from tests.chat_client import ChatClient
     from tests.journeys import arabic_digits, exchange
 

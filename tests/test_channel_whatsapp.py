@@ -23,7 +23,6 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from bot.crypto import Cipher
-from bot.db import Message, SupportRequest
 from bot.media import MediaStore
 from bot.models import (
     AddressKind,
@@ -38,6 +37,7 @@ from bot.models import (
 from bot.profile import Profile, WhatsAppTemplate
 from bot.profile_loader import load_profile
 from bot.settings import load_settings
+from bot.tables import Message, SupportRequest
 from channels.base import (
     ContactStoppedError,
     MediaFetchError,
@@ -57,7 +57,7 @@ from tests.journeys import MENU_AR, database, national_id, stored_attachment
 
 PROFILE_DATA = load_profile(PROFILE)
 ARABIC_NAME = PROFILE_DATA.name.ar
-REFERENCE = re.compile(r"R-1\d{5}")
+REFERENCE = re.compile(r"R-\d{9}")
 PATH = "/webhooks/whatsapp"
 
 

@@ -28,12 +28,13 @@ from sqlalchemy import func, select
 from bot.app.router import Outcome, Router
 from bot.batching import Batcher
 from bot.crypto import Cipher
-from bot.db import Database, Message
+from bot.db import Database
 from bot.migrate import upgrade
 from bot.models import AddressKind, InboundMessage, OutboundMessage
 from bot.profile import Profile
 from bot.redis_batch import ScriptBatch
 from bot.storage import InboundRecord, Store, state_version
+from bot.tables import Message
 from handlers.base import Dispatcher, Handler, Turn
 from handlers.menu import MenuHandler
 from handlers.wiring import build_dispatcher
@@ -134,14 +135,14 @@ async def only_reply(store: Store, outcome: Outcome) -> tuple[str, str]:
     """The one reply stored for a handled message: (its text, the address it goes to)."""
     assert not outcome.duplicate
     (reply_id,) = outcome.reply_ids
-    delivery = await store.delivery(reply_id)
+    delivery = await store.deliveries.delivery(reply_id)
     assert delivery is not None
     return delivery.message.text, delivery.address
 
 
 async def inbound_rows(store: Store, provider_id: str) -> int:
     def count() -> int:
-        with store.sessions() as session:
+        with store.db.sessions() as session:
             query = select(func.count(Message.id)).where(
                 Message.direction == "in", Message.provider_id == provider_id
             )
@@ -152,7 +153,7 @@ async def inbound_rows(store: Store, provider_id: str) -> int:
 
 async def conversation_of(store: Store, message_id: int) -> int:
     def find() -> int:
-        with store.sessions() as session:
+        with store.db.sessions() as session:
             conversation_id = session.scalar(
                 select(Message.conversation_id).where(Message.id == message_id)
             )
@@ -180,8 +181,8 @@ async def test_forty_people_at_the_same_moment_each_get_their_own_welcome(
         text, to = await only_reply(store, outcome)
         assert ASSOCIATION in text
         assert to == address  # nobody gets someone else's reply
-    assert await store.count_messages("in") == 40
-    assert await store.count_messages("in", "handled") == 40
+    assert await store.deliveries.count_messages("in") == 40
+    assert await store.deliveries.count_messages("in", "handled") == 40
 
 
 async def test_one_failing_turn_leaves_the_others_answered(
@@ -201,7 +202,7 @@ async def test_one_failing_turn_leaves_the_others_answered(
     assert [reply == "ok" for reply, _ in replies] == [text != BOOM for text in texts]
     (apology,) = [reply for reply, _ in replies if reply != "ok"]
     assert apology.startswith(APOLOGY_START)
-    assert await store.count_messages("in", "handled") == 10
+    assert await store.deliveries.count_messages("in", "handled") == 10
 
 
 # -- duplicates -------------------------------------------------------------------------------
@@ -221,7 +222,7 @@ async def test_a_message_sent_twice_among_others_is_handled_once(
     for outcome in outcomes[1:-1]:
         assert (await only_reply(store, outcome))[0] == "ok"
     assert await inbound_rows(store, twice.provider_id) == 1
-    assert await store.count_messages("out") == 5
+    assert await store.deliveries.count_messages("out") == 5
 
 
 async def test_a_provider_id_twice_in_one_recording_batch_is_recorded_once(
@@ -233,12 +234,12 @@ async def test_a_provider_id_twice_in_one_recording_batch_is_recorded_once(
     twice = message("hello")
     others = [message("hello") for _ in range(3)]
     records = await asyncio.gather(
-        *(store.record_inbound(m) for m in [twice, others[0], twice, *others[1:]])
+        *(store.inbound.record_inbound(m) for m in [twice, others[0], twice, *others[1:]])
     )
     assert records[0] is not None and records[2] is None
     assert all(record is not None for record in [records[1], *records[3:]])
     assert await inbound_rows(store, twice.provider_id) == 1
-    assert await store.count_messages("in") == 4
+    assert await store.deliveries.count_messages("in") == 4
 
 
 # -- one person, two processes ----------------------------------------------------------------
@@ -250,15 +251,17 @@ async def test_a_save_a_record_and_a_read_at_once_share_one_batch_and_fail_alone
     conversation does not exist). The broken one fails alone; the next message and the
     read see the saved state."""
     address = uuid.uuid4().hex
-    first = await store.record_inbound(message("one", address))
+    first = await store.inbound.record_inbound(message("one", address))
     assert first is not None
     broken = dataclasses.replace(first, conversation_id=10**9)
     saved_at = datetime(2026, 11, 22, 9, 30, 0, 123456, tzinfo=UTC)
     saved, second, failed, read = await asyncio.gather(
-        store.save_turn(first, "webchat", {"seen": ["one"]}, [OutboundMessage("ok")], [], saved_at),
-        store.record_inbound(message("two", address)),
-        store.save_turn(broken, "webchat", {}, [OutboundMessage("lost")], [], saved_at),
-        store.load_state(first.conversation_id),
+        store.inbound.save_turn(
+            first, "webchat", {"seen": ["one"]}, [OutboundMessage("ok")], [], saved_at
+        ),
+        store.inbound.record_inbound(message("two", address)),
+        store.inbound.save_turn(broken, "webchat", {}, [OutboundMessage("lost")], [], saved_at),
+        store.inbound.load_state(first.conversation_id),
         return_exceptions=True,
     )
     assert isinstance(saved, list) and len(saved) == 1
@@ -267,9 +270,9 @@ async def test_a_save_a_record_and_a_read_at_once_share_one_batch_and_fail_alone
     assert second.version == state_version(saved_at)
     assert isinstance(failed, Exception)
     assert read == {"seen": ["one"]}
-    assert await store.count_messages("out") == 1
-    assert await store.count_messages("in", "handled") == 1
-    assert await store.count_messages("in", "received") == 1
+    assert await store.deliveries.count_messages("out") == 1
+    assert await store.deliveries.count_messages("in", "handled") == 1
+    assert await store.deliveries.count_messages("in", "received") == 1
 
 
 async def test_two_processes_lose_no_update_of_one_conversation(
@@ -294,10 +297,10 @@ async def test_two_processes_lose_no_update_of_one_conversation(
     assert all(not outcome.duplicate and len(outcome.reply_ids) == 1 for outcome in outcomes)
     conversations = {await conversation_of(store, o.message_id or 0) for o in outcomes}
     assert len(conversations) == 1  # one contact, however the first messages raced
-    state = await store.load_state(conversations.pop())
+    state = await store.inbound.load_state(conversations.pop())
     assert state is not None
     assert sorted(state["data"]["seen"]) == sorted(texts)
-    assert await store.count_messages("in") == 20
+    assert await store.deliveries.count_messages("in") == 20
 
 
 async def test_two_processes_recording_the_same_new_people_in_opposite_order_record_all(
@@ -313,10 +316,10 @@ async def test_two_processes_recording_the_same_new_people_in_opposite_order_rec
         for _round in range(5):
             first_person, second_person = uuid.uuid4().hex, uuid.uuid4().hex
             records = await asyncio.gather(
-                store.record_inbound(message("مرحبا", first_person)),
-                store.record_inbound(message("مرحبا", second_person)),
-                second.record_inbound(message("مرحبا", second_person)),
-                second.record_inbound(message("مرحبا", first_person)),
+                store.inbound.record_inbound(message("مرحبا", first_person)),
+                store.inbound.record_inbound(message("مرحبا", second_person)),
+                second.inbound.record_inbound(message("مرحبا", second_person)),
+                second.inbound.record_inbound(message("مرحبا", first_person)),
                 return_exceptions=True,
             )
             assert all(record is not None for record in records), records
@@ -329,7 +332,7 @@ async def test_two_processes_recording_the_same_new_people_in_opposite_order_rec
             assert len(contacts) == 2  # one contact per person, whichever process made it
     finally:
         other.close()
-    assert await store.count_messages("in") == 20
+    assert await store.deliveries.count_messages("in") == 20
 
 
 # -- the outbox -------------------------------------------------------------------------------
@@ -470,19 +473,19 @@ async def test_sqlite_waits_for_another_process_write_lock(
     sqlite_store: Store, sqlite_path: Path
 ) -> None:
     address = uuid.uuid4().hex
-    assert await sqlite_store.record_inbound(message("first", address)) is not None
+    assert await sqlite_store.inbound.record_inbound(message("first", address)) is not None
     other = sqlite3.connect(sqlite_path, isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")  # another process (the worker) is writing
         asyncio.get_running_loop().call_later(0.3, other.execute, "COMMIT")
         started = time.monotonic()
-        record = await sqlite_store.record_inbound(message("second", address))
+        record = await sqlite_store.inbound.record_inbound(message("second", address))
         waited = time.monotonic() - started
     finally:
         other.close()
     assert record is not None
     assert waited >= 0.25
-    assert await sqlite_store.count_messages("in") == 2
+    assert await sqlite_store.deliveries.count_messages("in") == 2
 
 
 async def test_the_database_file_takes_in_new_messages_within_seconds(
@@ -491,10 +494,12 @@ async def test_the_database_file_takes_in_new_messages_within_seconds(
     """The write-ahead log is copied into the database file by a thread of its own, soon
     after writes: a copy of the file is current, and the log does not grow without end."""
     before = sqlite_path.stat().st_size
-    await asyncio.gather(*(sqlite_store.record_inbound(message("س" * 400)) for _ in range(200)))
+    await asyncio.gather(
+        *(sqlite_store.inbound.record_inbound(message("س" * 400)) for _ in range(200))
+    )
     for _ in range(50):  # up to 5 s
         if sqlite_path.stat().st_size > before + 100_000:
             break
         await asyncio.sleep(0.1)
     assert sqlite_path.stat().st_size > before + 100_000
-    assert await sqlite_store.count_messages("in") == 200
+    assert await sqlite_store.deliveries.count_messages("in") == 200

@@ -26,13 +26,14 @@ from sqlalchemy import select
 
 from bot.app.runtime import Runtime, open_runtime
 from bot.app.web import create_app
-from bot.attachments import FAILED, PENDING, STORED, Attachments, MessageMedia, reference
 from bot.crypto import Cipher
 from bot.db import Message
 from bot.migrate import upgrade
 from bot.models import AddressKind, InboundMessage, Media
 from bot.settings import Settings, load_settings
 from bot.storage import Store
+from bot.storage.attachments import FAILED, PENDING, STORED, Attachments, reference
+from bot.tables import MessageMedia
 from tests.conftest import PROFILE, REDIS_URL, ROOT, SECRET_KEY
 from tests.fakes.server import FakeServer, MediaGate
 from tests.fakes.telegram import FakeBotAPI

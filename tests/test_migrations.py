@@ -6,8 +6,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from bot.db import Base, make_engine
+from bot.db import make_engine
 from bot.migrate import alembic_config, upgrade
+from bot.tables import Base
 
 
 def test_down_to_nothing_and_up_again(database_url: str) -> None:

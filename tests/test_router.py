@@ -60,7 +60,7 @@ async def test_replies_are_stored_then_queued_for_the_worker(
     assert isinstance(raw, bytes)
     call = json.loads(zlib.decompress(raw))
     assert call == ["worker.jobs.deliver", None, [outcome.reply_ids[0]], {}]
-    delivery = await store.delivery(outcome.reply_ids[0])
+    delivery = await store.deliveries.delivery(outcome.reply_ids[0])
     assert delivery is not None and "جمعية البر الخيرية النموذجية" in delivery.message.text
 
 
@@ -77,7 +77,7 @@ async def test_quick_messages_from_one_person_are_handled_in_arrival_order(
     await router.handle(message("hello", address))
     texts = ["english", "عربي", "english", "عربي", "english"]
     outcomes = await asyncio.gather(*(router.handle(message(t, address)) for t in texts))
-    replies = [await store.delivery(o.reply_ids[0]) for o in outcomes]
+    replies = [await store.deliveries.delivery(o.reply_ids[0]) for o in outcomes]
     starts = [r.message.text.split("\n")[0] for r in replies if r is not None]
     en = translator("en").gettext("From now on I will answer in English.")
     ar = translator("ar").gettext("From now on I will answer in English.")
@@ -113,11 +113,11 @@ async def test_a_failing_handler_gets_an_apology_and_the_state_before_it(
     router = Router(store, redis, outbox, Dispatcher([Exploding()], {}, MenuHandler({})), profile)
     outcome = await router.handle(message("مرحبا", address=address))
     (reply_id,) = outcome.reply_ids
-    delivery = await store.delivery(reply_id)
+    delivery = await store.deliveries.delivery(reply_id)
     assert delivery is not None
     assert delivery.message.text.startswith("عذرًا، حدث خطأ من جهتنا. رسالتك محفوظة")
-    record = await store.record_inbound(message("again", address=address))
+    record = await store.inbound.record_inbound(message("again", address=address))
     assert record is not None
-    state = await store.load_state(record.conversation_id)
+    state = await store.inbound.load_state(record.conversation_id)
     assert state is not None and state["flow"] is None
     assert state["drafts"] == {"form": {"answers": {"name": "kept"}}}

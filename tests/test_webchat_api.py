@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.crypto import Cipher
-from bot.db import ConsentRecord, Contact, ContactAddress, Database, Message
+from bot.db import Database
+from bot.tables import ConsentRecord, Contact, ContactAddress, Message
 from tests.chat_client import ChatClient
 from tests.conftest import LiveGateway
 from tests.journeys import MENU_AR

@@ -11,9 +11,9 @@ from rq.job import Job
 from sqlalchemy import update
 
 from bot.app.runtime import Runtime, open_runtime
-from bot.db import Message
 from bot.models import AddressKind, DeliveryStatus, InboundMessage, OutboundMessage
 from bot.settings import Settings
+from bot.tables import Message
 from tests.conftest import REDIS_URL
 from worker import defaults
 from worker.delivery import deliver
@@ -30,11 +30,11 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
 async def stored_reply(runtime: Runtime, text: str) -> int:
     """A reply stored as queued, as if Redis had been down when it was to be queued."""
-    record = await runtime.store.record_inbound(
+    record = await runtime.store.inbound.record_inbound(
         InboundMessage("webchat", AddressKind.WEBCHAT, uuid.uuid4().hex, uuid.uuid4().hex, "hi")
     )
     assert record is not None
-    (message_id,) = await runtime.store.save_turn(
+    (message_id,) = await runtime.store.inbound.save_turn(
         record, "webchat", {}, [OutboundMessage(text)], []
     )
     return message_id
@@ -46,7 +46,7 @@ async def test_a_stranded_reply_is_queued_again_once_and_then_delivered(
     queue = make_queue(REDIS_URL, f"sweep-test-{uuid.uuid4().hex[:8]}")
     fresh = await stored_reply(runtime, "just now")
     stranded = await stored_reply(runtime, "lost in transit")
-    with runtime.store.sessions.begin() as session:
+    with runtime.store.db.sessions.begin() as session:
         session.execute(
             update(Message)
             .where(Message.id == stranded)
@@ -65,6 +65,6 @@ async def test_a_stranded_reply_is_queued_again_once_and_then_delivered(
     assert await requeue_stranded(runtime, queue) == []  # its job exists now: not doubled
 
     assert await deliver(runtime, stranded, last_attempt=True) == "sent"
-    delivery = await runtime.store.delivery(stranded)
+    delivery = await runtime.store.deliveries.delivery(stranded)
     assert delivery is not None and delivery.status is DeliveryStatus.SENT
     assert await deliver(runtime, stranded, last_attempt=True) == "already sent"

@@ -3,7 +3,7 @@
 The web process records the message with its media references and queues one fetch job per
 message (`MediaFetches.queue_fetch`); the worker downloads each pending file through its
 channel's `fetch_media`, with retries and backoff as for deliveries, and writes where it is
-(bot/attachments.py). After the last try a file that could not be fetched is marked failed,
+(bot/storage/attachments.py). After the last try a file that could not be fetched is marked failed,
 with the error; the message itself never depended on it.
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from rq import Queue, Retry
 from rq.job import Job
 
-from bot.attachments import Attachment, Attachments
 from bot.media import MediaTooLargeError
+from bot.storage.attachments import Attachment, Attachments
 from channels.base import PermanentMediaError
 from worker import defaults
 from worker.context import WorkerContext

@@ -27,7 +27,7 @@ async def requeue_stranded(
     older_than: timedelta = timedelta(seconds=defaults.STRANDED_AFTER_SECONDS),
 ) -> list[int]:
     """Queue again every old queued reply that has no job; returns their message ids."""
-    candidates = await context.store.stranded_outbound(older_than)
+    candidates = await context.store.deliveries.stranded_outbound(older_than)
     if not candidates:
         return []
     connection = queue.connection

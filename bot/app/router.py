@@ -24,11 +24,11 @@ from redis.asyncio import Redis
 
 from bot import metrics, whatsapp_window
 from bot.contact_lock import ContactLocks
+from bot.effects import Effect
 from bot.i18n import translator
 from bot.models import AddressKind, InboundMessage, StatusUpdate, Template, utcnow
 from bot.profile import Profile
-from bot.records import Records
-from bot.storage import InboundRecord, Store, state_version
+from bot.storage import InboundRecord, Store, TurnConflict, state_version
 from bot.text import has_arabic_letters, has_latin_letters
 from handlers.base import N_, ConversationState, Dispatcher, Turn
 
@@ -67,7 +67,7 @@ class Router:
         self.outbox = outbox
         self.dispatcher = dispatcher
         self.profile = profile
-        self.records = Records(store)
+        self.records = store.reads
         self.contact_locks = ContactLocks(redis)
         self.phone_route = phone_route
         self._local_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
@@ -87,7 +87,7 @@ class Router:
         return outcome
 
     async def _handle_in_order(self, msg: InboundMessage, address_hash: str) -> Outcome:
-        record = await self.store.record_inbound(msg, address_hash)
+        record = await self.store.inbound.record_inbound(msg, address_hash)
         claim = f"tawasul:seen:{msg.channel}:{msg.provider_id}"
         held = None if record is None else await self.contact_locks.take(record.contact_id, claim)
         if record is None or held is None:  # handled already, or being handled right now
@@ -98,7 +98,7 @@ class Router:
             if record.version is not None and held.version_seen == record.version:
                 state = record.state  # nobody saved since it was read with the message
             else:
-                state = await self.store.load_state(record.conversation_id)
+                state = await self.store.inbound.load_state(record.conversation_id)
             reply_ids, held.version_saved = await self._converse(msg, record, state)
         except BaseException:
             # Recorded but not handled: let the provider's retry through again.
@@ -131,24 +131,27 @@ class Router:
         )
         if record.language is None:
             turn.switch_language(language)
+        decided_before = list(turn.effects)  # the router's own, kept if a handler fails
         try:
             await self.dispatcher.dispatch(turn)
         except Exception:
             log.exception("handler failed on message %s", record.message_id)
-            turn.state = ConversationState.from_json(before)
-            turn.replies.clear()
-            turn.say(
-                turn.t.gettext(
-                    N_(
-                        "Sorry, something went wrong on our side. Your message is saved and "
-                        "our team will look at it. Write “menu” to start again."
-                    )
-                )
-            )
-        reply_ids = await self.store.save_turn(
-            record, msg.channel, turn.state.to_json(), turn.replies, turn.effects, turn.now
+            _apologise(turn, before, decided_before)
+        try:
+            reply_ids = await self._save(record, turn)
+        except TurnConflict:
+            # Something it filed clashes with a stored record: nothing of the turn was saved.
+            log.exception("turn of message %s not saved", record.message_id)
+            _apologise(turn, before, decided_before)
+            reply_ids = await self._save(record, turn)
+        return reply_ids, state_version(turn.now)
+
+    async def _save(self, record: InboundRecord, turn: Turn) -> list[int]:
+        """The turn's one transaction: state, effects and replies (and any message for
+        another address, whose id comes back with the replies')."""
+        return await self.store.inbound.save_turn(
+            record, turn.channel, turn.state.to_json(), turn.replies, turn.effects, turn.now
         )
-        return reply_ids + turn.also_deliver, state_version(turn.now)
 
     def _first_language(self, msg: InboundMessage) -> str:
         """A new beneficiary who writes in Latin letters only is answered in English."""
@@ -159,7 +162,7 @@ class Router:
     async def record_status(self, report: StatusUpdate) -> bool:
         """Apply a provider's delivery report to the stored message; when WhatsApp refused it
         because its 24-hour window had closed, send the approved template in its place."""
-        known = await self.store.apply_status(report)
+        known = await self.store.deliveries.apply_status(report)
         metrics.STATUS_UPDATES.labels(report.channel, report.status.value).inc()
         if known and report.window_closed:
             await self._send_reply_waiting(report)
@@ -171,7 +174,7 @@ class Router:
             return  # the provider repeated its report
         name = self.profile.short_name.get(self.profile.default_language)
         template = Template(whatsapp_window.REPLY_WAITING_TEMPLATE, {"1": name})
-        message_id = await self.store.requeue_as_template(
+        message_id = await self.store.deliveries.requeue_as_template(
             report.channel, report.provider_id, template
         )
         if message_id is not None:
@@ -185,3 +188,19 @@ class Router:
             self._local_locks[key] = lock
         async with lock:
             yield
+
+
+def _apologise(turn: Turn, saved: dict[str, Any] | None, effects: list[Effect]) -> None:
+    """Undo what the handlers decided (state, replies, effects) and say sorry instead; the
+    conversation stays where it was."""
+    turn.state = ConversationState.from_json(saved)
+    turn.replies.clear()
+    turn.effects[:] = effects
+    turn.say(
+        turn.t.gettext(
+            N_(
+                "Sorry, something went wrong on our side. Your message is saved and "
+                "our team will look at it. Write “menu” to start again."
+            )
+        )
+    )

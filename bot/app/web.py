@@ -14,8 +14,8 @@ from bot.app.chat_page import chat_routes
 from bot.app.router import Router
 from bot.app.runtime import Runtime, phone_route
 from bot.app.webhooks import Intake, webhook_handler
-from bot.attachments import Attachments
 from bot.models import InboundMessage
+from bot.storage.attachments import Attachments
 from channels.webchat import WebChatChannel
 from handlers.wiring import build_dispatcher
 from worker.defaults import outbox_key

@@ -16,8 +16,8 @@ from aiohttp import web
 
 from bot import metrics
 from bot.app.router import Outcome, Router
-from bot.attachments import Attachments
 from bot.models import InboundMessage
+from bot.storage.attachments import Attachments
 from channels.base import Channel, WebhookRequest
 from worker.media import MediaFetches
 

@@ -8,7 +8,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
 
-from bot.db import Base, make_engine
+from bot.db import make_engine
+from bot.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -15,37 +15,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from bot.db import Base, Database, EncryptedText, Message, UTCDateTime
+from bot.db import Database
 from bot.models import Media, utcnow
+from bot.tables import MEDIA_ERROR_LENGTH, Message, MessageMedia
 
 PENDING = "pending"
 STORED = "stored"
 FAILED = "failed"
-MAX_ERROR = 255
-
-
-class MessageMedia(Base):
-    """One attachment of an inbound message: its provider reference and where it is now."""
-
-    __tablename__ = "message_media"
-    __table_args__ = (UniqueConstraint("message_id", "position"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
-    position: Mapped[int] = mapped_column(Integer)  # its index in the message's media
-    channel: Mapped[str] = mapped_column(String(16))
-    content_type: Mapped[str] = mapped_column(String(255))
-    url: Mapped[str | None] = mapped_column(EncryptedText)  # opens the file at the provider
-    filename: Mapped[str | None] = mapped_column(EncryptedText)  # may name the sender
-    stored_path: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16))
-    error: Mapped[str | None] = mapped_column(String(MAX_ERROR))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+MAX_ERROR = MEDIA_ERROR_LENGTH
 
 
 @dataclass(frozen=True)

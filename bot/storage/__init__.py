@@ -1,0 +1,47 @@
+"""Storage by kind of record, each a small class given the `Database` (and `Cipher`) it needs.
+
+`Store` only holds them, so the router, the worker and the staff console share one set:
+`inbound` (record a message, read state, save a turn with all it decided, whose effects each
+kind's module applies: bot/storage/turn_effects.py), `deliveries` (outbound rows, attempts,
+statuses, the sweep), `contacts`, `requests`, `handoffs`, `consent`, and `reads` (what a
+journey may look up). Complaints and staff tasks are only written by turns so far.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from bot.crypto import Cipher
+from bot.db import Database
+from bot.storage.consent import ConsentRecords
+from bot.storage.contacts import Contacts
+from bot.storage.deliveries import Deliveries, Delivery
+from bot.storage.handoffs import Handoffs
+from bot.storage.inbound import Inbound, TurnConflict
+from bot.storage.inbound_rows import InboundRecord, state_version
+from bot.storage.reads import Reads
+from bot.storage.requests import Requests
+
+__all__ = ["Delivery", "InboundRecord", "Store", "TurnConflict", "state_version"]
+
+
+class Store:
+    """The storage parts of one process, built once from its database and cipher."""
+
+    def __init__(self, db: Database, cipher: Cipher) -> None:
+        self.db = db
+        self.cipher = cipher
+        self.inbound = Inbound(db, cipher)
+        self.deliveries = Deliveries(db)
+        self.contacts = Contacts(db)
+        self.requests = Requests(db, cipher)
+        self.handoffs = Handoffs(db)
+        self.consent = ConsentRecords(db)
+        self.reads = Reads(cipher, self.inbound, self.contacts, self.requests)
+
+    async def ping(self) -> None:
+        await self.db.run(self._ping)
+
+    def _ping(self) -> None:
+        with self.db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))

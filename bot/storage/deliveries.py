@@ -1,0 +1,178 @@
+"""Outbound messages as the worker and the status webhooks see them: the delivery to make,
+each attempt's outcome, the provider's status reports, the approved template that replaces a
+refused reply, an opted-out recipient, and the sweep of replies left queued."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+
+from bot.db import Database
+from bot.models import AddressKind, DeliveryStatus, OutboundMessage, StatusUpdate, Template
+from bot.models import utcnow as _now
+from bot.storage.inbound_rows import InboundRecord, outbound_values
+from bot.tables import Base, ContactAddress, Message
+
+_messages = Base.metadata.tables["messages"]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An outbound message as the worker needs it to send."""
+
+    message_id: int
+    channel: str
+    address_kind: AddressKind
+    address: str
+    message: OutboundMessage
+    status: DeliveryStatus
+    attempts: int
+
+
+class Deliveries:
+    """Delivery rows, attempts and statuses; each call is one transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def delivery(self, message_id: int) -> Delivery | None:
+        return await self.db.run(self._delivery, message_id)
+
+    def _delivery(self, message_id: int) -> Delivery | None:
+        with self.db.sessions() as session:
+            row = session.execute(
+                select(Message, ContactAddress.kind, ContactAddress.address)
+                .join(ContactAddress, ContactAddress.id == Message.address_id)
+                .where(Message.id == message_id, Message.direction == "out")
+            ).first()
+        if row is None:
+            return None
+        message, kind, address = row
+        return Delivery(
+            message_id=message.id,
+            channel=message.channel,
+            address_kind=AddressKind(kind),
+            address=address,
+            message=OutboundMessage.from_json(message.payload),
+            status=DeliveryStatus(message.status),
+            attempts=message.attempts,
+        )
+
+    async def mark_attempt(
+        self,
+        message_id: int,
+        status: DeliveryStatus,
+        provider_id: str | None = None,
+        error_code: str | None = None,
+    ) -> None:
+        """Record one send attempt's outcome on the stored message."""
+        values: dict[str, Any] = {
+            "status": status.value,
+            "attempts": Message.attempts + 1,
+            "updated_at": _now(),
+            "error_code": error_code,
+        }
+        if provider_id is not None:
+            values["provider_id"] = provider_id
+        await self.db.run(self._update_message, message_id, values)
+
+    def _update_message(self, message_id: int, values: dict[str, Any]) -> None:
+        with self.db.sessions.begin() as session:
+            session.execute(update(Message).where(Message.id == message_id).values(**values))
+
+    async def apply_status(self, report: StatusUpdate) -> bool:
+        """Move a sent message forward to the reported status; False if unknown message."""
+        return await self.db.run(self._apply_status, report)
+
+    def _apply_status(self, report: StatusUpdate) -> bool:
+        with self.db.sessions.begin() as session:
+            message = session.scalar(
+                select(Message).where(
+                    Message.channel == report.channel,
+                    Message.direction == "out",
+                    Message.provider_id == report.provider_id,
+                )
+            )
+            if message is None:
+                return False
+            if report.status.rank >= DeliveryStatus(message.status).rank:
+                message.status = report.status.value
+                message.error_code = report.error_code
+                message.updated_at = report.at
+            return True
+
+    async def requeue_as_template(
+        self, channel: str, provider_id: str, template: Template
+    ) -> int | None:
+        """Store the approved template to go where a refused message went; None when that
+        message is unknown or was itself a template (never loop)."""
+        return await self.db.run(self._requeue_as_template, channel, provider_id, template)
+
+    def _requeue_as_template(
+        self, channel: str, provider_id: str, template: Template
+    ) -> int | None:
+        now = _now()
+        with self.db.engine.begin() as connection:
+            row = connection.execute(
+                select(
+                    Message.conversation_id, Message.address_id, Message.body, Message.payload
+                ).where(
+                    Message.channel == channel,
+                    Message.direction == "out",
+                    Message.provider_id == provider_id,
+                )
+            ).first()
+            if row is None or (row.payload or {}).get("template"):
+                return None
+            record = InboundRecord(0, 0, row.address_id, row.conversation_id, None, False)
+            reply = OutboundMessage(text=row.body or "", template=template)
+            message_id: int = connection.scalar(
+                insert(_messages).returning(_messages.c.id),
+                outbound_values(record, channel, now, reply),
+            )
+            return message_id
+
+    async def stop_address(self, message_id: int) -> None:
+        """The provider says this recipient opted out: stop the address the message went to."""
+        await self.db.run(self._stop_address, message_id)
+
+    def _stop_address(self, message_id: int) -> None:
+        with self.db.sessions.begin() as session:
+            address_id = session.scalar(select(Message.address_id).where(Message.id == message_id))
+            session.execute(
+                update(ContactAddress)
+                .where(ContactAddress.id == address_id, ContactAddress.stopped_at.is_(None))
+                .values(stopped_at=_now())
+            )
+
+    async def stranded_outbound(self, older_than: timedelta, limit: int = 500) -> list[int]:
+        """Replies still queued after `older_than`: candidates for the outbox sweep."""
+        return await self.db.run(self._stranded_outbound, _now() - older_than, limit)
+
+    def _stranded_outbound(self, cutoff: datetime, limit: int) -> list[int]:
+        with self.db.sessions() as session:
+            return list(
+                session.scalars(
+                    select(Message.id)
+                    .where(
+                        Message.direction == "out",
+                        Message.status == DeliveryStatus.QUEUED.value,
+                        Message.updated_at < cutoff,
+                    )
+                    .order_by(Message.id)
+                    .limit(limit)
+                )
+            )
+
+    async def count_messages(self, direction: str, status: str | None = None) -> int:
+        return await self.db.run(self._count_messages, direction, status)
+
+    def _count_messages(self, direction: str, status: str | None) -> int:
+        with self.db.sessions() as session:
+            query = select(func.count(Message.id)).where(Message.direction == direction)
+            if status is not None:
+                query = query.where(Message.status == status)
+            return int(session.scalar(query) or 0)

@@ -1,0 +1,44 @@
+"""The turn's save step applies each effect with the module of its kind of record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from bot.effects import (
+    Audit,
+    CreateTask,
+    Effect,
+    FileComplaint,
+    FileRequest,
+    LinkPhone,
+    OpenHandoff,
+    RecordConsent,
+    SendToAddress,
+    SetLanguage,
+)
+from bot.storage import complaints, consent, contacts, handoffs, requests
+from bot.storage.turn_write import TurnWrite
+
+
+def _audit(write: TurnWrite, effect: Audit) -> None:
+    write.audit(effect.action, effect.details)
+
+
+_APPLY: dict[type[Any], Callable[[TurnWrite, Any], None]] = {
+    SetLanguage: contacts.set_language,
+    RecordConsent: consent.record_consent,
+    Audit: _audit,
+    FileRequest: requests.file_request,
+    FileComplaint: complaints.file_complaint,
+    OpenHandoff: handoffs.open_handoff,
+    CreateTask: handoffs.create_task,
+    SendToAddress: contacts.send_to_address,
+    LinkPhone: contacts.link_phone,
+}
+
+
+def apply_effects(write: TurnWrite, effects: Iterable[Effect]) -> None:
+    """Apply the effects in the order the handlers made them."""
+    for effect in effects:
+        _APPLY[type(effect)](write, effect)
