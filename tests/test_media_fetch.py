@@ -27,13 +27,12 @@ from sqlalchemy import select
 from bot.app.runtime import Runtime, open_runtime
 from bot.app.web import create_app
 from bot.crypto import Cipher
-from bot.db import Message
 from bot.migrate import upgrade
 from bot.models import AddressKind, InboundMessage, Media
 from bot.settings import Settings, load_settings
 from bot.storage import Store
 from bot.storage.attachments import FAILED, PENDING, STORED, Attachments, reference
-from bot.tables import MessageMedia
+from bot.tables import Message, MessageMedia
 from tests.conftest import PROFILE, REDIS_URL, ROOT, SECRET_KEY
 from tests.fakes.server import FakeServer, MediaGate
 from tests.fakes.telegram import FakeBotAPI
@@ -396,7 +395,7 @@ async def test_attachments_are_recorded_once_and_resolved_once_stored(
     message = InboundMessage(
         "whatsapp", AddressKind.WHATSAPP, "+966501119999", uuid.uuid4().hex, media=media
     )
-    record = await store.record_inbound(message)
+    record = await store.inbound.record_inbound(message)
     assert record is not None
     attachments = Attachments(store.db)
     first = await attachments.record(record.message_id, "whatsapp", media)
@@ -418,7 +417,7 @@ async def test_attachments_are_recorded_once_and_resolved_once_stored(
     assert found is not None
     assert (found.status, found.error, found.attempts) == (STORED, None, 2)
     assert found.media.stored_path == "/var/media/ab/abc.pdf"
-    with store.sessions() as session:
+    with store.db.sessions() as session:
         stored = session.get(Message, record.message_id)
         assert stored is not None
         paths = [item["stored_path"] for item in stored.payload["media"]]
