@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_MARGIN",
     "DEFAULT_SUGGEST_THRESHOLD",
     "MAX_SUGGESTIONS",
+    "ONE_WORD_MARGIN",
     "SUGGEST_RATIO",
     "UNKNOWN",
     "FaqMatch",
@@ -28,9 +29,11 @@ __all__ = [
     "decide",
 ]
 
-DEFAULT_ANSWER_THRESHOLD = 0.5
+DEFAULT_ANSWER_THRESHOLD = 0.45
 DEFAULT_SUGGEST_THRESHOLD = 0.35
-DEFAULT_MARGIN = 0.2
+DEFAULT_MARGIN = 0.12
+# A one-word question says less: its best entry must be further ahead of the next one.
+ONE_WORD_MARGIN = 0.2
 # "Did you mean" lists only entries scoring at least this fraction of the top one.
 SUGGEST_RATIO = 0.6
 MAX_SUGGESTIONS = 3
@@ -73,13 +76,15 @@ class Thresholds:
             raise ValueError("need 0 <= suggest_threshold <= answer_threshold <= 1")
 
 
-def decide(ranked: Sequence[FaqMatch], thresholds: Thresholds) -> FaqResult:
-    """Answer, suggest or "unknown" for every entry's match, best first."""
+def decide(ranked: Sequence[FaqMatch], thresholds: Thresholds, *, words: int = 2) -> FaqResult:
+    """Answer, suggest or "unknown" for every entry's match, best first, for a question of
+    `words` content words."""
     if not ranked:
         return UNKNOWN
     top = ranked[0].score
     second = ranked[1].score if len(ranked) > 1 else 0.0
-    if top >= thresholds.answer and top - second >= thresholds.margin:
+    margin = thresholds.margin if words > 1 else max(thresholds.margin, ONE_WORD_MARGIN)
+    if top >= thresholds.answer and top - second >= margin:
         return FaqResult("answer", (ranked[0],))
     if top < thresholds.suggest:
         return UNKNOWN

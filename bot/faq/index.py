@@ -20,6 +20,7 @@ dialect) score 0.39-1.0 for their entry.
 
 from __future__ import annotations
 
+from bot.faq.analysis import Analyser, Terms
 from bot.faq.decision import (
     DEFAULT_ANSWER_THRESHOLD,
     DEFAULT_MARGIN,
@@ -29,15 +30,18 @@ from bot.faq.decision import (
     Thresholds,
     decide,
 )
+from bot.faq.lexicon import Lexicon, shipped_lexicon
 from bot.faq.scoring import Documents
-from bot.faq.speller import Speller
-from bot.faq.terms import STOPWORDS, char_ngrams, content_terms, typed_terms
+from bot.faq.story import question_part
+from bot.faq.terms import could_be_question
 from bot.profile import Profile
 
 __all__ = ["ANSWER_WEIGHT", "ENTRY_WEIGHT", "FaqIndex"]
 
 # All of an entry's questions as one document (words of a query spread over two variants).
 ENTRY_WEIGHT = 0.7
+_NOTHING = Terms([], [], [])
+SECOND_PHRASING_WEIGHT = 0.35
 # An answer text matching the question counts for this much of a question variant matching it.
 ANSWER_WEIGHT = 0.5
 
@@ -52,7 +56,9 @@ class FaqIndex:
         answer_threshold: float = DEFAULT_ANSWER_THRESHOLD,
         suggest_threshold: float = DEFAULT_SUGGEST_THRESHOLD,
         margin: float = DEFAULT_MARGIN,
+        lexicon: Lexicon | None = None,
     ) -> None:
+        self._analyser = analyser = Analyser(shipped_lexicon() if lexicon is None else lexicon)
         self.thresholds = Thresholds(answer_threshold, suggest_threshold, margin)
         self._entries: list[tuple[str, str]] = []  # (entry_id, topic_id)
         # Question variants: one document each, length-normalised, so that a short variant
@@ -67,29 +73,29 @@ class FaqIndex:
             for entry in topic.entries:
                 position = len(self._entries)
                 self._entries.append((entry.id, topic.id))
-                everything: list[str] = []
+                everything: list[Terms] = []
                 for language in ("ar", "en"):
                     for variant in entry.questions.get(language):
-                        words = content_terms(variant)
-                        questions.add(position, language, words, distinct=False)
-                        everything += words
-                    answer = content_terms(entry.answer.get(language))
-                    answers.add(position, language, answer, distinct=False)
-                entries.add(position, "", everything, distinct=True)
+                        terms = analyser.document(variant)
+                        questions.add(position, language, terms)
+                        everything.append(terms)
+                    answers.add(position, language, analyser.document(entry.answer.get(language)))
+                # A keyword says what one short question would: a variant of its own.
+                for keyword in entry.keywords:
+                    terms = analyser.document(keyword)
+                    questions.add(position, "", terms)
+                    everything.append(terms)
+                entries.add_together(position, everything)
         self._doc_sets = (questions, entries, answers)
         for docs in self._doc_sets:
             docs.build()
         # A query saying exactly what one entry's variant says (same content words) is that
         # entry's question, however close another entry comes: the association wrote it so.
         exact: dict[tuple[str, ...], set[int]] = {}
-        for position, words in zip(questions.entry, questions.words, strict=True):
-            exact.setdefault(tuple(sorted(words)), set()).add(position)
+        for position, stems in zip(questions.entry, questions.stems, strict=True):
+            exact.setdefault(tuple(sorted(stems)), set()).add(position)
         self._exact = {key: next(iter(found)) for key, found in exact.items() if len(found) == 1}
-        known: dict[str, int] = {}
-        for words in questions.words + answers.words:
-            for word in set(words):
-                known[word] = known.get(word, 0) + 1
-        self._speller = Speller(known, STOPWORDS)
+        analyser.learn()
 
     @property
     def answer_threshold(self) -> float:
@@ -105,33 +111,53 @@ class FaqIndex:
 
     def search(self, text: str, language: str) -> FaqResult:
         """What to do with `text`; `language` ("ar"/"en") only breaks exact ties."""
-        typed = typed_terms(text)
-        exact = self._exact.get(tuple(sorted(typed))) if typed else None
+        query = self._query(text)
+        exact = self._exact.get(tuple(sorted(query.stems))) if query.stems else None
         if exact is not None:
             return FaqResult("answer", (FaqMatch(*self._entries[exact], score=1.0),))
-        return decide(self._rank(typed, language), self.thresholds)
+        words = len(set(query.terms))
+        return decide(self._rank(query, language), self.thresholds, words=words)
 
     def rank(self, text: str, language: str) -> tuple[FaqMatch, ...]:
         """Every entry with its score for `text`, best first; empty if there is nothing to match
         (a greeting, one letter, digits only). For diagnostics and tuning thresholds."""
-        return tuple(self._rank(typed_terms(text), language))
+        return tuple(self._rank(self._query(text), language))
 
-    def _rank(self, typed: list[str], language: str) -> list[FaqMatch]:
-        corrected = (self._speller.correct(term) for term in typed)
-        terms = [term for term in corrected if term is not None]
+    def _query(self, text: str) -> Terms:
+        if not could_be_question(text):
+            return _NOTHING
+        question = question_part(text)
+        query = self._analyser.query(question)
+        if not query.terms and question != text:
+            query = self._analyser.query(text)
+        return query
+
+    def _rank(self, query: Terms, language: str) -> list[FaqMatch]:
+        terms, grams = query.terms, query.grams
         if not terms:
             return []
-        grams = char_ngrams(typed)  # the letters as typed: n-grams absorb typos themselves
         prefer = "en" if language.lower().startswith("en") else "ar"
         best = [0.0] * len(self._entries)
         in_language = [False] * len(self._entries)
+        variants: list[list[float]] = [[] for _ in self._entries]
         for docs in self._doc_sets:
             for i, score in enumerate(docs.scores(terms, grams)):
                 entry = docs.entry[i]
+                if docs is self._doc_sets[0]:
+                    variants[entry].append(score)
                 if score > best[entry] or (
                     score == best[entry] and score > 0 and docs.language[i] == prefer
                 ):
                     best[entry] = score
                     in_language[entry] = docs.language[i] == prefer
+        # Two phrasings of one entry saying what was asked are more evidence than one: the
+        # second best phrasing counts a little (siblings such as opening hours / after hours
+        # share a word; the entry about it says it in several of its phrasings).
+        for entry, scores in enumerate(variants):
+            if len(scores) > 1:
+                second = sorted(scores)[-2]
+                best[entry] = (1 - SECOND_PHRASING_WEIGHT) * best[entry] + (
+                    SECOND_PHRASING_WEIGHT * min(second, best[entry])
+                )
         order = sorted(range(len(best)), key=lambda e: (-best[e], not in_language[e], e))
         return [FaqMatch(*self._entries[e], score=round(best[e], 4)) for e in order]

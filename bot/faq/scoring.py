@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 from rank_bm25 import BM25Okapi
 
-from bot.faq.terms import char_ngrams
+from bot.faq.analysis import Terms
 
 __all__ = ["WORD_WEIGHT", "Documents"]
 
@@ -46,11 +46,20 @@ def _idf(documents: int, containing: int) -> float:
 class _Channel:
     """One BM25 index over one kind of token, with scores normalised to 0..1 (see above)."""
 
-    def __init__(self, docs: list[list[str]], *, b: float) -> None:
+    def __init__(self, docs: list[list[str]], groups: list[int], *, b: float) -> None:
         self.size = len(docs)
         self._bm25 = _BM25(docs, b=b) if any(docs) else None
+        # IDF counts entries, not documents: a word in all seven phrasings of one entry is as
+        # telling of it as a word in one phrasing, not seven times less.
+        entries = len(set(groups))
+        if self._bm25 is not None:
+            containing: dict[str, set[int]] = {}
+            for doc, group in zip(docs, groups, strict=True):
+                for term in doc:
+                    containing.setdefault(term, set()).add(group)
+            self._bm25.idf = {t: _idf(entries, len(g)) for t, g in containing.items()}
         # A term found in no document gets the highest IDF there can be.
-        self._unknown_idf = _idf(self.size, 0)
+        self._unknown_idf = _idf(entries, 0)
 
     def scores(self, terms: Sequence[str]) -> np.ndarray:
         bm25 = self._bm25
@@ -85,20 +94,28 @@ class Documents:
         self.language: list[str] = []  # "ar", "en", or "" for both
         self.words: list[list[str]] = []
         self.grams: list[list[str]] = []
+        self.stems: list[list[str]] = []
 
-    def add(self, entry: int, language: str, words: list[str], *, distinct: bool) -> None:
-        grams = char_ngrams(words)
-        if distinct:
-            words, grams = list(dict.fromkeys(words)), list(dict.fromkeys(grams))
+    def add(self, entry: int, language: str, terms: Terms) -> None:
+        """One document of `entry`."""
         self.entry.append(entry)
         self.language.append(language)
-        self.words.append(words)
-        self.grams.append(grams)
+        self.words.append(terms.terms)
+        self.grams.append(terms.grams)
+        self.stems.append(terms.stems)
+
+    def add_together(self, entry: int, parts: Sequence[Terms]) -> None:
+        """One document of all `parts`, as a set: each term and 3-gram once, any language."""
+        words = [t for part in parts for t in part.terms]
+        grams = [g for part in parts for g in part.grams]
+        stems = [s for part in parts for s in part.stems]
+        merged = Terms(list(dict.fromkeys(words)), list(dict.fromkeys(grams)), stems)
+        self.add(entry, "", merged)
 
     def build(self) -> None:
         """Index what was added (once, after the last `add`)."""
-        self.word_channel = _Channel(self.words, b=self.b)
-        self.gram_channel = _Channel(self.grams, b=self.b)
+        self.word_channel = _Channel(self.words, self.entry, b=self.b)
+        self.gram_channel = _Channel(self.grams, self.entry, b=self.b)
 
     def scores(self, terms: Sequence[str], grams: Sequence[str]) -> list[float]:
         """Each document's weighted score, 0..weight, for the query's terms and 3-grams."""

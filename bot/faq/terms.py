@@ -32,13 +32,27 @@ from pathlib import Path
 
 from bot.text import normalize_for_matching
 
-__all__ = ["STOPWORDS", "STOPWORDS_FILE", "char_ngrams", "content_terms", "typed_terms"]
+__all__ = [
+    "ARABIZI_WORDS",
+    "STOPWORDS",
+    "STOPWORDS_FILE",
+    "char_ngrams",
+    "content_term",
+    "content_terms",
+    "could_be_question",
+    "is_arabic_word",
+    "stem",
+    "words_of",
+]
 
 STOPWORDS_FILE = Path(__file__).with_name("stopwords.txt")
+ARABIZI_WORDS_FILE = Path(__file__).with_name("arabizi_words.txt")
 
 # A lone hamza is often left out or put on the wrong seat ("tari'", "tari", "tari'e"): drop it.
 _DROP_HAMZA = str.maketrans({"\u0621": None})
 _REPEATS = re.compile(r"([^\W\d_])\1+")
+# An Arabic word glued to a Latin one ("al-whatsapp" typed without a space): two words.
+_SCRIPT_CHANGE = re.compile(r"(?<=[\u0600-\u06ff])(?=[a-z0-9])|(?<=[a-z0-9])(?=[\u0600-\u06ff])")
 
 
 def _load_stopwords(path: Path) -> frozenset[str]:
@@ -50,7 +64,9 @@ def _load_stopwords(path: Path) -> frozenset[str]:
     return frozenset(words)
 
 
-STOPWORDS: frozenset[str] = _load_stopwords(STOPWORDS_FILE)
+# Arabizi function words: stop-words too, and the sign of an Arabizi message.
+ARABIZI_WORDS: frozenset[str] = _load_stopwords(ARABIZI_WORDS_FILE)
+STOPWORDS: frozenset[str] = _load_stopwords(STOPWORDS_FILE) | ARABIZI_WORDS
 
 # Arabic affixes, in their normalised spelling (ta marbuta is already heh, hamza forms are alef).
 # Longest first, so "wal-" wins over "al-".
@@ -83,9 +99,11 @@ _AR_SUFFIXES = tuple(sorted(_AR_PRONOUNS + _AR_PLURALS, key=len, reverse=True))
 _AR_AFTER_PRONOUN = (*_AR_PLURALS, "\u0648", "\u062a")
 _AR_NISBA = "\u064a"  # -i of a relative adjective, left once a plural is off ("su'udiyyin")
 _MIN_STEM = 3
+_AND_SO = ("\u0648", "\u0641")  # wa-, fa-
 
 
-def _is_arabic_word(word: str) -> bool:
+def is_arabic_word(word: str) -> bool:
+    """True for a word in Arabic script (looked at by its first letter)."""
     return "\u0600" <= word[0] <= "\u06ff"
 
 
@@ -125,7 +143,7 @@ def collapse_repeats(word: str) -> str:
 
 def stem(word: str) -> str:
     """The light stem of one normalised word (Arabic or English; other words as they are)."""
-    if _is_arabic_word(word):
+    if is_arabic_word(word):
         return _stem_arabic(word)
     word = collapse_repeats(word)
     if word.isascii() and word.isalpha():
@@ -133,16 +151,24 @@ def stem(word: str) -> str:
     return word
 
 
+def words_of(text: str) -> list[str]:
+    """The normalised words of `text`, an Arabic word glued to a Latin one split in two."""
+    normalised = normalize_for_matching(text).translate(_DROP_HAMZA)
+    return _SCRIPT_CHANGE.sub(" ", normalised).split()
+
+
 def content_terms(text: str) -> list[str]:
     """The stemmed words of `text` that say what is asked (stop-words and 1-letter words out)."""
-    words = normalize_for_matching(text).translate(_DROP_HAMZA).split()
-    return [term for term in map(_content_term, words) if term is not None]
+    return [term for term in map(content_term, words_of(text)) if term is not None]
 
 
 @lru_cache(maxsize=8192)
-def _content_term(word: str) -> str | None:
+def content_term(word: str) -> str | None:
+    """The stem of one normalised word, or None for a stop-word or a one-letter word."""
     if len(word) < 2 or word in STOPWORDS or collapse_repeats(word) in STOPWORDS:
         return None
+    if word[0] in _AND_SO and word[1:] in STOPWORDS:
+        return None  # a stop-word after wa- or fa- ("fa-ma", "wa-kayf")
     stemmed = stem(word)
     return None if stemmed in STOPWORDS else stemmed
 
@@ -160,9 +186,7 @@ def _has_letters(text: str) -> bool:
     return any(unicodedata.category(ch)[0] == "L" for ch in text)
 
 
-def typed_terms(text: str) -> list[str]:
-    """The content terms of a message, or none if it cannot be a question (empty, one letter,
-    no letters at all: digits, emoji, punctuation)."""
-    if len("".join(text.split())) <= 1 or not _has_letters(text):
-        return []
-    return content_terms(text)
+def could_be_question(text: str) -> bool:
+    """False for a message that cannot be a question: empty, one letter, or no letters at all
+    (digits, emoji, punctuation)."""
+    return len("".join(text.split())) > 1 and _has_letters(text)
