@@ -54,6 +54,8 @@ _CLITICS = (
 )
 _MIN_REST = 3
 _MIN_SPLIT = 6
+# How much more a word of a question counts than a word of an answer, for Arabizi.
+_ASKED_WEIGHT = 3
 # How often a stop-word counts when an Arabizi skeleton fits several words.
 _STOPWORD_WEIGHT = 3
 
@@ -79,10 +81,12 @@ class Analyser:
         self._speller = Speller({}, STOPWORDS)
         self._arabizi = ArabiziReader(())
 
-    def document(self, text: str) -> Terms:
-        """The terms of one of the profile's texts (a question, an answer, a keyword)."""
+    def document(self, text: str, *, asked: bool = True) -> Terms:
+        """The terms of one of the profile's texts: a question or a keyword (`asked`), or an
+        answer (its words count less when an Arabizi word could be one of several)."""
         words = words_of(text)
-        self._surface.update(words)
+        for word in words:
+            self._surface[word] += _ASKED_WEIGHT if asked else 1
         terms: list[str] = []
         stems: list[str] = []
         for item in self.lexicon.phrases_in(words):

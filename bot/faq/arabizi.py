@@ -49,6 +49,7 @@ _ARABIC_CLASSES = {
     "\u064a": "y",  # yeh (a consonant only at the start)
 }
 _ALEF, _WAW, _YEH, _HEH = "\u0627", "\u0648", "\u064a", "\u0647"
+_ARABIC_VOWEL_CLASS = {_ALEF: "A", _YEH: "I", _WAW: "O"}
 
 # Latin spellings, longest first: digraphs, digits with an apostrophe, digits, letters.
 _LATIN_UNITS = (
@@ -106,25 +107,31 @@ def _squeeze(classes: list[str]) -> str:
     return "".join(out)
 
 
-def arabic_skeleton(word: str) -> str:
-    """The consonant classes of a normalised Arabic word."""
+def arabic_skeleton(word: str, *, vowels: bool = False) -> str:
+    """The consonant classes of a normalised Arabic word; with `vowels`, its long vowels
+    (alef, medial waw and yeh, final ta marbuta) too, as "A", "O", "I"."""
     classes: list[str] = []
     last = len(word) - 1
     for i, letter in enumerate(word):
+        vowel = ""
         if letter == _ALEF or (letter in (_WAW, _YEH) and i > 0):
+            vowel = _ARABIC_VOWEL_CLASS[letter]
+        elif letter == _HEH and i == last and i > 0:
+            vowel = "A"  # ta marbuta (normalised to heh) or the pronoun -h
+        if vowel:
+            classes.append(vowel if vowels else "")
             continue
-        if letter == _HEH and i == last and i > 0:
-            continue  # ta marbuta (normalised to heh) or the pronoun -h
         classes.append(_ARABIC_CLASSES.get(letter, ""))
     return _squeeze(classes)
 
 
-def latin_skeleton(word: str) -> str:
-    """The consonant classes of an Arabizi word (lower case)."""
+def latin_skeleton(word: str, *, vowels: bool = False) -> str:
+    """The consonant classes of an Arabizi word (lower case); with `vowels`, its vowels too."""
     classes: list[str] = []
     i = 0
     while i < len(word):
         if word[i] in _LATIN_VOWELS:
+            classes.append(_LATIN_VOWEL_CLASS[word[i]] if vowels else "")
             i += 1
             continue
         for spelling, cls in _LATIN_UNITS:
@@ -132,7 +139,7 @@ def latin_skeleton(word: str) -> str:
                 # Medial w and y are vowels (oo, ee), as in Arabic; final h after a vowel is
                 # a ta marbuta ("-ah").
                 if cls in ("w", "y") and i > 0:
-                    cls = ""
+                    cls = _LATIN_VOWEL_CLASS[cls] if vowels else ""
                 if spelling == "h" and i == len(word) - 1 and i > 0:
                     cls = "" if word[i - 1] in _LATIN_VOWELS else cls
                 classes.append(cls)
@@ -164,31 +171,24 @@ class ArabiziReader:
         """The Arabic word `word` spells, or None if it is no known word in Arabizi.
 
         Of several words with the skeleton, the one whose long vowels (and final ta marbuta)
-        best follow the vowels typed, then the most used: "serriya" is "sirriyya", not
-        "suwar", although both are s-r."""
+        best follow the vowels typed, in place, then the most used, then the closest in length:
+        "serriya" is "sirriyya", not "suwar", although both are s-r."""
         skeleton = latin_skeleton(word)
         for candidate in _variants(skeleton):
             found = self._by_skeleton.get(candidate)
             if found:
-                typed = _latin_vowels(word)
-                return max(found, key=lambda w: (_common(typed, _arabic_vowels(w)), found[w], w))
+                typed = latin_skeleton(word, vowels=True)
+                return max(found, key=lambda w: _likeness(typed, w, found[w]))
         return None
 
 
-_LATIN_VOWEL_CLASS = {"a": "a", "e": "i", "i": "i", "y": "i", "o": "o", "u": "o", "w": "o"}
-_ARABIC_VOWEL_CLASS = {_ALEF: "a", _YEH: "i", _WAW: "o"}
+_LATIN_VOWEL_CLASS = {"a": "A", "e": "I", "i": "I", "y": "I", "o": "O", "u": "O", "w": "O"}
 
 
-def _latin_vowels(word: str) -> str:
-    vowels = "".join(_LATIN_VOWEL_CLASS.get(c, "") for c in word if c not in "wy")
-    return vowels + ("a" if word.endswith(("a", "ah")) else "")
-
-
-def _arabic_vowels(word: str) -> str:
-    # An initial alef is a vowel; an initial waw or yeh a consonant.
-    vowels = "".join(_ARABIC_VOWEL_CLASS.get(c, "") for c in word[:1] if c == _ALEF)
-    vowels += "".join(_ARABIC_VOWEL_CLASS.get(c, "") for c in word[1:])
-    return vowels + ("a" if word.endswith(_HEH) else "")
+def _likeness(typed: str, word: str, used: int) -> tuple[int, int, int, str]:
+    """How well an Arabic word fits a pattern of consonants and vowels typed (best highest)."""
+    pattern = arabic_skeleton(word, vowels=True)
+    return (_common(typed, pattern), used, -abs(len(typed) - len(pattern)), word)
 
 
 def _common(a: str, b: str) -> int:

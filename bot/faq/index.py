@@ -79,7 +79,8 @@ class FaqIndex:
                         terms = analyser.document(variant)
                         questions.add(position, language, terms)
                         everything.append(terms)
-                    answers.add(position, language, analyser.document(entry.answer.get(language)))
+                    answer = analyser.document(entry.answer.get(language), asked=False)
+                    answers.add(position, language, answer)
                 # A keyword says what one short question would: a variant of its own.
                 for keyword in entry.keywords:
                     terms = analyser.document(keyword)

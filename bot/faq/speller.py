@@ -44,7 +44,7 @@ class Speller:
             found.update(self._keys.get(key, ()))
         found = {w for w in found if _one_edit(word, w)}
         if len(word) < SHORT_WORD:
-            found = {w for w in found if len(w) == len(word) + 1 or sorted(w) == sorted(word)}
+            found = {w for w in found if len(w) == len(word) + 1 or _swapped_or_alike(word, w)}
         if not found:
             return word
         known = [w for w in found if w in self._known]
@@ -66,7 +66,7 @@ _ROWS = (
 )
 _SOUND_ALIKE = (
     "\u0636\u0638\u062f",  # dad, dha, dal
-    "\u0630\u0632\u0638",  # dhal, zay, dha
+    "\u0630\u0632\u0638\u062f",  # dhal, zay, dha, dal
     "\u0633\u0635\u062b",  # sin, sad, tha
     "\u062a\u0637",  # ta, ta'
     "\u0647\u062d",  # heh, ha
@@ -106,6 +106,20 @@ _NEAR = _neighbours()
 
 def _near(typed: str, meant: str) -> bool:
     return meant in _NEAR.get(typed, ())
+
+
+def _sound_alike(typed: str, meant: str) -> bool:
+    return any(typed in group and meant in group for group in _SOUND_ALIKE)
+
+
+def _swapped_or_alike(typed: str, meant: str) -> bool:
+    """Same length: two neighbours swapped, or one letter spelt as it sounds (dhal as dal)."""
+    if len(typed) != len(meant):
+        return False
+    diff = [i for i in range(len(typed)) if typed[i] != meant[i]]
+    if len(diff) == 1:
+        return _sound_alike(typed[diff[0]], meant[diff[0]])
+    return sorted(typed) == sorted(meant)
 
 
 def _deletions(word: str) -> set[str]:

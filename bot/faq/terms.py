@@ -60,7 +60,7 @@ def _load_stopwords(path: Path) -> frozenset[str]:
     for line in path.read_text(encoding="utf-8").splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
-            words.update(normalize_for_matching(line).split())
+            words.update(normalize_for_matching(line).translate(_DROP_HAMZA).split())
     return frozenset(words)
 
 
