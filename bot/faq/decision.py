@@ -1,8 +1,9 @@
 """The decision on a ranked list: answer, "did you mean", or an honest "I don't know".
 
-- "answer": the top score is >= ``answer_threshold`` (0.5) and ahead of the second entry by
-  ``margin`` (0.2) (the index also answers a query whose content words are exactly those of
-  one entry's variant, before ranking);
+- "answer": the top score is >= ``answer_threshold`` (0.45) and ahead of the second entry by
+  ``margin`` (0.12; :data:`ONE_WORD_MARGIN`, 0.2, for a one-word question, which says less)
+  (the index also answers a query whose stems are exactly those of one entry's variant,
+  before ranking);
 - "suggest": otherwise, if the top score is >= ``suggest_threshold`` (0.35): up to three
   entries scoring at least that and at least :data:`SUGGEST_RATIO` of the top one;
 - "unknown": below that, or nothing to rank (an empty or one-letter message, digits only, or

@@ -1,30 +1,35 @@
 """The FAQ index of one profile: every entry scored for a question, best first.
 
 Three document sets (:class:`bot.faq.scoring.Documents`), an entry's score being the best of
-its documents:
+its documents (plus a little of its second best phrasing, :data:`SECOND_PHRASING_WEIGHT`):
 
-- each question variant, of both languages, one document (weight 1): a short variant that
-  says just what was asked beats a long one that merely contains the word;
-- each entry's variants together as one set of words, no length normalisation
+- each question variant, of both languages, and each of the entry's ``keywords``, one
+  document (weight 1): a short variant that says just what was asked beats a long one that
+  merely contains the word;
+- each entry's variants and keywords together as one set of words, no length normalisation
   (:data:`ENTRY_WEIGHT`): a question mixing the words of two variants of one entry;
 - each answer text (:data:`ANSWER_WEIGHT`): a word found only in the answer.
 
-Before ranking, an unknown word one edit away from a word of the index (or from a stop-word)
-is corrected (:class:`bot.faq.speller.Speller`); a query whose content words are exactly those
-of one entry's variant is that entry's answer, however close another entry comes.
+Texts and messages become terms in :mod:`bot.faq.analysis` (synonyms of the lexicon, Arabizi,
+clitics, typos); in a long message only the asked sentence is searched (:mod:`bot.faq.story`).
+A query whose stems are exactly those of one entry's variant is that entry's answer, however
+close another entry comes.
 
-On the example profile: every own variant is an answer (even without the exact rule its margin
-to the next entry is >= 0.18); unrelated messages score <= 0.26; the tests' new phrasings (typos,
-dialect) score 0.39-1.0 for their entry.
+On the example profile: every own variant is an answer; on tests/data/faq_heldout.yaml (297
+new answerable questions, 67 out of scope) 91% are answered with the right entry, 1% with a
+wrong one, 1% of the out-of-scope ones answered (tests/test_faq_heldout.py).
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from bot.faq.analysis import Analyser, Terms
 from bot.faq.decision import (
     DEFAULT_ANSWER_THRESHOLD,
     DEFAULT_MARGIN,
     DEFAULT_SUGGEST_THRESHOLD,
+    MAX_SUGGESTIONS,
     FaqMatch,
     FaqResult,
     Thresholds,
@@ -117,12 +122,13 @@ class FaqIndex:
         if exact is not None:
             return FaqResult("answer", (FaqMatch(*self._entries[exact], score=1.0),))
         words = len(set(query.terms))
-        return decide(self._rank(query, language), self.thresholds, words=words)
+        ranked = self._rank(query, language, first=MAX_SUGGESTIONS + 1)
+        return decide(ranked, self.thresholds, words=words)
 
     def rank(self, text: str, language: str) -> tuple[FaqMatch, ...]:
         """Every entry with its score for `text`, best first; empty if there is nothing to match
         (a greeting, one letter, digits only). For diagnostics and tuning thresholds."""
-        return tuple(self._rank(self._query(text), language))
+        return tuple(self._rank(self._query(text), language, first=len(self._entries)))
 
     def _query(self, text: str) -> Terms:
         if not could_be_question(text):
@@ -133,32 +139,50 @@ class FaqIndex:
             query = self._analyser.query(text)
         return query
 
-    def _rank(self, query: Terms, language: str) -> list[FaqMatch]:
+    def _rank(self, query: Terms, language: str, *, first: int) -> list[FaqMatch]:
+        """The `first` best entries for `query`, best first (ties: the beneficiary's language,
+        then the profile's order)."""
         terms, grams = query.terms, query.grams
         if not terms:
             return []
         prefer = "en" if language.lower().startswith("en") else "ar"
-        best = [0.0] * len(self._entries)
-        in_language = [False] * len(self._entries)
-        variants: list[list[float]] = [[] for _ in self._entries]
+        count = len(self._entries)
+        best = np.zeros(count)
+        scored = []
         for docs in self._doc_sets:
-            for i, score in enumerate(docs.scores(terms, grams)):
-                entry = docs.entry[i]
-                if docs is self._doc_sets[0]:
-                    variants[entry].append(score)
-                if score > best[entry] or (
-                    score == best[entry] and score > 0 and docs.language[i] == prefer
-                ):
-                    best[entry] = score
-                    in_language[entry] = docs.language[i] == prefer
+            scores = docs.scores(terms, grams)
+            np.maximum.at(best, docs.entries, scores)
+            scored.append((docs, scores))
+        # An entry is "in the language" if a document in it reaches its best score.
+        in_language = np.zeros(count, dtype=bool)
+        for docs, scores in scored:
+            reaching = (scores == best[docs.entries]) & (scores > 0) & docs.in_language[prefer]
+            in_language[docs.entries[reaching]] = True
         # Two phrasings of one entry saying what was asked are more evidence than one: the
         # second best phrasing counts a little (siblings such as opening hours / after hours
         # share a word; the entry about it says it in several of its phrasings).
-        for entry, scores in enumerate(variants):
-            if len(scores) > 1:
-                second = sorted(scores)[-2]
-                best[entry] = (1 - SECOND_PHRASING_WEIGHT) * best[entry] + (
-                    SECOND_PHRASING_WEIGHT * min(second, best[entry])
-                )
-        order = sorted(range(len(best)), key=lambda e: (-best[e], not in_language[e], e))
-        return [FaqMatch(*self._entries[e], score=round(best[e], 4)) for e in order]
+        questions, scores = scored[0]
+        second = _second_best(questions.entries, scores, count)
+        has_second = second >= 0
+        best[has_second] = (1 - SECOND_PHRASING_WEIGHT) * best[has_second] + (
+            SECOND_PHRASING_WEIGHT * np.minimum(second[has_second], best[has_second])
+        )
+        best = np.round(best, 4)
+        order = np.lexsort((np.arange(count), ~in_language, -best))[:first]
+        return [self._match(int(e), float(best[e])) for e in order]
+
+    def _match(self, position: int, score: float) -> FaqMatch:
+        entry_id, topic_id = self._entries[position]
+        return FaqMatch(entry_id, topic_id, score)
+
+
+def _second_best(entries: np.ndarray, scores: np.ndarray, count: int) -> np.ndarray:
+    """Each entry's second best score among its documents (-1 for an entry with one)."""
+    order = np.lexsort((scores, entries))
+    by_entry, by_score = entries[order], scores[order]
+    second = np.full(count, -1.0)
+    last = np.flatnonzero(np.r_[by_entry[1:] != by_entry[:-1], True])
+    previous = last - 1
+    same = (previous >= 0) & (by_entry[np.maximum(previous, 0)] == by_entry[last])
+    second[by_entry[last[same]]] = by_score[previous[same]]
+    return second

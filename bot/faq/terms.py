@@ -141,6 +141,7 @@ def collapse_repeats(word: str) -> str:
     return _REPEATS.sub(r"\1", word)
 
 
+@lru_cache(maxsize=16384)
 def stem(word: str) -> str:
     """The light stem of one normalised word (Arabic or English; other words as they are)."""
     if is_arabic_word(word):
