@@ -147,6 +147,13 @@ class SupportRequestFlow(Flow):
         elif stage == "attest":
             await self._attest(turn, draft)
 
+    def ask_again(self, turn: Turn) -> bool:
+        draft = turn.state.drafts.get(NAME)
+        if turn.state.step != "form" or draft is None or self._expired(turn, draft):
+            return False
+        self._ask_current(turn, draft)
+        return True
+
     def _domain(self, turn: Turn, draft: dict[str, Any]) -> str | None:
         """The domain of the request type chosen so far, if any."""
         for field in turn.profile.support_form.fields:

@@ -286,7 +286,7 @@ async def test_inquiries_answer_suggest_and_hand_off_after_two_misunderstandings
     assert [b["title"] for b in chat.transcript[-1]["buttons"]] == ["التحدث مع موظف"]
     first, handed = await exchange(chat, "اسعار السيارات المستعملة", replies=2)
     assert first.startswith("نعتذر لعدم قدرتنا على المساعدة")
-    assert "مسؤول التواصل لدينا في مجال «علاقات المستفيدين والجودة»" in handed
+    assert "إلى هيفاء العمري، من فريق التواصل لدينا في مجال «علاقات المستفيدين والجودة»" in handed
 
     # While staff hold the conversation the bot is quiet…
     await chat.post("مرحبا")
@@ -369,7 +369,7 @@ async def test_asking_for_staff_inside_the_form_reaches_the_request_domain_offic
     (reply,) = await exchange(chat, "أبي موظف")
     social = PROFILE_DATA.get_domain("social_research")
     assert social is not None
-    assert f"مسؤول التواصل لدينا في مجال «{social.label.ar}»" in reply
+    assert f"إلى {social.officer.name}، من فريق التواصل لدينا في مجال «{social.label.ar}»" in reply
     with database(live_gateway.database_url) as db:
         handoff = db.scalars(select(Handoff).order_by(Handoff.id.desc())).first()
         assert handoff is not None

@@ -13,13 +13,15 @@ import re
 
 import aiohttp
 import babel.lists
+from sqlalchemy import update
 
 from bot.i18n import Translator, translator
 from bot.profile import Profile
+from bot.tables import SupportRequest
 from handlers import privacy, request_status, support_request
 from tests.chat_client import ChatClient
 from tests.conftest import LiveGateway
-from tests.journeys import due_date_text, exchange, form_answers_ar, national_id
+from tests.journeys import database, due_date_text, exchange, form_answers_ar, national_id
 
 ar, en = translator("ar"), translator("en")
 REQUEST_REFERENCE = re.compile(r"\bR-\d{9}\b")
@@ -202,3 +204,108 @@ async def test_the_committee_time_is_said_one_truthful_way(
     await exchange(chat, "English", button_id="lang:en")
     (faq,) = await exchange(chat, "How long does it take to study a request?")
     assert "at least two weeks" in faq and "about" not in faq
+
+
+async def test_the_greeting_of_peace_is_returned_first(
+    http: aiohttp.ClientSession, live_gateway: LiveGateway, profile: Profile
+) -> None:
+    chat = await ChatClient(http, live_gateway.url).start()
+    (reply,) = await exchange(chat, "السلام عليكم")
+    welcome = ar.gettext("Welcome to {name}! How can we help you today?").format(
+        name=profile.name.ar
+    )
+    assert reply.startswith(f"وعليكم السلام ورحمة الله وبركاته، {welcome}")
+    (again,) = await exchange(chat, "السّلام عليكم ورحمة الله وبركاته")  # later, in full
+    assert again.startswith(f"وعليكم السلام ورحمة الله وبركاته، {welcome}")
+    (hello,) = await exchange(chat, "مرحبا")  # any other greeting: the welcome alone
+    assert hello.startswith(welcome)
+
+    english = await ChatClient(http, live_gateway.url).start()
+    await exchange(english, "hello")
+    (reply,) = await exchange(english, "Assalamu alaikum")
+    assert reply.startswith(f"Wa alaikum assalam! Welcome to {profile.name.en}!")
+
+
+async def test_stop_in_the_middle_of_a_journey_asks_its_question_again(
+    http: aiohttp.ClientSession, live_gateway: LiveGateway, profile: Profile
+) -> None:
+    chat = await new_chat(http, live_gateway, "مرحبا")
+    await start_form(chat, "أحمد علي صالح الحربي")
+    asked = chat.transcript[-1]["text"]
+    assert asked.startswith("السؤال 2 من 11")
+    stopped, again = await exchange(chat, "إيقاف", replies=2)
+    assert stopped.startswith("تم: لن تصلك رسائل التحديثات")
+    assert again == asked
+    (next_question,) = await exchange(chat, national_id(11_005))  # the form goes on
+    assert next_question.startswith("السؤال 3 من 11")
+
+    english = await new_chat(http, live_gateway, "hello")
+    await exchange(english, "Complaint or suggestion", button_id="menu:complaint")
+    (describe,) = await exchange(english, "1")
+    stopped, again = await exchange(english, "STOP", replies=2)
+    assert stopped.startswith("Done: you will no longer receive updates")
+    assert again == describe
+    started, again = await exchange(english, "START", replies=2)
+    assert started.startswith("Done: you are subscribed to updates")
+    assert again == describe
+
+
+async def test_words_said_where_there_is_no_number_and_for_a_declined_request(
+    http: aiohttp.ClientSession, live_gateway: LiveGateway, profile: Profile
+) -> None:
+    chat = await new_chat(http, live_gateway, "مرحبا")
+    await start_form(chat, form_answers_ar(national_id(11_006))[0])
+    for answer in [*form_answers_ar(national_id(11_006))[1:], "تخطي"]:
+        await exchange(chat, answer)
+    await exchange(chat, "تأكيد وإرسال", button_id=support_request.SUBMIT)
+    receipt, question = await exchange(
+        chat, "أقر وأؤكد", replies=2, button_id=support_request.ATTEST
+    )
+    (reference,) = REQUEST_REFERENCE.findall(receipt)
+    assert "على هذا الرقم" not in question and "هنا" in question  # a web chat has no number
+    await exchange(chat, "لا")
+
+    # The committee declines: said gently, as the FAQ says it.
+    with database(live_gateway.database_url) as db:
+        db.execute(
+            update(SupportRequest)
+            .where(SupportRequest.reference == reference)
+            .values(status="rejected")
+        )
+        db.commit()
+    await exchange(chat, "حالة الطلب", button_id="menu:status")
+    (status,) = await exchange(chat, reference, button_id=f"req:{reference}")
+    assert status.startswith(
+        f"الطلب {reference} (المساعدة في سداد الإيجار): اعتذرت اللجنة عن قبوله."
+    )
+    assert "غير مقبول" not in status and "الرفض" not in status
+
+    # The FAQ names the menu's own titles.
+    (faq,) = await exchange(chat, "كيف أعرف حالة طلبي؟")
+    assert "«حالة الطلب»" in faq and "متابعة طلب" not in faq
+
+
+async def test_talk_to_staff_names_the_officer_the_profile_names(
+    http: aiohttp.ClientSession, live_gateway: LiveGateway, profile: Profile
+) -> None:
+    general = profile.default_domain()
+    chat = await new_chat(http, live_gateway, "مرحبا")
+    (reply,) = await exchange(chat, "التحدث مع موظف", button_id="menu:staff")
+    assert f"إلى {general.officer.name}، من فريق التواصل لدينا في مجال «{general.label.ar}»" in (
+        reply
+    )
+    assert "مسؤول" not in reply
+    english = await new_chat(http, live_gateway, "hello")
+    (reply,) = await exchange(english, "Talk to staff", button_id="menu:staff")
+    assert f"to {general.officer.name}, our officer for {general.label.en}," in reply
+
+
+async def test_an_expired_document_in_natural_english(
+    http: aiohttp.ClientSession, live_gateway: LiveGateway
+) -> None:
+    chat = await new_chat(http, live_gateway, "hello")
+    await exchange(chat, "Apply for support", replies=2, button_id="menu:support")
+    for answer in ["Ahmed Ali Saleh Alharbi", national_id(11_007), "07/12/1989"]:
+        await exchange(chat, answer)
+    (reply,) = await exchange(chat, "01/01/2020")
+    assert reply.startswith("This document expired on ")
