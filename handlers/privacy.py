@@ -58,6 +58,8 @@ DELETION_RECORDED = N_(
     "period the law requires; they stay confidential and are deleted when that period ends."
 )
 
+TASK_KINDS = {DATA_DELETION: N_("deleting your data")}
+
 CHANNEL_NAMES = {
     "whatsapp": N_("WhatsApp"),
     "sms": N_("SMS"),
@@ -150,6 +152,12 @@ def describe_summary(t: Translator, summary: ContactSummary, profile: Profile) -
         items.extend(_complaint_line(t, complaint) for complaint in summary.complaints)
     else:
         items.append(t.gettext(N_("Complaints: {references}")).format(references=_list(t, [])))
+    items.extend(
+        t.gettext(N_("Request to our staff {reference}: {kind}")).format(
+            reference=reference, kind=t.gettext(TASK_KINDS[kind]) if kind in TASK_KINDS else kind
+        )
+        for reference, kind in summary.tasks
+    )
     items += [
         t.gettext(N_("Updates: {updates}")).format(updates=updates),
         t.gettext(N_("With us since: {date}")).format(date=since),

@@ -323,6 +323,17 @@ async def test_privacy_summary_and_deletion_in_arabic(
     ]
     assert consents(database, contact_id) == []
 
+    # "My data" now lists the deletion request too.
+    await chat.say("٧")
+    summary = await chat.say("٢")
+    assert (
+        "• "
+        + ar.gettext("Request to our staff {reference}: {kind}").format(
+            reference=task_reference, kind=ar.gettext("deleting your data")
+        )
+        in summary["text"]
+    )
+
 
 async def test_updates_subscription_from_the_menu_in_english(
     chat: ChatClient, database: Database, cipher: Cipher, profile: Profile

@@ -184,6 +184,7 @@ class ContactSummary:
     messages: int
     requests: tuple[HeldRequest, ...]
     complaints: tuple[HeldComplaint, ...]
+    tasks: tuple[tuple[str, str], ...]  # (reference, kind) of what was asked of staff
     updates_consent: bool | None
     since: datetime
 
@@ -224,6 +225,11 @@ class Contacts:
                 .where(Complaint.contact_id == contact_id)
                 .order_by(Complaint.id)
             ).all()
+            tasks = session.execute(
+                select(StaffTask.reference, StaffTask.kind)
+                .where(StaffTask.contact_id == contact_id)
+                .order_by(StaffTask.id)
+            ).all()
             consent = session.scalar(
                 select(ConsentRecord.granted)
                 .where(ConsentRecord.contact_id == contact_id, ConsentRecord.purpose == "updates")
@@ -240,6 +246,7 @@ class Contacts:
                 complaints=tuple(
                     HeldComplaint(reference, len(files or ())) for reference, files in complaints
                 ),
+                tasks=tuple((reference, kind) for reference, kind in tasks),
                 updates_consent=consent,
                 since=contact.created_at,
             )
