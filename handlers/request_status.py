@@ -48,6 +48,11 @@ NOT_YOUR_REQUEST = N_(
     "This request was not filed from this chat. To see it, please write the national ID used "
     "in the request."
 )
+RESPONSE_BY = N_("We will respond by {date}.")
+RESPONSE_LATE = N_(
+    "We should have responded by {date}; we are sorry for the delay. Our staff can tell you "
+    "more: choose “Talk to staff”."
+)
 NOT_YOUR_COMPLAINT = N_(
     "This complaint was not filed from this chat, so I cannot show it here. If it is yours, "
     "our staff will gladly help: choose “Talk to staff”."
@@ -187,7 +192,10 @@ class RequestStatusFlow(Flow):
             t.gettext(N_("Complaint {reference} ({category}): {status}.")).format(
                 reference=view.reference,
                 category=category.label.get(t.language) if category else view.category,
-                status=t.gettext(COMPLAINT_STATUS_LABELS.get(view.status, view.status)),
+                # A status the console adds later reads as "being handled", never as a code.
+                status=t.gettext(
+                    COMPLAINT_STATUS_LABELS.get(view.status, COMPLAINT_STATUS_LABELS["in_progress"])
+                ),
             ),
             t.gettext(N_("Received on {date}.")).format(
                 date=t.format_date(view.created_at.astimezone(turn.profile.tz).date())
@@ -199,5 +207,6 @@ class RequestStatusFlow(Flow):
                 if view.urgent
                 else t.format_date(view.respond_by.astimezone(turn.profile.tz).date())
             )
-            lines.append(t.gettext(N_("We will respond by {date}.")).format(date=by))
+            late = turn.now > view.respond_by
+            lines.append(t.gettext(RESPONSE_LATE if late else RESPONSE_BY).format(date=by))
         show_menu(turn, "\n".join(lines))

@@ -292,7 +292,7 @@ class SupportRequestFlow(Flow):
         turn.state.drafts.pop(NAME, None)
         turn.state.enter(None)
         t = turn.t
-        if existing.reference is None:
+        if not existing.mine:
             show_menu(turn, t.gettext(ID_CANNOT_BE_USED))
             return
         show_menu(turn, t.gettext(ALREADY_OPEN).format(reference=existing.reference))

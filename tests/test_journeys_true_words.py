@@ -10,6 +10,7 @@ whatever wording the catalogs settle on, and fail if the journey says something 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import babel.lists
@@ -17,7 +18,7 @@ from sqlalchemy import update
 
 from bot.i18n import Translator, translator
 from bot.profile import Profile
-from bot.tables import SupportRequest
+from bot.tables import Complaint, SupportRequest
 from handlers import privacy, request_status, support_request
 from tests.chat_client import ChatClient
 from tests.conftest import LiveGateway
@@ -173,6 +174,18 @@ async def test_a_complaint_reference_in_the_status_journey_shows_that_complaint(
         )
         in status
     )
+
+    # Past its response date: an apology and a person, not a date gone by as a promise.
+    with database(live_gateway.database_url) as db:
+        db.execute(
+            update(Complaint)
+            .where(Complaint.reference == reference)
+            .values(respond_by=datetime.now(UTC) - timedelta(days=1))
+        )
+        db.commit()
+    await exchange(chat, "حالة الطلب", button_id="menu:status")
+    (late,) = await exchange(chat, reference)
+    assert ar.gettext(request_status.RESPONSE_LATE).format(date=due_date_text("ar", -1)) in late
 
     # Someone else typing it is told nothing of it.
     other = await new_chat(http, live_gateway, "hello")
