@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import itertools
+import uuid
 from typing import ClassVar, TextIO
 
 from bot.models import AddressKind, InboundMessage, OutboundMessage
@@ -24,6 +25,9 @@ class TerminalChannel(Channel):
         self.output = output
         self.address = address or f"{getpass.getuser()}@terminal"
         self._ids = itertools.count(1)
+        # Sent messages are numbered per process; the prefix keeps two chats on one database
+        # (or one after another) from giving two messages the same provider id.
+        self._sent_prefix = f"terminal-{uuid.uuid4().hex[:12]}"
 
     def inbound(self, text: str, session: str) -> InboundMessage:
         """A typed line as an inbound message; ids are unique per chat session."""
@@ -38,4 +42,4 @@ class TerminalChannel(Channel):
     async def send(self, kind: AddressKind, address: str, message: OutboundMessage) -> SendResult:
         self.output.write(numbered_text(message) + "\n\n")
         self.output.flush()
-        return SendResult(provider_id=f"terminal-{next(self._ids)}")
+        return SendResult(provider_id=f"{self._sent_prefix}-{next(self._ids)}")

@@ -162,3 +162,8 @@ class Flow(Handler):
 
     @abstractmethod
     async def handle(self, turn: Turn) -> None: ...
+
+    def ask_again(self, turn: Turn) -> bool:
+        """Repeat the question the journey waits for, after a word that works everywhere
+        (STOP, START) was answered in between; False when there is nothing to repeat."""
+        return False

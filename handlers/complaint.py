@@ -201,6 +201,14 @@ class ComplaintFlow(Flow):
         else:
             await self.start(turn)
 
+    def ask_again(self, turn: Turn) -> bool:
+        ask = {CATEGORY: ask_category, DESCRIPTION: ask_description, ATTACHMENTS: ask_attachments}
+        question = ask.get(turn.state.step or "")
+        if question is None:
+            return False
+        question(turn)
+        return True
+
     def _category(self, turn: Turn, back: bool) -> None:
         if back:
             turn.state.enter(None)

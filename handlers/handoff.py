@@ -20,25 +20,26 @@ async def hand_off(turn: Turn, reason: str, domain_id: str | None = None) -> Non
     turn.state.enter(None)
     turn.state.misunderstood = 0
     t = turn.t
-    area = domain.label.get(t.language)
+    area, officer = domain.label.get(t.language), domain.officer.name  # named, as the profile does
     if profile.is_open(turn.now):
         hours = profile.sla.handoff_response_hours
         when = t.ngettext("within {n} hour", "within {n} hours", hours).format(n=hours)
         text = t.gettext(
             N_(
-                "I have passed your conversation to our officer for {area}, who will answer "
-                "you here {when}. Your messages here will reach them."
+                "I have passed your conversation to {officer}, our officer for {area}, who "
+                "will answer you here {when}. Your messages here will reach them."
             )
-        ).format(area=area, when=when)
+        ).format(officer=officer, area=area, when=when)
     else:
         opening = profile.next_opening(turn.now)
         text = t.gettext(
             N_(
-                "We are outside working hours now. I have passed your conversation to our "
-                "officer for {area}, who will answer you here from {opening}. Your messages "
-                "here will reach them."
+                "We are outside working hours now. I have passed your conversation to "
+                "{officer}, our officer for {area}, who will answer you here from {opening}. "
+                "Your messages here will reach them."
             )
         ).format(
+            officer=officer,
             area=area,
             opening=t.format_datetime(opening, profile.timezone) if opening else "",
         )

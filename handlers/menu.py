@@ -115,12 +115,29 @@ def show_menu(turn: Turn, lead: str | None = None) -> None:
     turn.say(text, menu_buttons(turn.t))
 
 
+# Translators: comma-separated forms of the greeting of peace, which is returned first.
+SALAM_WORDS = N_(
+    "salam, salaam, salam alaikum, assalamu alaikum, asalamu alaikum, peace be upon you"
+)
+# Translators: the answer to the greeting of peace, said before the welcome.
+SALAM_REPLY = N_("Wa alaikum assalam!")
+
+
+def greeted_with_salam(turn: Turn) -> bool:
+    """Whether the message is, or begins with, the greeting of peace."""
+    text = turn.text
+    return any(text == word or text.startswith(word + " ") for word in keywords(SALAM_WORDS))
+
+
 def greet(turn: Turn) -> None:
-    name = turn.profile.name.get(turn.t.language)
-    show_menu(
-        turn,
-        turn.t.gettext(N_("Welcome to {name}! How can we help you today?")).format(name=name),
+    """The welcome and the menu; the greeting of peace is returned before anything else."""
+    t = turn.t
+    welcome = t.gettext(N_("Welcome to {name}! How can we help you today?")).format(
+        name=turn.profile.name.get(t.language)
     )
+    if greeted_with_salam(turn):
+        welcome = f"{t.gettext(SALAM_REPLY)} {welcome}"
+    show_menu(turn, welcome)
     turn.state.greeted = True
 
 
@@ -149,8 +166,10 @@ class MenuHandler(Handler):
         self.free_text = free_text
 
     async def handle(self, turn: Turn) -> None:
-        if turn.text in keywords(GREETING_WORDS) or (
-            not turn.state.greeted and chosen_button(turn) is None
+        if (
+            turn.text in keywords(GREETING_WORDS)
+            or turn.text in keywords(SALAM_WORDS)
+            or (not turn.state.greeted and chosen_button(turn) is None)
         ):
             greet(turn)
             return

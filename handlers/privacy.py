@@ -15,7 +15,8 @@ import babel.lists
 
 from bot.effects import CreateTask
 from bot.i18n import Translator, translator
-from bot.storage.contacts import ContactSummary
+from bot.profile import Profile
+from bot.storage.contacts import ContactSummary, HeldComplaint, HeldRequest
 from bot.storage.references import TASK_PREFIX, new_reference
 from handlers.base import N_, Flow, Turn
 from handlers.choices import BACK_WORDS, CANCEL_WORDS, YES, said, yes_no, yes_no_buttons
@@ -57,6 +58,8 @@ DELETION_RECORDED = N_(
     "period the law requires; they stay confidential and are deleted when that period ends."
 )
 
+TASK_KINDS = {DATA_DELETION: N_("deleting your data")}
+
 CHANNEL_NAMES = {
     "whatsapp": N_("WhatsApp"),
     "sms": N_("SMS"),
@@ -71,8 +74,40 @@ def _list(t: Translator, items: list[str]) -> str:
     return babel.lists.format_list(items, locale=t.language) if items else t.gettext(N_("none"))
 
 
-def describe_summary(t: Translator, summary: ContactSummary, tz: str) -> str:
-    """What we hold about a contact, as a readable list in their language."""
+def _files(t: Translator, count: int) -> str:
+    return t.ngettext("{n} attached file", "{n} attached files", count).format(n=count)
+
+
+def _request_line(t: Translator, held: HeldRequest, profile: Profile) -> str:
+    """A request's line: the labels of the answers it keeps, in the form's order (a field
+    since removed from the profile still counts, by its id), and its files."""
+    fields = {field.id: field for field in profile.support_form.fields}
+    order = [field.id for field in profile.support_form.fields]
+    answered = sorted(held.answered, key=lambda key: order.index(key) if key in order else 999)
+    details = [
+        fields[key].label.get(t.language) if key in fields else key
+        for key in answered
+        if key not in fields or fields[key].kind != "media"
+    ]
+    if held.files:
+        details.append(_files(t, held.files))
+    return t.gettext(N_("Support request {reference}: {details}")).format(
+        reference=held.reference, details=_list(t, details)
+    )
+
+
+def _complaint_line(t: Translator, held: HeldComplaint) -> str:
+    details = [t.gettext(N_("your description"))]
+    if held.files:
+        details.append(_files(t, held.files))
+    return t.gettext(N_("Complaint {reference}: {details}")).format(
+        reference=held.reference, details=_list(t, details)
+    )
+
+
+def describe_summary(t: Translator, summary: ContactSummary, profile: Profile) -> str:
+    """What we hold about a contact, as a readable list in their language: the contact's own
+    details, then each request and complaint with what it keeps."""
     held, not_held = t.gettext(N_("held")), t.gettext(N_("not held"))
     channels = [t.gettext(CHANNEL_NAMES.get(kind, kind)) for kind in summary.channels]
     language = (
@@ -89,23 +124,41 @@ def describe_summary(t: Translator, summary: ContactSummary, tz: str) -> str:
     messages = t.ngettext("{n} message", "{n} messages", summary.messages).format(
         n=summary.messages
     )
-    since = t.format_date(summary.since.astimezone(ZoneInfo(tz)).date())
+    since = t.format_date(summary.since.astimezone(ZoneInfo(profile.timezone)).date())
     items = [
         t.gettext(N_("Channels you wrote to us on: {channels}")).format(
             channels=_list(t, channels)
         ),
         t.gettext(N_("Language: {language}")).format(language=language),
         t.gettext(N_("Messages between us: {messages}")).format(messages=messages),
-        t.gettext(N_("Your name: {held}")).format(held=held if summary.has_name else not_held),
+    ]
+    # A request keeps the applicant's name among its answers, listed on its own line.
+    if summary.has_name or not summary.requests:
+        items.append(
+            t.gettext(N_("Your name: {held}")).format(held=held if summary.has_name else not_held)
+        )
+    items.append(
         t.gettext(N_("National ID number: {held}")).format(
             held=held if summary.has_national_id else not_held
-        ),
-        t.gettext(N_("Support requests: {references}")).format(
-            references=_list(t, list(summary.requests))
-        ),
-        t.gettext(N_("Complaints: {references}")).format(
-            references=_list(t, list(summary.complaints))
-        ),
+        )
+    )
+    if summary.requests:
+        items.extend(_request_line(t, request, profile) for request in summary.requests)
+    else:
+        items.append(
+            t.gettext(N_("Support requests: {references}")).format(references=_list(t, []))
+        )
+    if summary.complaints:
+        items.extend(_complaint_line(t, complaint) for complaint in summary.complaints)
+    else:
+        items.append(t.gettext(N_("Complaints: {references}")).format(references=_list(t, [])))
+    items.extend(
+        t.gettext(N_("Request to our staff {reference}: {kind}")).format(
+            reference=reference, kind=t.gettext(TASK_KINDS[kind]) if kind in TASK_KINDS else kind
+        )
+        for reference, kind in summary.tasks
+    )
+    items += [
         t.gettext(N_("Updates: {updates}")).format(updates=updates),
         t.gettext(N_("With us since: {date}")).format(date=since),
     ]
@@ -149,7 +202,7 @@ class PrivacyFlow(Flow):
         elif choice == SUMMARY:
             summary = await turn.records.summary(turn.contact_id)
             turn.state.enter(None)
-            show_menu(turn, describe_summary(t, summary, turn.profile.timezone))
+            show_menu(turn, describe_summary(t, summary, turn.profile))
         elif choice == DELETE:
             _ask_deletion(turn)
         elif choice == REPORT:

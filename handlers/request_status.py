@@ -1,5 +1,6 @@
 """Request status: by reference number, for the contact that filed it — or for anyone who
-proves they are the applicant with the national ID and date of birth on the request."""
+proves they are the applicant with the national ID and date of birth on the request. A
+complaint's reference (C-…) typed here shows that complaint, to the contact that filed it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from bot.fields import Invalid
 from bot.fields.dates import DATE_FORMAT
 from bot.i18n import N_
 from bot.models import Button
+from bot.storage.complaints import ComplaintView
 from bot.storage.requests import RequestView
 from bot.typed_dates import parse_date
 from handlers.base import Flow, Turn
@@ -23,9 +25,38 @@ STATUS_LABELS = {
     "submitted": N_("Received, waiting for the research committee"),
     "under_review": N_("Being studied by the research committee"),
     "accepted": N_("Accepted"),
-    "rejected": N_("Not accepted"),
+    "rejected": N_("Regretfully declined by the committee"),
     "closed": N_("Closed"),
 }
+COMPLAINT_STATUS_LABELS = {
+    "open": N_("Received, our team is looking into it"),
+    "in_progress": N_("Being handled by our team"),
+    "resolved": N_("Answered"),
+    "closed": N_("Closed"),
+}
+# The policies: the committee answers "in a period of no less than two weeks".
+DECISION_EXPECTED = N_(
+    "The research committee takes at least {period} to study a request, so expect its "
+    "answer from {date}."
+)
+ASK_REFERENCE = N_("Please write the reference number of the request, e.g. R-482139075.")
+NOT_FOUND = N_(
+    "I could not find a request with that number. Please check it and write it again, or "
+    "write “menu”."
+)
+NOT_YOUR_REQUEST = N_(
+    "This request was not filed from this chat. To see it, please write the national ID used "
+    "in the request."
+)
+RESPONSE_BY = N_("We will respond by {date}.")
+RESPONSE_LATE = N_(
+    "We should have responded by {date}; we are sorry for the delay. Our staff can tell you "
+    "more: choose “Talk to staff”."
+)
+NOT_YOUR_COMPLAINT = N_(
+    "This complaint was not filed from this chat, so I cannot show it here. If it is yours, "
+    "our staff will gladly help: choose “Talk to staff”."
+)
 
 
 class RequestStatusFlow(Flow):
@@ -41,9 +72,7 @@ class RequestStatusFlow(Flow):
                 [Button(REQUEST_PREFIX + r.reference, r.reference) for r in mine],
             )
         else:
-            turn.say(
-                t.gettext(N_("Please write the reference number of the request, e.g. R-100001."))
-            )
+            turn.say(t.gettext(ASK_REFERENCE))
 
     async def handle(self, turn: Turn) -> None:
         if said(turn, CANCEL_WORDS):
@@ -61,31 +90,21 @@ class RequestStatusFlow(Flow):
     async def _reference(self, turn: Turn) -> None:
         button = turn.message.button_id or ""
         typed = button.removeprefix(REQUEST_PREFIX) if button else turn.message.text
-        view = await turn.records.request(typed)
+        found = await turn.records.record(typed)
         t = turn.t
-        if view is None:
-            turn.say(
-                t.gettext(
-                    N_(
-                        "I could not find a request with that number. Please check it and "
-                        "write it again, or write “menu”."
-                    )
-                )
-            )
+        if found is None:
+            turn.say(t.gettext(NOT_FOUND))
             return
+        if isinstance(found, ComplaintView):
+            self._show_complaint(turn, found)
+            return
+        view = found
         if view.contact_id == turn.contact_id:
             self._show(turn, view)
             return
         turn.state.step = "national_id"
         turn.state.data = {"reference": view.reference, "attempts": 0}
-        turn.say(
-            t.gettext(
-                N_(
-                    "This request was not filed from this number. To see it, please write the "
-                    "national ID used in the request."
-                )
-            )
-        )
+        turn.say(t.gettext(NOT_YOUR_REQUEST))
 
     async def _national_id(self, turn: Turn) -> None:
         field = next(f for f in turn.profile.support_form.fields if f.kind == "national_id")
@@ -153,9 +172,41 @@ class RequestStatusFlow(Flow):
             lines.append(f"- {t.format_date(at.astimezone(tz).date())}: {label}")
         if view.status in ("submitted", "under_review"):
             lines.append(
-                t.gettext(N_("The committee's decision is expected by {date}.")).format(
-                    date=t.format_date(view.decision_due.astimezone(tz).date())
+                t.gettext(DECISION_EXPECTED).format(
+                    period=t.format_days(turn.profile.sla.request_decision_days),
+                    date=t.format_date(view.decision_due.astimezone(tz).date()),
                 )
             )
         turn.state.enter(None)
+        show_menu(turn, "\n".join(lines))
+
+    def _show_complaint(self, turn: Turn, view: ComplaintView) -> None:
+        """A complaint's status, to the contact who filed it; its text is never shown here."""
+        t = turn.t
+        turn.state.enter(None)
+        if view.contact_id != turn.contact_id:
+            show_menu(turn, t.gettext(NOT_YOUR_COMPLAINT))
+            return
+        category = turn.profile.get_complaint_category(view.category)
+        lines = [
+            t.gettext(N_("Complaint {reference} ({category}): {status}.")).format(
+                reference=view.reference,
+                category=category.label.get(t.language) if category else view.category,
+                # A status the console adds later reads as "being handled", never as a code.
+                status=t.gettext(
+                    COMPLAINT_STATUS_LABELS.get(view.status, COMPLAINT_STATUS_LABELS["in_progress"])
+                ),
+            ),
+            t.gettext(N_("Received on {date}.")).format(
+                date=t.format_date(view.created_at.astimezone(turn.profile.tz).date())
+            ),
+        ]
+        if view.status not in ("resolved", "closed"):
+            by = (
+                t.format_datetime(view.respond_by, turn.profile.timezone)
+                if view.urgent
+                else t.format_date(view.respond_by.astimezone(turn.profile.tz).date())
+            )
+            late = turn.now > view.respond_by
+            lines.append(t.gettext(RESPONSE_LATE if late else RESPONSE_BY).format(date=by))
         show_menu(turn, "\n".join(lines))

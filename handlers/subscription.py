@@ -6,9 +6,11 @@ profile's wording version); a stopped contact gets no broadcast until they opt i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from bot.effects import RecordConsent
 from bot.i18n import keywords
-from handlers.base import N_, Handler, Turn
+from handlers.base import N_, Flow, Handler, Turn
 
 UPDATES = "updates"
 # Translators: comma-separated words that stop updates (opt out); never "cancel".
@@ -17,7 +19,18 @@ OPT_OUT_WORDS = N_("stop, stopall, unsubscribe, opt out, end updates")
 OPT_IN_WORDS = N_("start, subscribe, unstop, opt in")
 
 
+def ask_again(turn: Turn, flows: Mapping[str, Flow]) -> None:
+    """The word answered mid-journey (a form's question): the journey's question again, so
+    the beneficiary is not left wondering whether it still waits for them."""
+    flow = flows.get(turn.state.flow or "")
+    if flow is not None:
+        flow.ask_again(turn)
+
+
 class OptOutHandler(Handler):
+    def __init__(self, flows: Mapping[str, Flow] | None = None) -> None:
+        self.flows = flows or {}
+
     def check(self, turn: Turn) -> bool:
         return turn.text in keywords(OPT_OUT_WORDS)
 
@@ -32,9 +45,13 @@ class OptOutHandler(Handler):
                 )
             ).format(name=name)
         )
+        ask_again(turn, self.flows)
 
 
 class OptInHandler(Handler):
+    def __init__(self, flows: Mapping[str, Flow] | None = None) -> None:
+        self.flows = flows or {}
+
     def check(self, turn: Turn) -> bool:
         return turn.text in keywords(OPT_IN_WORDS)
 
@@ -49,3 +66,4 @@ class OptInHandler(Handler):
                 )
             ).format(name=name)
         )
+        ask_again(turn, self.flows)

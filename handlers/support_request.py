@@ -17,6 +17,7 @@ from bot.fields import ChoiceField, FormField, Invalid, MediaField
 from bot.i18n import N_
 from bot.models import Button
 from bot.storage.attachments import reference
+from bot.storage.reads import OpenRequest
 from bot.storage.references import REQUEST_PREFIX, new_reference
 from handlers.base import Flow, Turn
 from handlers.choices import (
@@ -40,6 +41,15 @@ SUBMIT, EDIT, CANCEL = "form:submit", "form:edit", "form:cancel"
 ATTEST = "form:attest"
 # Translators: comma-separated words that finish sending attachments.
 DONE_WORDS = N_("done, finished, that's all")
+# To the contact who filed the open request for this ID, and to anyone else (no reference).
+ALREADY_OPEN = N_(
+    "There is already an open request for this national ID, number {reference}. "
+    "Only one open request is allowed; you can follow it with “Request status”."
+)
+ID_CANNOT_BE_USED = N_(
+    "This national ID cannot be used for a new request. If you think this is a mistake, or "
+    "you need help, our staff will gladly look into it with you: choose “Talk to staff”."
+)
 
 
 def _local_today(turn: Turn) -> date:
@@ -137,6 +147,13 @@ class SupportRequestFlow(Flow):
         elif stage == "attest":
             await self._attest(turn, draft)
 
+    def ask_again(self, turn: Turn) -> bool:
+        draft = turn.state.drafts.get(NAME)
+        if turn.state.step != "form" or draft is None or self._expired(turn, draft):
+            return False
+        self._ask_current(turn, draft)
+        return True
+
     def _domain(self, turn: Turn, draft: dict[str, Any]) -> str | None:
         """The domain of the request type chosen so far, if any."""
         for field in turn.profile.support_form.fields:
@@ -218,7 +235,7 @@ class SupportRequestFlow(Flow):
             return
         draft["answers"][field.id] = result.value
         if field.kind == "national_id":
-            existing = await turn.records.open_request(result.value)
+            existing = await turn.records.open_request(result.value, turn.contact_id)
             if existing is not None:
                 self._already_open(turn, existing)
                 return
@@ -269,18 +286,16 @@ class SupportRequestFlow(Flow):
         draft["index"] += 1
         self._ask(turn)
 
-    def _already_open(self, turn: Turn, reference: str) -> None:
+    def _already_open(self, turn: Turn, existing: OpenRequest) -> None:
+        """Only the contact who filed the open request is told its reference: anyone else
+        typing that ID learns nothing of it, and is offered a person instead."""
         turn.state.drafts.pop(NAME, None)
         turn.state.enter(None)
-        show_menu(
-            turn,
-            turn.t.gettext(
-                N_(
-                    "There is already an open request for this national ID, number {reference}. "
-                    "Only one open request is allowed; you can follow it with “Request status”."
-                )
-            ).format(reference=reference),
-        )
+        t = turn.t
+        if not existing.mine:
+            show_menu(turn, t.gettext(ID_CANNOT_BE_USED))
+            return
+        show_menu(turn, t.gettext(ALREADY_OPEN).format(reference=existing.reference))
 
     # -- summary, edits, attestation --------------------------------------------------------
     def _show_summary(self, turn: Turn) -> None:
@@ -370,7 +385,7 @@ class SupportRequestFlow(Flow):
         national_id = next(
             answers[f.id] for f in profile.support_form.fields if f.kind == "national_id"
         )
-        existing = await turn.records.open_request(national_id)
+        existing = await turn.records.open_request(national_id, turn.contact_id)
         if existing is not None:  # filed meanwhile, from another contact
             self._already_open(turn, existing)
             return
@@ -393,8 +408,8 @@ class SupportRequestFlow(Flow):
             t.gettext(
                 N_(
                     "Your request has been received. Its reference number is {reference}.\n"
-                    "It goes to the research committee, which studies it and decides on "
-                    "acceptance or rejection within about {period}: the expected date is {date}.\n"
+                    "It goes to the research committee, which takes at least {period} to "
+                    "study it, so expect its answer from {date}.\n"
                     "You will get a message here whenever its status changes, and you can "
                     "check it at any time with “Request status”."
                 )

@@ -43,8 +43,8 @@ def build_dispatcher(profile: Profile) -> Dispatcher:
 
     return Dispatcher(
         global_handlers=[
-            OptOutHandler(),
-            OptInHandler(),
+            OptOutHandler(flows),
+            OptInHandler(flows),
             StaffHasConversation(),
             LinkPhoneWords(link_phone),
             LanguageHandler(),

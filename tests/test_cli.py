@@ -6,13 +6,15 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.conftest import PROFILE, ROOT, SECRET_KEY, _free_port, tawasul_cli
+from tests.conftest import PROFILE, REDIS_URL, ROOT, SECRET_KEY, _free_port, tawasul_cli
 
 
 def tawasul(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -63,6 +65,20 @@ def test_migrate_then_user_add(tmp_path: Path) -> None:
         stdin="short\n",
     )
     assert short.returncode == 2 and "at least 10 characters" in short.stderr
+
+
+def test_a_second_chat_on_the_same_database_answers_too(tmp_path: Path) -> None:
+    """The README's two examples one after the other (and the same person twice): each
+    process numbers its sent messages anew, and none may clash with a stored one."""
+    first = tawasul(tmp_path, "chat", "--as", "reader", stdin="مرحبا\n2\n")
+    assert first.returncode == 0, first.stderr
+    second = tawasul(tmp_path, "chat", "--as", "reader", stdin="القائمة\n3\n")
+    assert second.returncode == 0, second.stderr
+    assert "UNIQUE" not in second.stderr
+    assert second.stdout.rstrip().endswith("يُرجى كتابة الرقم المرجعي للطلب، مثل R-482139075.")
+    other = tawasul(tmp_path, "chat", "--as", "another-reader", stdin="مرحبا\n")
+    assert other.returncode == 0, other.stderr
+    assert other.stdout.startswith("أهلًا بك في جمعية البر الخيرية النموذجية!")
 
 
 def test_broadcast_says_plainly_it_is_not_available_yet(tmp_path: Path) -> None:
@@ -147,3 +163,74 @@ def running_with(text: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def test_serve_on_a_database_never_migrated_says_so_and_stops(tmp_path: Path) -> None:
+    port = str(_free_port())
+    result = tawasul(tmp_path, "serve", "--port", port, "--no-worker")
+    assert result.returncode == 2
+    assert "cannot serve: the database has not been migrated: run `tawasul migrate`" in (
+        result.stderr
+    )
+    assert not (tmp_path / "var" / "tawasul.db").exists()  # no empty file left behind
+    # An SQLite file that exists but holds no schema (someone touched it) is refused too.
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "tawasul.db").touch()
+    again = tawasul(tmp_path, "serve", "--port", port, "--no-worker")
+    assert again.returncode == 2 and "has not been migrated" in again.stderr
+
+
+def healthz(port: int) -> tuple[int, dict[str, str]]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_healthz_says_when_the_database_falls_behind_the_code(tmp_path: Path) -> None:
+    """A database put back from an older backup under a running server: /healthz is 503 and
+    says why, instead of ok while every message fails."""
+    from bot.migrate import head_revision
+
+    assert tawasul(tmp_path, "migrate").returncode == 0
+    database = tmp_path / "var" / "tawasul.db"
+    env = {
+        **os.environ,
+        "TAWASUL_VAR_DIR": str(tmp_path / "var"),
+        "TAWASUL_SECRET_KEY": SECRET_KEY,
+        "TAWASUL_PROFILE": str(PROFILE),
+        "TAWASUL_REDIS_URL": REDIS_URL,
+    }
+    env.pop("TAWASUL_DATABASE_URL", None)
+    port = _free_port()
+    with (tmp_path / "serve.log").open("wb") as output:
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "bot.app.cli", "serve", "--port", str(port), "--no-worker"],
+            env=env,
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    status, body = healthz(port)
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+                    time.sleep(0.2)
+            assert (status, body["database"]) == (200, "ok")
+            with sqlite3.connect(database) as db:
+                db.execute("UPDATE alembic_version SET version_num = '0001'")
+            status, body = healthz(port)
+            assert status == 503 and body["status"] == "unavailable"
+            assert body["database"] == (
+                f"error: the database is at revision 0001, this code needs {head_revision()}: "
+                "run `tawasul migrate`"
+            )
+            assert body["redis"] == "ok"
+        finally:
+            serve.terminate()
+            serve.wait(timeout=15)

@@ -159,7 +159,7 @@ async def test_complaint_in_arabic_then_the_updates_question_once(
     name = profile.name.ar
     assert subscribed["text"].startswith(ar.gettext(consent.SUBSCRIBED).format(name=name))
     assert len(subscribed["buttons"]) == MENU_SIZE
-    assert consents(database, contact_id) == [("updates", True, "webchat", "question", "2025-01")]
+    assert consents(database, contact_id) == [("updates", True, "webchat", "question", "2026-12")]
 
     # A second complaint in the same conversation: no second question, the menu instead.
     await chat.say("٤")
@@ -216,7 +216,7 @@ async def test_privacy_violation_in_english_is_urgent(
 
     declined = await chat.say("no")
     assert declined["text"].startswith(en.gettext(consent.DECLINED).format(name=profile.name.en))
-    assert consents(database, contact_id) == [("updates", False, "webchat", "question", "2025-01")]
+    assert consents(database, contact_id) == [("updates", False, "webchat", "question", "2026-12")]
 
 
 async def test_cancel_and_back_in_arabic(
@@ -271,7 +271,12 @@ async def test_privacy_summary_and_deletion_in_arabic(
     summary = await chat.say("٢")
     text = summary["text"]
     assert text.startswith(ar.gettext(privacy.SUMMARY_HEADING))
-    assert ar.gettext("Complaints: {references}").format(references=reference) in text
+    assert (
+        ar.gettext("Complaint {reference}: {details}").format(
+            reference=reference, details=ar.gettext("your description")
+        )
+        in text
+    )
     assert (
         ar.gettext("Support requests: {references}").format(references=ar.gettext("none")) in text
     )
@@ -318,6 +323,17 @@ async def test_privacy_summary_and_deletion_in_arabic(
     ]
     assert consents(database, contact_id) == []
 
+    # "My data" now lists the deletion request too.
+    await chat.say("٧")
+    summary = await chat.say("٢")
+    assert (
+        "• "
+        + ar.gettext("Request to our staff {reference}: {kind}").format(
+            reference=task_reference, kind=ar.gettext("deleting your data")
+        )
+        in summary["text"]
+    )
+
 
 async def test_updates_subscription_from_the_menu_in_english(
     chat: ChatClient, database: Database, cipher: Cipher, profile: Profile
@@ -345,8 +361,8 @@ async def test_updates_subscription_from_the_menu_in_english(
 
     contact_id = contact_of(database, cipher, chat)
     assert consents(database, contact_id) == [
-        ("updates", True, "webchat", "question", "2025-01"),
-        ("updates", False, "webchat", "question", "2025-01"),
+        ("updates", True, "webchat", "question", "2026-12"),
+        ("updates", False, "webchat", "question", "2026-12"),
     ]
 
 
@@ -373,7 +389,7 @@ def test_terminal_complaint_in_arabic(tmp_path: Path, cipher: Cipher, profile: P
         assert f"{profile.consent.updates_question.ar}\n\n1. {ar.gettext('Yes')}" in out
         assert ar.gettext(consent.DECLINED).format(name=profile.name.ar) in out
         assert consents(database, row.contact_id) == [
-            ("updates", False, "terminal", "question", "2025-01")
+            ("updates", False, "terminal", "question", "2026-12")
         ]
     finally:
         database.close()
@@ -482,7 +498,7 @@ async def test_the_updates_question_does_not_outlive_stop_or_a_language_switch(
     await talk.send("STOP")
     await talk.send("1")
     rows = await store.db.run(consents, store.db, await talk.contact_id())
-    assert rows == [("updates", False, "whatsapp", "keyword", "2025-01")]
+    assert rows == [("updates", False, "whatsapp", "keyword", "2026-12")]
 
     # A language switch after the question shows the menu: "1" then means its first line.
     talk = Conversation(router, store)

@@ -53,7 +53,7 @@ def test_example_profile_loads_with_normalised_contact_details() -> None:
     assert profile.contact.phone == "+966112345678"
     assert profile.contact.whatsapp == "+966501234567"
     assert profile.privacy_notice_url == "https://example.org/privacy"
-    assert profile.consent.wording_version == "2025-01"
+    assert profile.consent.wording_version == "2026-12"
 
 
 def test_example_working_week_is_sunday_to_thursday() -> None:

@@ -34,7 +34,7 @@ def test_the_same_person_continues_where_they_left(tmp_path: Path) -> None:
     run_chat(tmp_path, "hello\n", "--as", "tester-2")
     result = run_chat(tmp_path, "3\n", "--as", "tester-2")
     assert result.stdout.startswith(
-        "Please write the reference number of the request, e.g. R-100001."
+        "Please write the reference number of the request, e.g. R-482139075."
     )
 
 

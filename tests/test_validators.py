@@ -328,7 +328,7 @@ def test_expired_date_reads_in_both_calendars() -> None:
     result = EXPIRY.validate_answer("31/05/2025", today=TODAY)
     assert isinstance(result, Invalid)
     text = result.render(translator("en"))
-    assert text.startswith("This document has expired on ") and "2025" in text and "1446" in text
+    assert text.startswith("This document expired on ") and "2025" in text and "1446" in text
 
 
 # -- numbers ---------------------------------------------------------------------------------
@@ -570,9 +570,7 @@ WORDING = {
     ),
     "DATE_NOT_EXISTING": "This date does not exist. Please check the day and the month.",
     "DATE_FUTURE": "The date cannot be in the future.",
-    "DATE_EXPIRED": (
-        "This document has expired on {date}. Please renew it first or send a valid one."
-    ),
+    "DATE_EXPIRED": ("This document expired on {date}. Please renew it first or send a valid one."),
     "PHONE_SAUDI_MOBILE": "Please send a Saudi mobile number such as 05XXXXXXXX.",
     "PHONE_SAUDI": "Please send a Saudi phone number such as 05XXXXXXXX or 011XXXXXXX.",
     "PHONE_MOBILE": "Please send a valid mobile number.",

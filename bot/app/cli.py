@@ -37,6 +37,10 @@ def _configure_logging(level: str) -> None:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app.runtime import redis_url_for
 
+    problem = _schema_problem(settings)
+    if problem is not None:
+        log.error("cannot serve: %s", problem)
+        return 2
     redis_url, embedded = redis_url_for(settings, embedded_redis=True)
     with_worker = args.worker if args.worker is not None else embedded is not None
     env = {**os.environ, "TAWASUL_REDIS_URL": redis_url}
@@ -72,6 +76,26 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             embedded.close()  # after the worker: the embedded Redis lives as long as the web
         signal.signal(signal.SIGINT, interrupt)
     return 0
+
+
+def _schema_problem(settings: Settings) -> str | None:
+    """Why the database cannot serve (never migrated, or behind), checked before serving:
+    otherwise /healthz would say ok and every message get 503. A database that cannot be
+    reached yet is left to /healthz, so a server may start before its database."""
+    from bot.db import make_engine, sync_url
+    from bot.migrate import NOT_MIGRATED, schema_problem, sqlite_path
+
+    path = sqlite_path(sync_url(settings.sqlalchemy_url))
+    if path is not None and not path.exists():
+        return NOT_MIGRATED  # and do not make an empty file there
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        return schema_problem(engine)
+    except Exception as exc:
+        log.warning("could not check the database's schema yet: %s", type(exc).__name__)
+        return None
+    finally:
+        engine.dispose()
 
 
 def _run_web(settings: Settings, redis_url: str, host: str, port: int, reuse_port: bool) -> None:

@@ -14,6 +14,7 @@ from bot.app.chat_page import chat_routes
 from bot.app.router import Router
 from bot.app.runtime import Runtime, phone_route
 from bot.app.webhooks import Intake, webhook_handler
+from bot.migrate import head_revision, schema_problem
 from bot.models import InboundMessage
 from bot.storage.attachments import Attachments
 from channels.webchat import WebChatChannel
@@ -72,9 +73,17 @@ def create_app(
     if isinstance(webchat, WebChatChannel):
         app.router.add_routes(chat_routes(webchat, runtime.profile))
 
+    head = head_revision()
+
+    async def database_ready() -> None:
+        """Reachable and migrated: over an older schema every message would fail."""
+        problem = await runtime.db.run(schema_problem, runtime.db.engine, head)
+        if problem is not None:
+            raise SchemaNotReady(problem)
+
     async def healthz(request: web.Request) -> web.Response:
         checks = {
-            "database": _check(runtime.store.ping()),
+            "database": _check(database_ready()),
             "redis": _check(runtime.redis.ping()),
         }
         results = dict(zip(checks, await asyncio.gather(*checks.values()), strict=True))
@@ -117,9 +126,15 @@ def create_app(
     return app
 
 
+class SchemaNotReady(Exception):
+    """The database answers but is not at this code's schema revision; says what to do."""
+
+
 async def _check(probe: Awaitable[object]) -> str:
     try:
         await asyncio.wait_for(probe, HEALTH_TIMEOUT_SECONDS)
+    except SchemaNotReady as exc:
+        return f"error: {exc}"
     except Exception as exc:
         return f"error: {type(exc).__name__}"
     return "ok"

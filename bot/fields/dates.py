@@ -30,7 +30,7 @@ DATE_YEAR = N_(
 )
 DATE_NOT_EXISTING = N_("This date does not exist. Please check the day and the month.")
 DATE_FUTURE = N_("The date cannot be in the future.")
-DATE_EXPIRED = N_("This document has expired on {date}. Please renew it first or send a valid one.")
+DATE_EXPIRED = N_("This document expired on {date}. Please renew it first or send a valid one.")
 
 
 class DateField(FieldBase):

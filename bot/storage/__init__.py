@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from bot.crypto import Cipher
 from bot.db import Database
+from bot.storage.complaints import Complaints
 from bot.storage.consent import ConsentRecords
 from bot.storage.contacts import Contacts
 from bot.storage.deliveries import Deliveries, Delivery
@@ -37,7 +38,8 @@ class Store:
         self.requests = Requests(db, cipher)
         self.handoffs = Handoffs(db)
         self.consent = ConsentRecords(db)
-        self.reads = Reads(cipher, self.inbound, self.contacts, self.requests)
+        self.complaints = Complaints(db)
+        self.reads = Reads(cipher, self.inbound, self.contacts, self.requests, self.complaints)
 
     async def ping(self) -> None:
         await self.db.run(self._ping)

@@ -156,18 +156,44 @@ def _merge_contact(write: TurnWrite, other: int) -> None:
 
 
 @dataclass(frozen=True)
+class HeldRequest:
+    """A support request as "my data" lists it: which answers it keeps, and how many files."""
+
+    reference: str
+    answered: tuple[str, ...]  # ids of the form's fields it holds an answer to, in form order
+    files: int
+
+
+@dataclass(frozen=True)
+class HeldComplaint:
+    """A complaint as "my data" lists it: its description is always kept, files may be."""
+
+    reference: str
+    files: int
+
+
+@dataclass(frozen=True)
 class ContactSummary:
-    """What the association holds about a contact, for "privacy and my data"."""
+    """What the association holds about a contact, for "privacy and my data": from the contact
+    itself and from every record filed by it, so nothing held is said to be missing."""
 
     channels: tuple[str, ...]
     language: str | None
-    has_name: bool
-    has_national_id: bool
+    has_name: bool  # the name a channel gave us (a WhatsApp profile, an email's From)
+    has_national_id: bool  # on the contact or on any of its requests
     messages: int
-    requests: tuple[str, ...]
-    complaints: tuple[str, ...]
+    requests: tuple[HeldRequest, ...]
+    complaints: tuple[HeldComplaint, ...]
+    tasks: tuple[tuple[str, str], ...]  # (reference, kind) of what was asked of staff
     updates_consent: bool | None
     since: datetime
+
+
+def _held_request(request: SupportRequest) -> HeldRequest:
+    answers = request.answers if isinstance(request.answers, dict) else {}
+    answered = tuple(key for key, value in answers.items() if value not in (None, "", []))
+    files = sum(len(value) for value in answers.values() if isinstance(value, list))
+    return HeldRequest(request.reference, answered, files)
 
 
 class Contacts:
@@ -190,10 +216,19 @@ class Contacts:
                 select(func.count(Message.id)).where(Message.address_id.in_(address_ids))
             )
             requests = session.scalars(
-                select(SupportRequest.reference).where(SupportRequest.contact_id == contact_id)
+                select(SupportRequest)
+                .where(SupportRequest.contact_id == contact_id)
+                .order_by(SupportRequest.id)
             ).all()
-            complaints = session.scalars(
-                select(Complaint.reference).where(Complaint.contact_id == contact_id)
+            complaints = session.execute(
+                select(Complaint.reference, Complaint.attachments)
+                .where(Complaint.contact_id == contact_id)
+                .order_by(Complaint.id)
+            ).all()
+            tasks = session.execute(
+                select(StaffTask.reference, StaffTask.kind)
+                .where(StaffTask.contact_id == contact_id)
+                .order_by(StaffTask.id)
             ).all()
             consent = session.scalar(
                 select(ConsentRecord.granted)
@@ -205,10 +240,13 @@ class Contacts:
                 channels=tuple(sorted(set(kinds))),
                 language=contact.language,
                 has_name=bool(contact.display_name),
-                has_national_id=bool(contact.national_id_hash),
+                has_national_id=bool(contact.national_id_hash) or bool(requests),
                 messages=int(messages or 0),
-                requests=tuple(requests),
-                complaints=tuple(complaints),
+                requests=tuple(_held_request(request) for request in requests),
+                complaints=tuple(
+                    HeldComplaint(reference, len(files or ())) for reference, files in complaints
+                ),
+                tasks=tuple((reference, kind) for reference, kind in tasks),
                 updates_consent=consent,
                 since=contact.created_at,
             )
