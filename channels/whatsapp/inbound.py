@@ -38,7 +38,6 @@ WEBHOOK_PATH = "/webhooks/whatsapp"
 SIGNATURE_HEADER = "x-hub-signature-256"
 
 MEDIA_TYPES = ("image", "document", "audio", "voice", "video", "sticker")
-DEFAULT_MIME = {"voice": "audio/ogg", "audio": "audio/ogg", "sticker": "image/webp"}
 MAX_FLOW_REPLY = 4096  # characters of a Flows reply's JSON kept as the message's text
 MEDIA_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 WA_ID = re.compile(r"^[0-9]{5,20}$")
@@ -184,7 +183,7 @@ def _parse_message(
         text = json_string(content.get("caption"), f"{kind}.caption", required=False)
         media = (
             Media(
-                content_type=(mime or DEFAULT_MIME.get(kind, "application/octet-stream"))[:255],
+                content_type=(mime or "application/octet-stream")[:255],
                 url=f"media:{media_id}",
                 filename=filename or None,
             ),
