@@ -175,8 +175,5 @@ class StatusUpdate:
     def retried(self) -> bool:
         """The provider gave up on this send for a passing reason (throttling): the message
         goes again rather than failing for good."""
-        return (
-            self.status is DeliveryStatus.FAILED
-            and self.failure is not None
-            and (self.failure.retried)
-        )
+        failure = self.failure
+        return self.status is DeliveryStatus.FAILED and failure is not None and failure.retried

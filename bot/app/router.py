@@ -164,12 +164,12 @@ class Router:
         """Apply a provider's delivery report to the stored message; when WhatsApp refused it
         because its 24-hour window had closed, send the approved template in its place; when
         the provider gave up for a passing reason (throttling), send the message again."""
+        metrics.STATUS_UPDATES.labels(report.channel, report.status.value).inc()
         resend = await self.store.deliveries.claim_resend(report)
         if resend is not None:
             await self.outbox.enqueue([resend])
             return True
         known = await self.store.deliveries.apply_status(report)
-        metrics.STATUS_UPDATES.labels(report.channel, report.status.value).inc()
         if known and report.window_closed:
             await self._send_reply_waiting(report)
         return known
