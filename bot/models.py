@@ -9,14 +9,44 @@ from typing import Any
 
 
 class AddressKind(StrEnum):
-    """How a beneficiary is reached; one contact may have several of these."""
+    """How a beneficiary is reached; one contact may have several of these.
+
+    WHATSAPP is a phone number on WhatsApp. WHATSAPP_USER is a WhatsApp user known only by
+    the business-scoped user id Meta gives a user who adopted a username (`US.1349…`): it is
+    not a phone number, so it is never joined to a phone's contact by itself (the beneficiary
+    can link a phone with a one-time code). WHATSAPP_GROUP is a WhatsApp group: what is said
+    there is recorded for staff and never answered, in the group or privately.
+    """
 
     WHATSAPP = "whatsapp"
+    WHATSAPP_USER = "whatsapp_user"
+    WHATSAPP_GROUP = "whatsapp_group"
     SMS = "sms"
     TELEGRAM = "telegram"
     EMAIL = "email"
     WEBCHAT = "webchat"
     TERMINAL = "terminal"
+
+    @property
+    def answered(self) -> bool:
+        """Whether the bot answers what arrives from such an address (groups: never)."""
+        return self is not AddressKind.WHATSAPP_GROUP
+
+
+class SendFailure(StrEnum):
+    """What a provider's error code means for one message, whether the send call answered it
+    or a status report brought it later: each provider decides it in one place
+    (channels/<provider>/errors.py), so both paths treat a code alike."""
+
+    STOPPED = "stopped"  # the recipient opted out at the provider: stop the address
+    RETRYABLE = "retryable"  # a passing fault: send again later
+    THROTTLED = "throttled"  # too fast: send again later, slower
+    PERMANENT = "permanent"  # sending again cannot help
+    WINDOW_CLOSED = "window_closed"  # WhatsApp's 24 hours are over: only a template now
+
+    @property
+    def retried(self) -> bool:
+        return self in (SendFailure.RETRYABLE, SendFailure.THROTTLED)
 
 
 class DeliveryStatus(StrEnum):
@@ -132,6 +162,18 @@ class StatusUpdate:
     status: DeliveryStatus
     error_code: str | None = None
     at: datetime = field(default_factory=utcnow)
-    # WhatsApp refused free text because 24 hours passed since the beneficiary last wrote;
-    # the router then sends the approved "reply_waiting" template instead.
-    window_closed: bool = False
+    # For a failed message, what its error code means (None when the report carries none).
+    failure: SendFailure | None = None
+
+    @property
+    def window_closed(self) -> bool:
+        """WhatsApp refused free text because 24 hours passed since the beneficiary last
+        wrote; the router then sends the approved "reply_waiting" template instead."""
+        return self.status is DeliveryStatus.FAILED and self.failure is SendFailure.WINDOW_CLOSED
+
+    @property
+    def retried(self) -> bool:
+        """The provider gave up on this send for a passing reason (throttling): the message
+        goes again rather than failing for good."""
+        failure = self.failure
+        return self.status is DeliveryStatus.FAILED and failure is not None and failure.retried

@@ -17,7 +17,14 @@ from typing import Any, ClassVar
 from aiohttp import web
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.models import AddressKind, InboundMessage, Media, OutboundMessage, StatusUpdate
+from bot.models import (
+    AddressKind,
+    InboundMessage,
+    Media,
+    OutboundMessage,
+    SendFailure,
+    StatusUpdate,
+)
 
 
 class ChannelSettings(BaseSettings):
@@ -85,7 +92,9 @@ class SendResult:
 
 
 class SendError(Exception):
-    """A send failed; subclasses say what the worker should do about it."""
+    """A send failed; subclasses say what the worker should do about it (`failure`)."""
+
+    failure: ClassVar[SendFailure] = SendFailure.PERMANENT
 
     def __init__(self, message: str, code: str | None = None) -> None:
         super().__init__(message)
@@ -95,17 +104,50 @@ class SendError(Exception):
 class RetryableSendError(SendError):
     """Try again later: provider 5xx, timeouts, connection errors."""
 
+    failure = SendFailure.RETRYABLE
+
 
 class ThrottledError(RetryableSendError):
     """The provider asked us to slow down (HTTP 429, WhatsApp 130429)."""
+
+    failure = SendFailure.THROTTLED
 
 
 class PermanentSendError(SendError):
     """Retrying cannot help: bad address, content rejected."""
 
+    failure = SendFailure.PERMANENT
+
 
 class ContactStoppedError(PermanentSendError):
     """The recipient opted out at the provider (Twilio 21610); stop that address."""
+
+    failure = SendFailure.STOPPED
+
+
+class WindowClosedError(PermanentSendError):
+    """WhatsApp's 24-hour window is closed (Meta 131047, Twilio 63016): only a template goes;
+    the channel catches it and sends the approved one instead."""
+
+    failure = SendFailure.WINDOW_CLOSED
+
+
+_ERRORS: dict[SendFailure, type[SendError]] = {
+    error.failure: error
+    for error in (
+        RetryableSendError,
+        ThrottledError,
+        PermanentSendError,
+        ContactStoppedError,
+        WindowClosedError,
+    )
+}
+
+
+def send_error_for(failure: SendFailure, message: str, code: str | None) -> SendError:
+    """The typed send error for a provider's classified error: the same classification a
+    status report gets (StatusUpdate.failure), raised where the send call answered it."""
+    return _ERRORS[failure](message, code=code)
 
 
 class MediaFetchError(Exception):

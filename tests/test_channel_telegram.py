@@ -186,6 +186,11 @@ PARSED: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = [
         updates.callback_query(511, 42, "opt:rent", [("Other", "opt:other")], "cbq-2"),
         {"text": "", "button_id": "opt:rent"},
     ),
+    (
+        "web app data is the message's text",
+        updates.web_app_data(515, 42, '{"city":"الرياض","members":5}', "تسجيل الأسرة"),
+        {"text": '{"city":"الرياض","members":5}', "provider_id": "515", "media": ()},
+    ),
     ("edited message is ignored", updates.edited(512, 42, "corrected"), None),
     ("group message is ignored", updates.group_text(513, 42, "hello all"), None),
     ("unknown update kind is ignored", {"update_id": 514, "poll": {"id": "1"}}, None),

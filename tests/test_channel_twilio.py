@@ -37,6 +37,7 @@ from bot.models import (
     InboundMessage,
     Media,
     OutboundMessage,
+    SendFailure,
     StatusUpdate,
     Template,
 )
@@ -204,6 +205,9 @@ def test_captured_payloads_parse(offline: TwilioChannel, name: str) -> None:
             DeliveryStatus(expect["status"]),
             expect["error_code"],
         )
+        # The code means what it would mean in the API's answer to the send (errors.py).
+        failure = expect["failure"]
+        assert item.failure == (SendFailure(failure) if failure else None)
         return
     assert isinstance(item, InboundMessage)
     assert item.channel == "twilio"

@@ -238,11 +238,6 @@ MALFORMED = {
     "not_object": b"[1, 2]",
     "entry_not_list": b'{"entry": {"changes": []}}',
     "change_not_object": b'{"entry": [{"changes": ["x"]}]}',
-    "no_from": wa.encode(wa.text(PHONE, "hi")).replace(b'"from"', b'"frm"'),
-    "from_not_digits": wa.encode(wa.text("abc", "hi")),
-    "no_id": wa.encode(wa.text(PHONE, "hi")).replace(b'"id": "wamid', b'"ix": "wamid'),
-    "text_without_body": wa.encode(wa.inbound(PHONE, {"type": "text", "text": {}})),
-    "bad_media_id": wa.encode(wa.image(PHONE, "../../me")),
     "deep": b"[" * 100_000 + b"]" * 100_000,
     "not_utf8": b"\xff\xfe\x00{",
 }
@@ -250,8 +245,29 @@ MALFORMED = {
 
 @pytest.mark.parametrize("body", MALFORMED.values(), ids=MALFORMED.keys())
 def test_parse_rejects_malformed(channel: WhatsAppCloudChannel, body: bytes) -> None:
+    """Not Meta's envelope at all: the whole webhook is refused (400)."""
     with pytest.raises(ValueError):
         channel.parse(hook(body))
+
+
+ODD_MESSAGES = {
+    "no_from": wa.encode(wa.text(PHONE, "hi")).replace(b'"from"', b'"frm"'),
+    "from_not_digits": wa.encode(wa.text("abc", "hi")),
+    "no_id": wa.encode(wa.text(PHONE, "hi")).replace(b'"id": "wamid', b'"ix": "wamid'),
+    "text_without_body": wa.encode(wa.inbound(PHONE, {"type": "text", "text": {}})),
+    "bad_media_id": wa.encode(wa.image(PHONE, "../../me")),
+}
+
+
+@pytest.mark.parametrize("body", ODD_MESSAGES.values(), ids=ODD_MESSAGES.keys())
+def test_an_odd_message_is_skipped_with_a_log_line(
+    channel: WhatsAppCloudChannel, body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One message Meta sent in a shape we cannot take is skipped on its own (the webhook is
+    still answered 200, so Meta does not retry it forever), and the log says why."""
+    with caplog.at_level("WARNING", logger="channels.whatsapp.inbound"):
+        assert channel.parse(hook(body)) == []
+    assert "messages[0] skipped" in caplog.text
 
 
 # -- verify ------------------------------------------------------------------------------------

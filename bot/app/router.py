@@ -133,7 +133,8 @@ class Router:
             turn.switch_language(language)
         decided_before = list(turn.effects)  # the router's own, kept if a handler fails
         try:
-            await self.dispatcher.dispatch(turn)
+            if msg.address_kind.answered:  # a WhatsApp group's words: recorded, not answered
+                await self.dispatcher.dispatch(turn)
         except Exception:
             log.exception("handler failed on message %s", record.message_id)
             _apologise(turn, before, decided_before)
@@ -161,9 +162,14 @@ class Router:
 
     async def record_status(self, report: StatusUpdate) -> bool:
         """Apply a provider's delivery report to the stored message; when WhatsApp refused it
-        because its 24-hour window had closed, send the approved template in its place."""
-        known = await self.store.deliveries.apply_status(report)
+        because its 24-hour window had closed, send the approved template in its place; when
+        the provider gave up for a passing reason (throttling), send the message again."""
         metrics.STATUS_UPDATES.labels(report.channel, report.status.value).inc()
+        resend = await self.store.deliveries.claim_resend(report)
+        if resend is not None:
+            await self.outbox.enqueue([resend])
+            return True
+        known = await self.store.deliveries.apply_status(report)
         if known and report.window_closed:
             await self._send_reply_waiting(report)
         return known

@@ -25,7 +25,9 @@ from bot.tables import (
     SupportRequest,
 )
 
-PHONE_KINDS = ("sms", "whatsapp")
+PHONE_KINDS = ("sms", "whatsapp")  # a WhatsApp user id is not a phone: never merged by it
+# How a beneficiary sees the channels they use: a WhatsApp user id or group is WhatsApp too.
+_CHANNEL_OF_KIND = {"whatsapp_user": "whatsapp", "whatsapp_group": "whatsapp"}
 
 _SET_LANGUAGE = (
     update(Contact).where(Contact.id == bindparam("contact_id")).values(language=bindparam("lang"))
@@ -237,7 +239,7 @@ class Contacts:
                 .limit(1)
             )
             return ContactSummary(
-                channels=tuple(sorted(set(kinds))),
+                channels=tuple(sorted({_CHANNEL_OF_KIND.get(kind, kind) for kind in kinds})),
                 language=contact.language,
                 has_name=bool(contact.display_name),
                 has_national_id=bool(contact.national_id_hash) or bool(requests),

@@ -1,6 +1,7 @@
 """Outbound messages as the worker and the status webhooks see them: the delivery to make,
-each attempt's outcome, the provider's status reports, the approved template that replaces a
-refused reply, an opted-out recipient, and the sweep of replies left queued."""
+each attempt's outcome, the provider's status reports (an opted-out recipient stopped, a
+throttled message claimed for one new send), the approved template that replaces a refused
+reply, and the sweep of replies left queued."""
 
 from __future__ import annotations
 
@@ -11,12 +12,23 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 
 from bot.db import Database
-from bot.models import AddressKind, DeliveryStatus, OutboundMessage, StatusUpdate, Template
+from bot.models import (
+    AddressKind,
+    DeliveryStatus,
+    OutboundMessage,
+    SendFailure,
+    StatusUpdate,
+    Template,
+)
 from bot.models import utcnow as _now
 from bot.storage.inbound_rows import InboundRecord, outbound_values
 from bot.tables import Base, ContactAddress, Message
 
 _messages = Base.metadata.tables["messages"]
+
+# A message a provider gave up on for a passing reason (throttling) is sent again at most
+# this many times in all, so a limit that never lifts still ends in a visible failure.
+MAX_SEND_ATTEMPTS = 6
 
 
 @dataclass(frozen=True)
@@ -102,7 +114,51 @@ class Deliveries:
                 message.status = report.status.value
                 message.error_code = report.error_code
                 message.updated_at = report.at
+            if report.status is DeliveryStatus.FAILED and report.failure is SendFailure.STOPPED:
+                # The recipient opted out at the provider (Twilio 21610): as if the send said so.
+                session.execute(
+                    update(ContactAddress)
+                    .where(
+                        ContactAddress.id == message.address_id,
+                        ContactAddress.stopped_at.is_(None),
+                    )
+                    .values(stopped_at=_now())
+                )
             return True
+
+    async def claim_resend(self, report: StatusUpdate) -> int | None:
+        """A report that the provider gave up on a sent message for a passing reason
+        (throttling): put the message back in the queue for one new send and return its id.
+        The claim is one conditional UPDATE that also forgets the refused provider id, so a
+        repeated report finds nothing and the message is never sent twice. None when the
+        message is unknown, already claimed, no longer just sent, or out of attempts (the
+        report then fails it like any other)."""
+        if not report.retried:
+            return None
+        return await self.db.run(self._claim_resend, report)
+
+    def _claim_resend(self, report: StatusUpdate) -> int | None:
+        with self.db.engine.begin() as connection:
+            claimed = connection.execute(
+                update(_messages)
+                .where(
+                    _messages.c.channel == report.channel,
+                    _messages.c.direction == "out",
+                    _messages.c.provider_id == report.provider_id,
+                    _messages.c.status.in_(
+                        [DeliveryStatus.QUEUED.value, DeliveryStatus.SENT.value]
+                    ),
+                    _messages.c.attempts < MAX_SEND_ATTEMPTS,
+                )
+                .values(
+                    status=DeliveryStatus.QUEUED.value,
+                    provider_id=None,
+                    error_code=report.error_code,
+                    updated_at=_now(),
+                )
+                .returning(_messages.c.id)
+            ).first()
+            return int(claimed[0]) if claimed is not None else None
 
     async def requeue_as_template(
         self, channel: str, provider_id: str, template: Template

@@ -43,6 +43,7 @@ _FIND_ADDRESS = (
         _addresses.c.address_hash == bindparam("address_hash"),
     )
 )
+# Joined by phone number across channels; a WhatsApp user id (whatsapp_user) is not one.
 PHONE_KINDS = ("whatsapp", "sms")
 _UNSTOP_ADDRESS = (
     update(_addresses)

@@ -1,5 +1,7 @@
 """Inbound (`POST /webhooks/telegram`): the secret token check, and updates decoded with
 `telegram.Update.de_json` as `InboundMessage`s (private messages and inline-keyboard presses).
+What a Web App sends back (`web_app_data`) is the message's text, its data as the app sent it
+(JSON, usually), so handlers see it and it is recorded like any other message.
 
 Only the update kinds we answer are decoded; edited messages, group chats and other kinds are
 acknowledged and dropped. Anything malformed is a ValueError (the gateway answers 400).
@@ -77,6 +79,8 @@ def _from_message(
     media = _media(message)
     if message.contact is not None and not text:
         text = _optional_str(message.contact.phone_number, "contact.phone_number")
+    if message.web_app_data is not None and not text:
+        text = _optional_str(message.web_app_data.data, "web_app_data.data")
     if text and START_COMMAND.fullmatch(text.strip()):
         # Telegram's Start button (and deep links) send "/start [payload]". Matching would
         # read it as "start", the opt-in word; it means "hello", so the menu greets.

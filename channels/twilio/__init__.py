@@ -5,14 +5,18 @@ Inbound, Twilio posts `application/x-www-form-urlencoded` webhooks to `/webhooks
 with the auth token over the exact public URL it called and the sorted fields; the signature
 is checked with the library's own `RequestValidator`, so a forged request never reaches parse.
 WhatsApp addresses come as `whatsapp:+9665…`, SMS ones as `+9665…`; both become E.164 addresses
-of their kind, so one phone on both is one contact (storage joins them).
+of their kind, so one phone on both is one contact (storage joins them). A WhatsApp user who
+hides their number behind a username comes as `whatsapp:US.1349…` (their business-scoped user
+id): a WHATSAPP_USER address, answered at that id and never joined to a phone by itself.
 
 Outbound goes through `twilio.rest.Client` with its asynchronous HTTP client, on the channel's
 one aiohttp session (also used for media downloads), so no send blocks the event loop. Errors
-are typed for the worker: 5xx, timeouts and connection errors are retried, 429 slows down,
-21610 stops the address, 63016 (a WhatsApp conversation whose 24-hour window has closed) is
-answered with the profile's approved template, anything else fails for good. Which codes mean
-a closed window, and which template replaces free text, is bot/whatsapp_window.py's rule.
+are typed for the worker: 5xx, timeouts and connection errors are retried, 429, 20429 and
+63018 slow down, 21610 stops the address, 63016 (a WhatsApp conversation whose 24-hour window
+has closed) is answered with the profile's approved template, anything else fails for good;
+the same codes in a status callback mean the same (`errors.classify`, the one place). Which
+codes mean a closed window, and which template replaces free text, is bot/whatsapp_window.py's
+rule.
 
 One module per job, as courier's handlers are cut: `settings` (TWILIO_*), `inbound` (the
 signature check and message webhooks), `statuses` (delivery reports), `outbound` (a message as

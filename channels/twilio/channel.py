@@ -42,6 +42,7 @@ from channels.twilio.settings import TwilioSettings
 from channels.twilio.statuses import parse_status
 
 log = logging.getLogger(__name__)
+WHATSAPP_KINDS = (AddressKind.WHATSAPP, AddressKind.WHATSAPP_USER)
 # The library logs every API request's URL and headers at INFO: keep that for debugging only.
 api_log = logging.getLogger("channels.twilio.api")
 api_log.setLevel(logging.WARNING)
@@ -54,7 +55,7 @@ def _content_sid(template: WhatsAppTemplate) -> str | None:
 
 class TwilioChannel(Channel):
     name: ClassVar[str] = "twilio"
-    address_kinds = (AddressKind.WHATSAPP, AddressKind.SMS)
+    address_kinds = (AddressKind.WHATSAPP, AddressKind.WHATSAPP_USER, AddressKind.SMS)
     capabilities = Capabilities(buttons=False, max_text_length=MAX_BODY, media=True, templates=True)
     webhook_paths = (INBOUND_PATH, STATUS_PATH)
     settings_class = TwilioSettings
@@ -150,7 +151,8 @@ class TwilioChannel(Channel):
 
     # -- outbound ---------------------------------------------------------------------------
     async def send(self, kind: AddressKind, address: str, message: OutboundMessage) -> SendResult:
-        if kind is AddressKind.WHATSAPP:
+        whatsapp = kind in WHATSAPP_KINDS
+        if whatsapp:  # a number, or the user id of someone who hides theirs
             sender, to = self.whatsapp_from, WHATSAPP_PREFIX + address
         elif kind is AddressKind.SMS:
             sender, to = self.sms_from, address
@@ -159,7 +161,7 @@ class TwilioChannel(Channel):
         if sender is None:
             raise PermanentSendError(f"no Twilio sender configured for {kind}", code="no-sender")
 
-        if message.template is not None and kind is AddressKind.WHATSAPP:
+        if message.template is not None and whatsapp:
             template = whatsapp_window.template_to_send(
                 message.template.name, self.context.profile.templates, _content_sid
             )
@@ -182,7 +184,7 @@ class TwilioChannel(Channel):
             try:
                 sid = await self._create(to, sender, **fields)
             except WindowClosedError:
-                if kind is not AddressKind.WHATSAPP or index > 0:
+                if not whatsapp or index > 0:
                     raise
                 return SendResult(await self._send_window_template(to, sender))
             first = first or sid

@@ -1,8 +1,12 @@
-"""Twilio's API errors as the worker's typed send errors (channels/base.py).
+"""Twilio's error codes, classified once for the API's answers and the status callbacks.
 
-5xx, and no answer at all, are retried; 429 slows down; 21610 stops the address; 63016 (free
-text outside WhatsApp's 24-hour window, bot.whatsapp_window's to judge) asks for a template;
-anything else fails for good.
+`classify` is the one place a code gets its meaning (bot.models.SendFailure): 21610 (the
+recipient replied STOP) is STOPPED; 63016 (free text outside WhatsApp's 24-hour window,
+bot.whatsapp_window's to judge) WINDOW_CLOSED; 20429 and 63018 (too many requests, the
+WhatsApp rate limit) THROTTLED; 30001 (queue overflow) RETRYABLE; any other code PERMANENT.
+The API call adds what only an HTTP answer can say: 5xx and no answer at all are retried,
+429 slows down. Twilio's own message is left out of errors: it can quote the recipient's
+number, and it ends up in logs.
 """
 
 from __future__ import annotations
@@ -10,38 +14,55 @@ from __future__ import annotations
 from twilio.base.exceptions import TwilioException
 
 from bot import whatsapp_window
-from channels.base import (
-    ContactStoppedError,
-    PermanentSendError,
-    RetryableSendError,
-    SendError,
-    ThrottledError,
-)
+from bot.models import SendFailure
+from channels.base import SendError, WindowClosedError, send_error_for
 
 OPTED_OUT = 21610  # the recipient replied STOP: Twilio refuses every message to them
 TOO_MANY_REQUESTS = 20429
+THROTTLED_CODES = frozenset({TOO_MANY_REQUESTS, 63018})
+RETRYABLE_CODES = frozenset({30001})
+
+__all__ = ["WindowClosedError", "classify", "send_error", "status_failure"]
 
 
-class WindowClosedError(PermanentSendError):
-    """Twilio 63016: only a template may be sent to this WhatsApp user now."""
+def classify(code: int | None) -> SendFailure | None:
+    """What Twilio's error code means for the message; None when there is no code."""
+    if code is None:
+        return None
+    if code == OPTED_OUT:
+        return SendFailure.STOPPED
+    if whatsapp_window.means_closed(code):
+        return SendFailure.WINDOW_CLOSED
+    if code in THROTTLED_CODES:
+        return SendFailure.THROTTLED
+    if code in RETRYABLE_CODES:
+        return SendFailure.RETRYABLE
+    return SendFailure.PERMANENT
+
+
+def status_failure(code: str | None) -> SendFailure:
+    """A failed or undelivered callback's ErrorCode, classified as the API's would be."""
+    return classify(_int(code)) or SendFailure.PERMANENT
 
 
 def send_error(exc: TwilioException) -> SendError:
-    """The worker's view of a Twilio API error. Twilio's own message is left out: it can
-    quote the recipient's number, and it ends up in logs."""
+    """The worker's view of a Twilio API error."""
     status = _int(getattr(exc, "status", None))
     code = _int(getattr(exc, "code", None))
     label = str(code) if code else (f"http-{status}" if status else "twilio")
     what = f"twilio answered HTTP {status}, error {code}"
-    if code == OPTED_OUT:
-        return ContactStoppedError(what + " (recipient opted out)", code=label)
-    if whatsapp_window.means_closed(code):
-        return WindowClosedError(what + " (WhatsApp window closed)", code=label)
-    if status == 429 or code == TOO_MANY_REQUESTS:
-        return ThrottledError(what, code=label)
-    if status is None or status >= 500:
-        return RetryableSendError(what, code=label)
-    return PermanentSendError(what, code=label)
+    failure = classify(code)
+    if failure in (None, SendFailure.PERMANENT):
+        if status == 429:
+            failure = SendFailure.THROTTLED
+        elif status is None or status >= 500:
+            failure = SendFailure.RETRYABLE
+    notes = {
+        SendFailure.STOPPED: " (recipient opted out)",
+        SendFailure.WINDOW_CLOSED: " (WhatsApp window closed)",
+    }
+    failure = failure or SendFailure.PERMANENT
+    return send_error_for(failure, what + notes.get(failure, ""), label)
 
 
 def _int(value: object) -> int | None:

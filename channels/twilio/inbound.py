@@ -1,7 +1,10 @@
 """Twilio's message webhooks: the signature check, and a signed form as an InboundMessage.
 
 WhatsApp addresses come as `whatsapp:+9665…`, SMS ones as `+9665…`; both become E.164 addresses
-of their kind. Anything malformed is a ValueError (the gateway answers 400).
+of their kind. A WhatsApp user who adopted a username and hides their number comes as
+`From=whatsapp:US.1349…` (their business-scoped user id, also in `ExternalUserId`), or with
+that id in `ExternalUserId` alone: a WHATSAPP_USER address, answered at that id. Anything
+malformed is a ValueError (the gateway answers 400).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 MAX_MEDIA = 10  # Twilio delivers at most ten attachments per inbound message
 
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+# A business-scoped user id: two letters (a country), a dot, letters and digits.
+BSUID = re.compile(r"[A-Za-z]{2}\.[A-Za-z0-9]{1,64}")
 SID = re.compile(r"[A-Za-z0-9]{2,64}")
 
 
@@ -42,12 +47,20 @@ def field(form: Mapping[str, str], name: str) -> str:
     return (form.get(name) or "").strip()
 
 
-def _address(value: str) -> tuple[AddressKind, str]:
-    """`whatsapp:+9665…` or `+9665…` as (kind, E.164 number)."""
+def _address(value: str, external_user_id: str = "") -> tuple[AddressKind, str]:
+    """`whatsapp:+9665…` or `+9665…` as (kind, E.164 number); `whatsapp:US.1349…` (or, with
+    no From, that id in ExternalUserId) as (WHATSAPP_USER, the id)."""
+    if not value and external_user_id:
+        user_id = external_user_id.removeprefix(WHATSAPP_PREFIX)
+        if not BSUID.fullmatch(user_id):
+            raise ValueError("ExternalUserId is not a WhatsApp user id")
+        return AddressKind.WHATSAPP_USER, user_id
     if not value:
         raise ValueError("no From")
     if value.startswith(WHATSAPP_PREFIX):
         kind, number = AddressKind.WHATSAPP, value.removeprefix(WHATSAPP_PREFIX)
+        if BSUID.fullmatch(number):
+            return AddressKind.WHATSAPP_USER, number
     elif ":" in value:
         raise ValueError(f"unsupported Twilio channel {value.split(':', 1)[0][:20]!r}")
     else:
@@ -69,7 +82,7 @@ def message_sid(form: Mapping[str, str], *names: str) -> str:
 
 def parse_message(channel: str, form: Mapping[str, str]) -> InboundMessage:
     sid = message_sid(form, "MessageSid")
-    kind, address = _address(field(form, "From"))
+    kind, address = _address(field(form, "From"), field(form, "ExternalUserId"))
     count_text = field(form, "NumMedia") or "0"
     if not count_text.isascii() or not count_text.isdigit():
         raise ValueError("NumMedia is not a number")
@@ -97,5 +110,5 @@ def parse_message(channel: str, form: Mapping[str, str]) -> InboundMessage:
         text=text,
         button_id=button_id[:256] if button_id else None,
         media=tuple(media),
-        sender_name=profile_name if kind is AddressKind.WHATSAPP else None,
+        sender_name=profile_name if kind is not AddressKind.SMS else None,
     )

@@ -1,7 +1,9 @@
 """Twilio's status callbacks (`/webhooks/twilio/status`) onto the one status scale.
 
 Every MessageStatus Twilio documents is mapped; statuses of inbound messages (receiving,
-received) and any new ones are ignored rather than refused.
+received) and any new ones are ignored rather than refused. The ErrorCode of a failed or
+undelivered message is classified as the API's answer would be (channels/twilio/errors.py):
+21610 stops the address, 20429/63018 send the message again, 63016 brings the template.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ import logging
 import re
 from collections.abc import Mapping
 
-from bot import whatsapp_window
 from bot.models import DeliveryStatus, StatusUpdate
 from channels.base import Inbound
+from channels.twilio.errors import status_failure
 from channels.twilio.inbound import field, message_sid
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,6 @@ def parse_status(channel: str, form: Mapping[str, str]) -> list[Inbound]:
             provider_id=sid,
             status=status,
             error_code=error_code,
-            window_closed=whatsapp_window.refused_for_closed_window(status, error_code),
+            failure=status_failure(error_code) if status is DeliveryStatus.FAILED else None,
         )
     ]

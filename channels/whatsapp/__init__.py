@@ -14,8 +14,9 @@ One module per job, as courier's handlers are cut: `settings` (WHATSAPP_*), `lim
 the Graph API accepts, and our timeouts), `json_fields` (reading Meta's JSON, a ValueError for
 anything malformed), `inbound` (the signature check and the webhook's messages), `statuses`
 (delivery reports), `outbound` (an OutboundMessage as Graph API message objects), `send` (one
-POST to the messages endpoint), `errors` (Meta's error codes as the worker's typed send errors),
-`media` (downloading media by id, in the worker) and `channel` (the class that ties them).
+POST to the messages endpoint), `errors` (Meta's error codes, classified once for the send
+call's answers and the status webhooks), `media` (downloading media by id, in the worker) and
+`channel` (the class that ties them).
 
 Outside the 24-hour customer-service window Meta answers 131047 ("Re-engagement message"):
 the message is replaced by the profile's `reply_waiting` template (or the first template with

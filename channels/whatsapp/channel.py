@@ -23,7 +23,7 @@ from channels.base import (
 )
 from channels.context import ChannelContext
 from channels.whatsapp.errors import WindowClosedError
-from channels.whatsapp.inbound import WA_ID, WEBHOOK_PATH, parse_webhook, signed
+from channels.whatsapp.inbound import BSUID, WA_ID, WEBHOOK_PATH, parse_webhook, signed
 from channels.whatsapp.limits import MAX_CHALLENGE, MAX_LIST_ROWS, MAX_ROW_TITLE, MAX_TEXT
 from channels.whatsapp.media import fetch_media
 from channels.whatsapp.outbound import render, template_payload
@@ -38,9 +38,26 @@ def _meta_name(template: WhatsAppTemplate) -> str | None:
     return template.meta_name
 
 
+def _recipient(kind: AddressKind, address: str) -> dict[str, str]:
+    """Where a message to this address goes: a phone number's digits in `to`, a user id in
+    `recipient`. A group is never answered (its messages are recorded for staff only)."""
+    if kind is AddressKind.WHATSAPP:
+        digits = address.removeprefix("whatsapp:").removeprefix("+")
+        if WA_ID.match(digits):
+            return {"to": digits}
+        raise PermanentSendError(f"not a WhatsApp number: {address!r}", code="bad-address")
+    if kind is AddressKind.WHATSAPP_USER:
+        if BSUID.match(address):
+            return {"recipient": address}
+        raise PermanentSendError("not a WhatsApp user id", code="bad-address")
+    if kind is AddressKind.WHATSAPP_GROUP:
+        raise PermanentSendError("WhatsApp groups are not answered", code="group")
+    raise PermanentSendError(f"WhatsApp cannot reach a {kind} address")
+
+
 class WhatsAppCloudChannel(Channel):
     name: ClassVar[str] = "whatsapp"
-    address_kinds = (AddressKind.WHATSAPP,)
+    address_kinds = (AddressKind.WHATSAPP, AddressKind.WHATSAPP_USER, AddressKind.WHATSAPP_GROUP)
     capabilities = Capabilities(
         buttons=True,
         max_buttons=MAX_LIST_ROWS,
@@ -126,11 +143,7 @@ class WhatsAppCloudChannel(Channel):
 
     # -- outbound ---------------------------------------------------------------------------
     async def send(self, kind: AddressKind, address: str, message: OutboundMessage) -> SendResult:
-        if kind is not AddressKind.WHATSAPP:
-            raise PermanentSendError(f"WhatsApp cannot reach a {kind} address")
-        to = address.removeprefix("whatsapp:").removeprefix("+")
-        if not WA_ID.match(to):
-            raise PermanentSendError(f"not a WhatsApp number: {address!r}", code="bad-address")
+        to = _recipient(kind, address)
         if message.template is not None:
             return SendResult(await self._post(to, self._template(message.template)))
         payloads = render(message)
@@ -166,7 +179,7 @@ class WhatsAppCloudChannel(Channel):
         name = self.context.profile.name.get(chosen.language)
         return template_payload(chosen.meta_name, chosen.language, {"1": name})
 
-    async def _post(self, to: str, payload: dict[str, Any]) -> str:
+    async def _post(self, to: dict[str, str], payload: dict[str, Any]) -> str:
         """POST one message; the wamid, or a typed SendError."""
         url = f"{self.api_base}/{self.phone_number_id}/messages"
         return await post_message(self._http(), url, self._auth, to, payload)

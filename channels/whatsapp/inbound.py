@@ -2,10 +2,19 @@
 
 `X-Hub-Signature-256` is checked against the app secret over the raw body;
 `entry[].changes[].value.messages[]` become `InboundMessage`s (text, interactive button and list
-replies, template quick-reply buttons, media by id, placeholders for locations, contacts and
-unsupported types) and `value.statuses[]` become `StatusUpdate`s (channels/whatsapp/statuses.py).
-Anything addressed to another phone number id is ignored. Media ids travel as
-`Media(url="media:<id>")` until the worker's `fetch_media` downloads and stores them.
+replies, WhatsApp Flows replies, template quick-reply buttons, media by id — voice notes too —,
+placeholders for locations, contacts and unsupported types) and `value.statuses[]` become
+`StatusUpdate`s (channels/whatsapp/statuses.py). Anything addressed to another phone number id
+is ignored. Media ids travel as `Media(url="media:<id>")` until the worker's `fetch_media`
+downloads and stores them.
+
+Meta batches several messages and statuses in one POST: each is taken or skipped (with a log
+line) on its own, so one odd item never costs the others; only a body that is not Meta's
+envelope at all is refused. A sender is their phone number (`from`, digits) when Meta gives
+it; a user who adopted a username may come with only their business-scoped user id
+(`from_user_id`, or that id in `from`), a WHATSAPP_USER address. A message with `group_id` was
+said in a WhatsApp group: it becomes the group's (a WHATSAPP_GROUP address), recorded with its
+author for staff, and is never answered.
 """
 
 from __future__ import annotations
@@ -28,9 +37,13 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/webhooks/whatsapp"
 SIGNATURE_HEADER = "x-hub-signature-256"
 
-MEDIA_TYPES = ("image", "document", "audio", "video", "sticker")
+MEDIA_TYPES = ("image", "document", "audio", "voice", "video", "sticker")
+MAX_FLOW_REPLY = 4096  # characters of a Flows reply's JSON kept as the message's text
 MEDIA_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 WA_ID = re.compile(r"^[0-9]{5,20}$")
+# A business-scoped user id: two letters (a country), a dot, letters and digits.
+BSUID = re.compile(r"^[A-Za-z]{2}\.[A-Za-z0-9]{1,64}$")
+GROUP_ID = re.compile(r"^[A-Za-z0-9@._:-]{1,128}$")
 
 
 def _header(headers: dict[str, str], name: str) -> str | None:
@@ -82,31 +95,70 @@ def _parse_value(channel: str, phone_number_id: str | None, value: dict[str, Any
     if str(number_id) != phone_number_id:
         log.info("whatsapp webhook for phone number id %r ignored", number_id)
         return []
-    names: dict[str, str] = {}
-    for contact in json_list(value.get("contacts"), "contacts"):
-        contact = json_object(contact, "contacts[]")
-        profile = contact.get("profile")
-        name = profile.get("name") if isinstance(profile, dict) else None
-        if isinstance(contact.get("wa_id"), str) and isinstance(name, str) and name.strip():
-            names[contact["wa_id"]] = name.strip()
+    names = _profile_names(value.get("contacts"))
     found: list[Inbound] = []
-    for item in json_list(value.get("messages"), "messages"):
-        message = _parse_message(channel, json_object(item, "messages[]"), names)
+    for index, item in enumerate(_items(value, "messages")):
+        try:
+            message = _parse_message(channel, json_object(item, "messages[]"), names)
+        except ValueError as exc:
+            log.warning("whatsapp webhook: messages[%d] skipped: %s", index, exc)
+            continue
         if message is not None:
             found.append(message)
-    for item in json_list(value.get("statuses"), "statuses"):
-        status = parse_status(channel, json_object(item, "statuses[]"))
+    for index, item in enumerate(_items(value, "statuses")):
+        try:
+            status = parse_status(channel, json_object(item, "statuses[]"))
+        except ValueError as exc:
+            log.warning("whatsapp webhook: statuses[%d] skipped: %s", index, exc)
+            continue
         if status is not None:
             found.append(status)
     return found
 
 
+def _items(value: dict[str, Any], name: str) -> list[Any]:
+    """`value[name]` as a list; anything else is logged and taken as empty."""
+    try:
+        return json_list(value.get(name), name)
+    except ValueError as exc:
+        log.warning("whatsapp webhook: %s skipped", exc)
+        return []
+
+
+def _profile_names(contacts: Any) -> dict[str, str]:
+    """Profile names by the sender's `wa_id` and by their business-scoped `user_id`."""
+    names: dict[str, str] = {}
+    for contact in contacts if isinstance(contacts, list) else []:
+        if not isinstance(contact, dict):
+            continue
+        profile = contact.get("profile")
+        name = profile.get("name") if isinstance(profile, dict) else None
+        if not isinstance(name, str) or not name.strip():
+            continue
+        for key in ("wa_id", "user_id"):
+            if isinstance(contact.get(key), str):
+                names[contact[key]] = name.strip()[:200]
+    return names
+
+
+def _sender(item: dict[str, Any]) -> tuple[AddressKind, str, str]:
+    """(kind, address, the key of `contacts[]`) of the message's author: the phone number when
+    Meta gives one, else the business-scoped user id."""
+    phone = item.get("from")
+    if isinstance(phone, str) and WA_ID.match(phone):
+        return AddressKind.WHATSAPP, "+" + phone, phone
+    for candidate in (item.get("from_user_id"), phone):
+        if isinstance(candidate, str) and BSUID.match(candidate):
+            return AddressKind.WHATSAPP_USER, candidate, candidate
+    if phone is None and item.get("from_user_id") is None:
+        raise ValueError("messages[] has neither from nor from_user_id")
+    raise ValueError("messages[].from must be a phone number's digits or a WhatsApp user id")
+
+
 def _parse_message(
     channel: str, item: dict[str, Any], names: dict[str, str]
 ) -> InboundMessage | None:
-    sender = json_string(item.get("from"), "messages[].from")
-    if not WA_ID.match(sender):
-        raise ValueError("messages[].from must be a phone number's digits")
+    kind_of_address, address, sender = _sender(item)
     wamid = json_string(item.get("id"), "messages[].id")
     if len(wamid) > MAX_PROVIDER_ID:
         raise ValueError("messages[].id is too long")
@@ -131,7 +183,7 @@ def _parse_message(
         text = json_string(content.get("caption"), f"{kind}.caption", required=False)
         media = (
             Media(
-                content_type=mime or "application/octet-stream",
+                content_type=(mime or "application/octet-stream")[:255],
                 url=f"media:{media_id}",
                 filename=filename or None,
             ),
@@ -146,15 +198,25 @@ def _parse_message(
         text = f"[{kind}]"  # unsupported: the router answers with the menu
     if button_id is not None and len(button_id) > MAX_REPLY_BUTTON_ID:
         raise ValueError("button id is too long")
+    name = names.get(sender)
+    group = item.get("group_id")
+    if group is not None:
+        # Said in a group: the group's conversation, with its author, never answered.
+        group_id = json_string(group, "messages[].group_id")
+        if not GROUP_ID.match(group_id):
+            raise ValueError("messages[].group_id is not a group id")
+        author = f"{name} ({address})" if name else address
+        text = f"{author}: {text.strip()}"
+        kind_of_address, address, name = AddressKind.WHATSAPP_GROUP, group_id, None
     return InboundMessage(
         channel=channel,
-        address_kind=AddressKind.WHATSAPP,
-        address="+" + sender,
+        address_kind=kind_of_address,
+        address=address,
         provider_id=wamid,
         text=text.strip(),
         button_id=button_id,
         media=media,
-        sender_name=names.get(sender),
+        sender_name=name,
         received_at=timestamp(item.get("timestamp")),
     )
 
@@ -165,7 +227,25 @@ def _interactive_reply(interactive: dict[str, Any]) -> tuple[str, str | None]:
         reply = json_object(interactive.get(kind), str(kind))
         title = json_string(reply.get("title"), f"{kind}.title", required=False)
         return title, json_string(reply.get("id"), f"{kind}.id")
+    if kind == "nfm_reply":
+        return _flow_reply(json_object(interactive.get(kind), "nfm_reply")), None
     return f"[interactive:{kind}]", None
+
+
+def _flow_reply(reply: dict[str, Any]) -> str:
+    """A WhatsApp Flows reply as the text handlers see: the answers' JSON object (compact,
+    Arabic kept readable), or the reply's body when Meta sent no JSON object."""
+    raw = json_string(reply.get("response_json"), "nfm_reply.response_json", required=False)
+    try:
+        answers = json.loads(raw) if raw else None
+    except (ValueError, RecursionError):
+        answers = None
+    if isinstance(answers, dict):
+        text = json.dumps(answers, ensure_ascii=False, separators=(",", ":"))
+        if len(text) <= MAX_FLOW_REPLY:
+            return text
+    body = json_string(reply.get("body"), "nfm_reply.body", required=False)
+    return body or "[flow]"
 
 
 def _location_text(location: dict[str, Any]) -> str:

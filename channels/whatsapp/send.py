@@ -1,4 +1,7 @@
-"""One POST to the Graph API's messages endpoint: the new message's wamid, or a typed error."""
+"""One POST to the Graph API's messages endpoint: the new message's wamid, or a typed error.
+
+A phone number goes in `to` (digits); a user known only by their business-scoped user id goes
+in `recipient`, which Meta's Messages API takes for such users (`to` would win over it)."""
 
 from __future__ import annotations
 
@@ -16,11 +19,13 @@ async def post_message(
     session: aiohttp.ClientSession,
     url: str,
     auth: dict[str, str],
-    to: str,
+    recipient: dict[str, str],
     payload: dict[str, Any],
 ) -> str:
-    """POST one message object to `to`; the wamid, or a typed SendError."""
-    body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
+    """POST one message object to `recipient` ({"to": digits} or {"recipient": user id});
+    the wamid, or a typed SendError."""
+    body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
+    body.update(recipient)
     body.update(payload)
     try:
         async with session.post(url, json=body, headers=auth, timeout=SEND_TIMEOUT) as response:

@@ -1,12 +1,14 @@
 """`value.statuses[]` of Meta's webhook: delivery reports onto the one status scale, with
-Meta's error code, and whether the message was refused for a closed 24-hour window."""
+Meta's error code classified as the send call's would be (channels/whatsapp/errors.py), so a
+throttled message is sent again, a stopped user's address is stopped, and a refusal for the
+closed 24-hour window brings the approved template."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot import whatsapp_window
 from bot.models import DeliveryStatus, StatusUpdate
+from channels.whatsapp.errors import status_failure
 from channels.whatsapp.json_fields import json_string, timestamp
 from channels.whatsapp.limits import MAX_PROVIDER_ID
 
@@ -37,5 +39,5 @@ def parse_status(channel: str, item: dict[str, Any]) -> StatusUpdate | None:
         status=status,
         error_code=code,
         at=timestamp(item.get("timestamp")),
-        window_closed=whatsapp_window.refused_for_closed_window(status, code),
+        failure=status_failure(code) if status is DeliveryStatus.FAILED else None,
     )

@@ -3,7 +3,8 @@
 It answers like Meta: `POST /{phone_number_id}/messages` gives
 `{"messaging_product": "whatsapp", "contacts": [...], "messages": [{"id": "wamid..."}]}`, errors
 come as `{"error": {"message", "type", "code", "error_data", "fbtrace_id"}}`, and every route
-wants the Bearer token. Tests script failures per recipient (the `to` digits).
+wants the Bearer token. Tests script failures per recipient (the `to` digits, or the
+`recipient` user id).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class FakeGraphAPI(FakeServer):
                 r.method == "POST"
                 and r.path.endswith("/messages")
                 and isinstance(r.json, dict)
-                and (digits is None or r.json.get("to") == digits)
+                and (digits is None or recipient_of(r.json) == digits)
             )
         )
 
@@ -89,7 +90,7 @@ class FakeGraphAPI(FakeServer):
         body: Any = recorded.json
         if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":
             return graph_error(100, "The parameter messaging_product is required.")
-        to = str(body.get("to", ""))
+        to = recipient_of(body)
         with self._script_lock:
             if to in self.fail_once:
                 self.fail_once.discard(to)
@@ -113,7 +114,7 @@ class FakeGraphAPI(FakeServer):
         return web.json_response(
             {
                 "messaging_product": "whatsapp",
-                "contacts": [{"input": to, "wa_id": to}],
+                "contacts": [{"input": to, ("wa_id" if "to" in body else "user_id"): to}],
                 "messages": [{"id": wamid}],
             }
         )
@@ -149,6 +150,12 @@ class FakeGraphAPI(FakeServer):
             return web.Response(status=failure, text="unavailable")
         data, mime_type = self.media[media_id]
         return web.Response(body=data, headers={"Content-Type": mime_type})
+
+
+def recipient_of(body: dict[str, Any]) -> str:
+    """Who a send is for: the phone digits in `to`, else the user id in `recipient` (how
+    Meta's Messages API takes a user known only by their business-scoped user id)."""
+    return str(body.get("to") or body.get("recipient") or "")
 
 
 def message_text(payload: dict[str, Any]) -> str:
