@@ -21,6 +21,7 @@ from bot.i18n import translator
 from bot.migrate import upgrade
 from bot.profile_loader import ProfileError, format_errors, load_profile
 from bot.settings import Settings, load_settings
+from bot.users import ROLES
 
 log = logging.getLogger("tawasul")
 
@@ -275,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     add = user.add_parser("add", help="create a staff account")
     add.add_argument("--email", required=True)
     add.add_argument("--name", required=True)
-    add.add_argument("--role", required=True, choices=["officer", "researcher", "manager", "admin"])
+    add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add.set_defaults(func=cmd_user_add)
 

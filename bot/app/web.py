@@ -1,4 +1,4 @@
-"""The aiohttp application: webhooks, web chat, health and metrics."""
+"""The aiohttp application: webhooks, web chat, the staff console, health and metrics."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from bot.app.chat_page import chat_routes
 from bot.app.router import Router
 from bot.app.runtime import Runtime, phone_route
 from bot.app.webhooks import Intake, webhook_handler
+from bot.console import PREFIX as CONSOLE_PREFIX
+from bot.console import ConsoleContext, console_app
 from bot.models import InboundMessage
 from bot.storage.attachments import Attachments
 from channels.webchat import WebChatChannel
@@ -113,6 +115,8 @@ def create_app(
     app.router.add_get("/", home)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_page)
+    console = ConsoleContext(runtime.store, runtime.redis, runtime.profile, public_url)
+    app.add_subapp(CONSOLE_PREFIX, console_app(console))
     app[ROUTER] = router
     return app
 
