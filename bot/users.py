@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -24,6 +25,8 @@ from bot.tables import AuditEntry, StaffUser
 # research (support requests); quality: complaints and satisfaction; manager; admin.
 ROLES = ("officer", "researcher", "quality", "manager", "admin")
 MIN_PASSWORD_LENGTH = 10
+NAME_LENGTH = 128
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s.]{2,63}")
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 _hasher = PasswordHasher()
 # Verified when the email is unknown, so a wrong email costs as long as a wrong password.
@@ -40,6 +43,8 @@ class StaffMember:
     role: str
     language: str | None
     active: bool = True
+    # Changes whenever the password does: a console session made before a new password ends.
+    password_stamp: str = ""
 
 
 def hash_password(password: str) -> str:
@@ -109,26 +114,38 @@ def _check_password(password: str) -> None:
 
 
 def _member(user: StaffUser) -> StaffMember:
-    return StaffMember(user.id, user.email, user.name, user.role, user.language, user.active)
+    stamp = hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+    return StaffMember(user.id, user.email, user.name, user.role, user.language, user.active, stamp)
 
 
 async def add_user(
-    store: Store, email: str, name: str, role: str, password: str, actor: str = "cli"
+    store: Store,
+    email: str,
+    name: str,
+    role: str,
+    password: str,
+    actor: str = "cli",
+    address: str | None = None,
 ) -> int:
-    """Create a staff account (audited); raises ValueError for a bad role or short password."""
+    """Create a staff account (audited); raises ValueError for a bad role, email or name or
+    a short password, UserExistsError for an email already used."""
     _check_role(role)
     _check_password(password)
+    if not EMAIL.fullmatch(normalize_email(email)):
+        raise ValueError("email must look like name@example.org")
+    if not name.strip() or len(name) > NAME_LENGTH:
+        raise ValueError(f"name must be 1 to {NAME_LENGTH} characters")
     user = StaffUser(
         email=normalize_email(email), name=name, role=role, password_hash=hash_password(password)
     )
     try:
-        await store.db.run(_insert_user, store, user, role, actor)
+        await store.db.run(_insert_user, store, user, role, actor, address)
     except IntegrityError as exc:
         raise UserExistsError(f"a staff user with email {email} already exists") from exc
     return user.id
 
 
-def _insert_user(store: Store, user: StaffUser, role: str, actor: str) -> None:
+def _insert_user(store: Store, user: StaffUser, role: str, actor: str, address: str | None) -> None:
     with store.db.sessions.begin() as session:
         session.add(user)
         session.flush()
@@ -139,6 +156,7 @@ def _insert_user(store: Store, user: StaffUser, role: str, actor: str) -> None:
                 subject_type="staff_user",
                 subject_id=user.id,
                 details={"role": role, "email": user.email},
+                address=address,
             )
         )
 
@@ -152,6 +170,17 @@ def _get_staff(store: Store, staff_id: int) -> StaffMember | None:
     with store.db.sessions() as session:
         user = session.get(StaffUser, staff_id)
         return _member(user) if user is not None and user.active else None
+
+
+async def find_staff(store: Store, staff_id: int) -> StaffMember | None:
+    """Any account by id, disabled ones too (the admins' page)."""
+    return await store.db.run(_find_staff, store, staff_id)
+
+
+def _find_staff(store: Store, staff_id: int) -> StaffMember | None:
+    with store.db.sessions() as session:
+        user = session.get(StaffUser, staff_id)
+        return _member(user) if user is not None else None
 
 
 async def list_staff(store: Store) -> list[StaffMember]:
@@ -180,25 +209,36 @@ def _authenticate(store: Store, email: str, password: str) -> StaffMember | None
             return None
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
+            session.flush()
         return _member(user)
 
 
-async def set_password(store: Store, email: str, password: str, actor: str = "cli") -> None:
+async def set_password(
+    store: Store, email: str, password: str, actor: str = "cli", address: str | None = None
+) -> None:
+    """A new password; the account's open console sessions end (their stamp no longer fits)."""
     _check_password(password)
-    await _change(store, email, {"password_hash": hash_password(password)}, actor, "password")
+    values: dict[str, object] = {"password_hash": hash_password(password)}
+    await _change(store, email, values, actor, "password_changed", address)
 
 
-async def disable_user(store: Store, email: str, actor: str = "cli") -> None:
-    await _change(store, email, {"active": False}, actor, "disabled")
+async def disable_user(
+    store: Store, email: str, actor: str = "cli", address: str | None = None
+) -> None:
+    await _change(store, email, {"active": False}, actor, "disabled", address)
 
 
-async def enable_user(store: Store, email: str, actor: str = "cli") -> None:
-    await _change(store, email, {"active": True}, actor, "enabled")
+async def enable_user(
+    store: Store, email: str, actor: str = "cli", address: str | None = None
+) -> None:
+    await _change(store, email, {"active": True}, actor, "enabled", address)
 
 
-async def set_role(store: Store, email: str, role: str, actor: str = "cli") -> None:
+async def set_role(
+    store: Store, email: str, role: str, actor: str = "cli", address: str | None = None
+) -> None:
     _check_role(role)
-    await _change(store, email, {"role": role}, actor, "role")
+    await _change(store, email, {"role": role}, actor, "role_changed", address)
 
 
 async def set_language(store: Store, staff_id: int, language: str) -> None:
@@ -212,19 +252,29 @@ def _set_language(store: Store, staff_id: int, language: str) -> None:
 
 
 async def _change(
-    store: Store, email: str, values: dict[str, object], actor: str, what: str
+    store: Store,
+    email: str,
+    values: dict[str, object],
+    actor: str,
+    what: str,
+    address: str | None,
 ) -> None:
-    await store.db.run(_apply_change, store, normalize_email(email), values, actor, what)
+    await store.db.run(_apply_change, store, normalize_email(email), values, actor, what, address)
 
 
 def _apply_change(
-    store: Store, email: str, values: dict[str, object], actor: str, what: str
+    store: Store,
+    email: str,
+    values: dict[str, object],
+    actor: str,
+    what: str,
+    address: str | None,
 ) -> None:
     with store.db.sessions.begin() as session:
         user = session.scalars(select(StaffUser).where(StaffUser.email == email)).first()
         if user is None:
             raise UnknownUserError(f"no staff user with email {email}")
-        details: dict[str, object] = {"email": email, "change": what}
+        details: dict[str, object] = {"email": email}
         if "role" in values:
             details.update(before=user.role, after=values["role"])
         for key, value in values.items():
@@ -236,5 +286,6 @@ def _apply_change(
                 subject_type="staff_user",
                 subject_id=user.id,
                 details=details,
+                address=address,
             )
         )

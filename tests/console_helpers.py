@@ -4,6 +4,7 @@ every role, and signing in through the real form (token and cookie included)."""
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -43,8 +44,11 @@ class ConsoleServer:
 
 
 @asynccontextmanager
-async def console_server(tmp_path: Path) -> AsyncIterator[ConsoleServer]:
-    """The whole web app (create_app) with one staff account per role."""
+async def console_server(
+    tmp_path: Path, public_url: str = "http://127.0.0.1:8080"
+) -> AsyncIterator[ConsoleServer]:
+    """The whole web app (create_app) with one staff account per role. Its own queue name
+    keeps its sign-in counts in Redis apart from other tests'."""
     database_url = f"sqlite:///{tmp_path / 'tawasul.db'}"
     upgrade(database_url)
     settings = load_settings(
@@ -53,6 +57,8 @@ async def console_server(tmp_path: Path) -> AsyncIterator[ConsoleServer]:
         redis_url=REDIS_URL,
         secret_key=SECRET_KEY,
         profile=PROFILE,
+        public_url=public_url,
+        queue_name=f"console-{uuid.uuid4().hex[:8]}",
     )
     runtime = await open_runtime(settings, embedded_redis=False, with_channels=False)
     for role in ROLES:

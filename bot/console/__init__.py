@@ -37,12 +37,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .context import CONSOLE, SESSIONS, ConsoleContext
+from .admin import admin_routes
+from .context import CONSOLE, SESSIONS, THROTTLE, ConsoleContext
 from .guard import guard
 from .login import login_page, login_submit, logout, switch_language
 from .pages import page_routes
 from .rendering import STATIC, setup_templates
 from .sessions import Sessions
+from .throttle import LoginThrottle
 
 __all__ = ["PREFIX", "ConsoleContext", "console_app"]
 
@@ -54,11 +56,13 @@ def console_app(context: ConsoleContext) -> web.Application:
     app = web.Application(middlewares=[guard])
     app[CONSOLE] = context
     app[SESSIONS] = Sessions(context.redis)
+    app[THROTTLE] = LoginThrottle(context.redis, context.namespace)
     setup_templates(app)
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout)
     app.router.add_post("/language", switch_language)
     app.router.add_routes(page_routes())
+    app.router.add_routes(admin_routes())
     app.router.add_static("/static", STATIC)
     return app

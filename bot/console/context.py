@@ -15,6 +15,7 @@ from bot.storage.audit import Subject
 from bot.users import StaffMember
 
 from .sessions import Session, Sessions
+from .throttle import LoginThrottle
 
 
 @dataclass
@@ -25,6 +26,8 @@ class ConsoleContext:
     redis: Redis
     profile: Profile
     public_url: str
+    # Keeps this deployment's keys in a shared Redis apart (the queue name is such a name).
+    namespace: str = "tawasul"
 
     @property
     def secure_cookies(self) -> bool:
@@ -33,6 +36,7 @@ class ConsoleContext:
 
 CONSOLE = web.AppKey("console", ConsoleContext)
 SESSIONS = web.AppKey("console_sessions", Sessions)
+THROTTLE = web.AppKey("console_login_throttle", LoginThrottle)
 # Set on each request by the guard.
 STAFF_KEY = web.RequestKey("console_staff", StaffMember)
 SESSION_KEY = web.RequestKey("console_session", Session)

@@ -85,7 +85,8 @@ async def _sign_in_from_cookie(request: web.Request) -> None:
     if session is None:
         return
     member = await get_staff(console(request).store, session.staff_id)
-    if member is None:  # disabled or removed since: the session goes too
+    if member is None or member.password_stamp != session.password_stamp:
+        # Disabled, removed, or given a new password since: the session ends.
         await sessions.end(session)
         return
     request[SESSION_KEY] = session

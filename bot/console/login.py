@@ -12,6 +12,7 @@ from bot.users import authenticate, set_language
 from .context import (
     LOGIN_CSRF_KEY,
     SESSIONS,
+    THROTTLE,
     audit,
     client_address,
     console,
@@ -23,6 +24,9 @@ from .rendering import render
 from .sessions import COOKIE, IDLE_SECONDS
 
 HOME = "/console/"
+# Never which of the two was wrong: that would tell whether an account exists.
+WRONG = N_("The email or the password is not right. Please try again.")
+TOO_MANY = N_("Too many sign-in attempts. Please wait a minute, then try again.")
 LOGIN_TOKEN_SECONDS = 60 * 60
 
 
@@ -59,18 +63,20 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     email = str(form.get("email", "")).strip()[:254]
     password = str(form.get("password", ""))[:1024]
     ctx = console(request)
+    address = client_address(request)
+    throttle = request.config_dict[THROTTLE]
+    actor = email.lower() or "-"
+    if await throttle.refused(email, address):
+        await ctx.store.audit.record(actor, "staff.sign_in_refused", None, None, address)
+        return _login_form(request, error=TOO_MANY, status=429, email=email)
     member = await authenticate(ctx.store, email, password) if email and password else None
     if member is None:
-        await ctx.store.audit.record(
-            email.lower() or "-", "staff.sign_in_failed", None, None, client_address(request)
-        )
-        # Never which of the two: that would tell whether an account exists.
-        t_error = N_("The email or the password is not right. Please try again.")
-        return _login_form(request, error=t_error, status=401, email=email)
-    cookie, _session = await request.config_dict[SESSIONS].start(member.id)
-    await ctx.store.audit.record(
-        member.email, "staff.signed_in", None, None, client_address(request)
-    )
+        await throttle.failed(email, address)
+        await ctx.store.audit.record(actor, "staff.sign_in_failed", None, None, address)
+        return _login_form(request, error=WRONG, status=401, email=email)
+    await throttle.succeeded(email)
+    cookie, _session = await request.config_dict[SESSIONS].start(member.id, member.password_stamp)
+    await ctx.store.audit.record(member.email, "staff.signed_in", None, None, address)
     response = web.HTTPFound(HOME)
     _set_session_cookie(request, response, cookie)
     response.del_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)

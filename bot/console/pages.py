@@ -21,8 +21,6 @@ COMPLAINTS = N_("Complaints")
 CONTACTS = N_("Beneficiaries")
 BROADCASTS = N_("Broadcasts")
 REPORTS = N_("Reports")
-USERS = N_("Staff accounts")
-AUDIT = N_("Audit log")
 
 # Translators: shown on a console page whose content is not built yet.
 BEING_BUILT = N_("This page is being prepared.")
@@ -55,8 +53,4 @@ def page_routes() -> list[web.RouteDef]:
         web.get("/contacts", placeholder(CONTACTS)),
         web.get("/broadcasts", placeholder(BROADCASTS, LATER)),
         web.get("/reports", placeholder(REPORTS, LATER)),
-        web.get("/users", placeholder(USERS)),
-        web.post("/users", not_yet),
-        web.post("/users/{id}", not_yet),
-        web.get("/audit", placeholder(AUDIT)),
     ]

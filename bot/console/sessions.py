@@ -1,10 +1,11 @@
 """Console sessions: a random id in a cookie, the session itself in Redis.
 
 Redis is shared by every web process, so any of them can serve any request, and sign-out
-deletes the session for all of them at once. Only a hash of the cookie's id is used as the
-key, so reading Redis does not give anyone a session to replay. A session ends after
-``IDLE_SECONDS`` without a request (each request renews it) and, whatever happens, after
-``MAX_AGE_SECONDS``.
+deletes the session for all of them at once. A session whose account was disabled or given
+a new password since ends at its next request (bot/console/guard.py). Only a hash of the
+cookie's id is used as the key, so reading Redis does not give anyone a session to replay.
+A session ends after ``IDLE_SECONDS`` without a request (each request renews it) and,
+whatever happens, after ``MAX_AGE_SECONDS``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ COOKIE = "tawasul_console"
 IDLE_SECONDS = 30 * 60
 MAX_AGE_SECONDS = 12 * 60 * 60
 _PREFIX = "tawasul:console:session:"
-_USER_SESSIONS = "tawasul:console:staff-sessions:"
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Session:
     staff_id: int
     csrf_token: str
     created: float
+    password_stamp: str  # the account's when signing in (bot.users.StaffMember)
 
 
 def _key(session_id: str) -> str:
@@ -39,10 +40,12 @@ class Sessions:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    async def start(self, staff_id: int) -> tuple[str, Session]:
+    async def start(self, staff_id: int, password_stamp: str) -> tuple[str, Session]:
         """A new session for a staff member who just signed in: (cookie value, session)."""
         session_id = secrets.token_urlsafe(32)
-        session = Session(_key(session_id), staff_id, secrets.token_urlsafe(32), time.time())
+        session = Session(
+            _key(session_id), staff_id, secrets.token_urlsafe(32), time.time(), password_stamp
+        )
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(
                 session.key,
@@ -50,11 +53,10 @@ class Sessions:
                     "staff_id": staff_id,
                     "csrf": session.csrf_token,
                     "created": session.created,
+                    "stamp": password_stamp,
                 },
             )
             pipe.expire(session.key, IDLE_SECONDS)
-            pipe.sadd(_USER_SESSIONS + str(staff_id), session.key)
-            pipe.expire(_USER_SESSIONS + str(staff_id), MAX_AGE_SECONDS)
             await pipe.execute()
         return session_id, session
 
@@ -75,6 +77,7 @@ class Sessions:
                 int(data[b"staff_id"]),
                 data[b"csrf"].decode(),
                 float(data[b"created"]),
+                data[b"stamp"].decode(),
             )
         except (KeyError, ValueError):
             await self.redis.delete(key)
@@ -85,13 +88,5 @@ class Sessions:
         return session
 
     async def end(self, session: Session) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(session.key)
-            pipe.srem(_USER_SESSIONS + str(session.staff_id), session.key)
-            await pipe.execute()
-
-    async def end_all(self, staff_id: int) -> None:
-        """Sign a staff member out everywhere (disabled, role or password changed)."""
-        index = _USER_SESSIONS + str(staff_id)
-        keys = await self.redis.smembers(index)
-        await self.redis.delete(index, *keys)
+        """Sign-out: the session is gone for every web process at once."""
+        await self.redis.delete(session.key)
