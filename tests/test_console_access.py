@@ -110,6 +110,8 @@ async def test_a_route_without_an_entry_is_refused_to_everyone(console: ConsoleS
             assert response.status in (403, 404)
         async with client.get(console.url("/console/no-such-page")) as response:
             assert response.status == 404
+        async with client.get(console.url("/console"), allow_redirects=False) as response:
+            assert response.status == 302 and response.headers["Location"] == "/console/"
 
 
 async def test_officer_is_refused_manager_and_admin_pages_in_arabic(

@@ -154,6 +154,25 @@ async def test_the_cookie_is_httponly_lax_and_the_session_idles_out_in_redis(
             assert inbox.status == 302 and inbox.headers["Location"] == "/console/login"
 
 
+async def test_signing_in_again_ends_the_previous_session(console: ConsoleServer) -> None:
+    async with console.client() as client:
+        await sign_in(console, client, email_of("officer"))
+        first = next(c.value for c in client.cookie_jar if c.key == COOKIE)
+        token = await page_token(console, client)
+        form = {"email": email_of("manager"), "password": PASSWORD, "csrf_token": token}
+        async with client.post(
+            console.url("/console/login"), data=form, allow_redirects=False
+        ) as response:
+            assert response.status == 302
+        async with client.get(console.url("/console/reports")) as page:
+            assert page.status == 200  # now the manager
+    async with console.client() as replay:
+        async with replay.get(
+            console.url("/console/"), headers={"Cookie": f"{COOKIE}={first}"}, allow_redirects=False
+        ) as response:
+            assert response.status == 302
+
+
 async def test_the_cookie_is_secure_behind_https(tmp_path: Path) -> None:
     async with console_server(tmp_path, public_url="https://charity.example.org") as console:
         async with console.client() as client:

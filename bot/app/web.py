@@ -54,11 +54,12 @@ def create_app(
     """The web application over an opened runtime; the router defaults to the RQ outbox, and
     media fetches go to the same queue with the default retry schedule."""
     queue = make_queue(runtime.redis_url, runtime.settings.queue_name)
+    outbox = QueueOutbox(queue, runtime.redis)
     if router is None:
         router = Router(
             runtime.store,
             runtime.redis,
-            QueueOutbox(queue, runtime.redis),
+            outbox,
             build_dispatcher(runtime.profile),
             runtime.profile,
             phone_route(runtime),
@@ -116,8 +117,19 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_page)
     console = ConsoleContext(
-        runtime.store, runtime.redis, runtime.profile, public_url, runtime.settings.queue_name
+        runtime.store,
+        runtime.redis,
+        runtime.profile,
+        public_url,
+        runtime.settings.queue_name,
+        outbox,
+        runtime.channels,
     )
+
+    async def console_home(request: web.Request) -> web.Response:
+        raise web.HTTPFound(CONSOLE_PREFIX + "/")
+
+    app.router.add_get(CONSOLE_PREFIX, console_home)  # before the console claims the prefix
     app.add_subapp(CONSOLE_PREFIX, console_app(console))
     app[ROUTER] = router
     return app

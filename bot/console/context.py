@@ -3,7 +3,9 @@ request, the signed-in staff member and their translator."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -13,9 +15,16 @@ from bot.profile import Profile
 from bot.storage import Store
 from bot.storage.audit import Subject
 from bot.users import StaffMember
+from channels.base import Channel
 
 from .sessions import Session, Sessions
 from .throttle import LoginThrottle
+
+
+class Outbox(Protocol):
+    """Where stored replies go to be delivered (the worker's queue: worker.queues)."""
+
+    async def enqueue(self, message_ids: list[int]) -> None: ...
 
 
 @dataclass
@@ -28,6 +37,10 @@ class ConsoleContext:
     public_url: str
     # Keeps this deployment's keys in a shared Redis apart (the queue name is such a name).
     namespace: str = "tawasul"
+    # Staff replies are stored as outbound messages, then their ids handed to this.
+    outbox: Outbox | None = None
+    # The channels this process runs, by name (e.g. to know which can send a template).
+    channels: Mapping[str, Channel] = field(default_factory=dict)
 
     @property
     def secure_cookies(self) -> bool:

@@ -75,7 +75,11 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         await ctx.store.audit.record(actor, "staff.sign_in_failed", None, None, address)
         return _login_form(request, error=WRONG, status=401, email=email)
     await throttle.succeeded(email)
-    cookie, _session = await request.config_dict[SESSIONS].start(member.id, member.password_stamp)
+    sessions = request.config_dict[SESSIONS]
+    previous = current_session(request)
+    if previous is not None:  # signing in again (perhaps as someone else) ends the old one
+        await sessions.end(previous)
+    cookie, _session = await sessions.start(member.id, member.password_stamp)
     await ctx.store.audit.record(member.email, "staff.signed_in", None, None, address)
     response = web.HTTPFound(HOME)
     _set_session_cookie(request, response, cookie)
