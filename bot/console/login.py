@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from aiohttp import web
@@ -28,6 +29,7 @@ HOME = "/console/"
 WRONG = N_("The email or the password is not right. Please try again.")
 TOO_MANY = N_("Too many sign-in attempts. Please wait a minute, then try again.")
 LOGIN_TOKEN_SECONDS = 60 * 60
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{40,64}")  # what secrets.token_urlsafe(32) makes
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
@@ -42,7 +44,7 @@ def _login_form(
     """The form, with a token for it in a cookie of its own (there is no session yet); the
     browser's token is kept if it has one, so two open sign-in tabs both work."""
     token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not (40 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum()):
+    if not TOKEN_SHAPE.fullmatch(token):
         token = secrets.token_urlsafe(32)
     request[LOGIN_CSRF_KEY] = token
     response = render(request, "login.html", {"error": error, "email": email}, status=status)
