@@ -169,12 +169,15 @@ class AuditEntry(Base):
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # "contact:<id>", "cli", or a staff member's email: the console filters by it.
+    actor: Mapped[str] = mapped_column(String(64), index=True)
     action: Mapped[str] = mapped_column(String(64))
     subject_type: Mapped[str | None] = mapped_column(String(32))
     subject_id: Mapped[int | None] = mapped_column(Integer)
     details: Mapped[Any] = mapped_column(JSON, nullable=True)
+    # The client address a console action came from (None for the bot and the CLI).
+    address: Mapped[str | None] = mapped_column(String(64))
 
 
 class StaffUser(Base):
@@ -188,6 +191,7 @@ class StaffUser(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    language: Mapped[str | None] = mapped_column(String(8))  # the console's; None = default
 
 
 class SupportRequest(Base):

@@ -1,4 +1,5 @@
-"""The `tawasul` command: serve, worker, chat, migrate, user add, broadcast, profile check."""
+"""The `tawasul` command: serve, worker, chat, migrate, user add|list|disable|set-password,
+broadcast, profile check."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, TextIO
 
 from aiohttp import web
 
@@ -21,6 +22,10 @@ from bot.i18n import translator
 from bot.migrate import upgrade
 from bot.profile_loader import ProfileError, format_errors, load_profile
 from bot.settings import Settings, load_settings
+from bot.users import ROLES
+
+if TYPE_CHECKING:
+    from bot.storage import Store
 
 log = logging.getLogger("tawasul")
 
@@ -202,30 +207,87 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
+def _run_with_store(settings: Settings, work: Callable[[Store], Awaitable[int]]) -> int:
+    """Run one staff-account operation against the configured database."""
     from bot.app.runtime import cipher_for
     from bot.db import Database
     from bot.storage import Store
-    from bot.users import add_user
-
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
 
     async def run() -> int:
         db = Database(settings.sqlalchemy_url)
         try:
-            user_id = await add_user(
-                Store(db, cipher_for(settings)), args.email, args.name, args.role, password
-            )
+            return await work(Store(db, cipher_for(settings)))
         finally:
             db.close()
-        print(f"staff user {args.email} created (id {user_id}, role {args.role})")
-        return 0
 
     try:
         return asyncio.run(run())
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ValueError, LookupError) as exc:
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if getattr(args, "password_stdin", False):
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass()
+    if getpass.getpass("Password again: ") != password:
+        raise SystemExit("error: the two passwords differ")
+    return password
+
+
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.users import add_user
+
+    password = _read_password(args)
+
+    async def work(store: Store) -> int:
+        user_id = await add_user(store, args.email, args.name, args.role, password)
+        print(f"staff user {args.email} created (id {user_id}, role {args.role})")
+        return 0
+
+    return _run_with_store(settings, work)
+
+
+def cmd_user_list(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.users import list_staff
+
+    async def work(store: Store) -> int:
+        staff = await list_staff(store)
+        if not staff:
+            print("no staff users yet: create one with `tawasul user add`")
+            return 0
+        width = max(len(member.email) for member in staff)
+        for member in staff:
+            state = "active" if member.active else "disabled"
+            print(f"{member.email:<{width}}  {member.role:<10}  {state:<8}  {member.name}")
+        return 0
+
+    return _run_with_store(settings, work)
+
+
+def cmd_user_disable(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.users import disable_user
+
+    async def work(store: Store) -> int:
+        await disable_user(store, args.email)
+        print(f"staff user {args.email} disabled: they can no longer sign in")
+        return 0
+
+    return _run_with_store(settings, work)
+
+
+def cmd_user_set_password(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.users import set_password
+
+    password = _read_password(args)
+
+    async def work(store: Store) -> int:
+        await set_password(store, args.email, password)
+        print(f"password of {args.email} changed; their open console sessions have ended")
+        return 0
+
+    return _run_with_store(settings, work)
 
 
 def cmd_broadcast(settings: Settings, args: argparse.Namespace) -> int:
@@ -299,9 +361,17 @@ def build_parser() -> argparse.ArgumentParser:
     add = user.add_parser("add", help="create a staff account")
     add.add_argument("--email", required=True)
     add.add_argument("--name", required=True)
-    add.add_argument("--role", required=True, choices=["officer", "researcher", "manager", "admin"])
+    add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add.set_defaults(func=cmd_user_add)
+    user.add_parser("list", help="list staff accounts").set_defaults(func=cmd_user_list)
+    disable = user.add_parser("disable", help="stop an account from signing in")
+    disable.add_argument("email")
+    disable.set_defaults(func=cmd_user_disable)
+    set_pw = user.add_parser("set-password", help="give an account a new password")
+    set_pw.add_argument("email")
+    set_pw.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    set_pw.set_defaults(func=cmd_user_set_password)
 
     commands.add_parser("broadcast", help="send an update to consenting contacts").set_defaults(
         func=cmd_broadcast

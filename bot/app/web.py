@@ -1,4 +1,4 @@
-"""The aiohttp application: webhooks, web chat, health and metrics."""
+"""The aiohttp application: webhooks, web chat, the staff console, health and metrics."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from bot.app.chat_page import chat_routes
 from bot.app.router import Router
 from bot.app.runtime import Runtime, phone_route
 from bot.app.webhooks import Intake, webhook_handler
+from bot.console import PREFIX as CONSOLE_PREFIX
+from bot.console import ConsoleContext, console_app
 from bot.migrate import head_revision, schema_problem
 from bot.models import InboundMessage
 from bot.storage.attachments import Attachments
@@ -53,11 +55,12 @@ def create_app(
     """The web application over an opened runtime; the router defaults to the RQ outbox, and
     media fetches go to the same queue with the default retry schedule."""
     queue = make_queue(runtime.redis_url, runtime.settings.queue_name)
+    outbox = QueueOutbox(queue, runtime.redis)
     if router is None:
         router = Router(
             runtime.store,
             runtime.redis,
-            QueueOutbox(queue, runtime.redis),
+            outbox,
             build_dispatcher(runtime.profile),
             runtime.profile,
             phone_route(runtime),
@@ -122,6 +125,21 @@ def create_app(
     app.router.add_get("/", home)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_page)
+    console = ConsoleContext(
+        runtime.store,
+        runtime.redis,
+        runtime.profile,
+        public_url,
+        runtime.settings.queue_name,
+        outbox,
+        runtime.channels,
+    )
+
+    async def console_home(request: web.Request) -> web.Response:
+        raise web.HTTPFound(CONSOLE_PREFIX + "/")
+
+    app.router.add_get(CONSOLE_PREFIX, console_home)  # before the console claims the prefix
+    app.add_subapp(CONSOLE_PREFIX, console_app(console))
     app[ROUTER] = router
     return app
 

@@ -4,7 +4,8 @@
 `inbound` (record a message, read state, save a turn with all it decided, whose effects each
 kind's module applies: bot/storage/turn_effects.py), `deliveries` (outbound rows, attempts,
 statuses, the sweep), `contacts`, `requests`, `handoffs`, `consent`, and `reads` (what a
-journey may look up). Complaints and staff tasks are only written by turns so far.
+journey may look up), `audit` (staff actions, for the console). Complaints and staff
+tasks are only written by turns so far.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy import text
 
 from bot.crypto import Cipher
 from bot.db import Database
+from bot.storage.audit import AuditLog
 from bot.storage.complaints import Complaints
 from bot.storage.consent import ConsentRecords
 from bot.storage.contacts import Contacts
@@ -39,6 +41,7 @@ class Store:
         self.handoffs = Handoffs(db)
         self.consent = ConsentRecords(db)
         self.complaints = Complaints(db)
+        self.audit = AuditLog(db)
         self.reads = Reads(cipher, self.inbound, self.contacts, self.requests, self.complaints)
 
     async def ping(self) -> None:

@@ -1,0 +1,56 @@
+"""The console's pages. Those of the work pages (inbox, conversation, requests, complaints,
+contacts) are placeholders here until their own modules replace them; broadcasts and
+reports say they come later."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from bot.i18n import N_
+
+from .rendering import render
+
+# Translators: the console's page titles, shown in the navigation and as headings.
+INBOX = N_("Inbox")
+CONVERSATION = N_("Conversation")
+REQUESTS = N_("Support requests")
+REQUEST = N_("Support request")
+COMPLAINTS = N_("Complaints")
+CONTACTS = N_("Beneficiaries")
+BROADCASTS = N_("Broadcasts")
+REPORTS = N_("Reports")
+
+# Translators: shown on a console page whose content is not built yet.
+BEING_BUILT = N_("This page is being prepared.")
+# Translators: the broadcasts and reports pages of the console, which arrive in a later version.
+LATER = N_("This page comes in a later version of Tawasul.")
+
+
+def placeholder(
+    title: str, note: str = BEING_BUILT
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def page(request: web.Request) -> web.Response:
+        return render(request, "placeholder.html", {"title": title, "note": note})
+
+    return page
+
+
+async def not_yet(request: web.Request) -> web.Response:
+    """A POST route whose work is not built yet: nothing is done, and it says so."""
+    raise web.HTTPNotImplemented(text="not available yet")
+
+
+def page_routes() -> list[web.RouteDef]:
+    return [
+        web.get("/", placeholder(INBOX)),
+        web.get("/conversations/{id}", placeholder(CONVERSATION)),
+        web.post("/conversations/{id}/reply", not_yet),
+        web.get("/requests", placeholder(REQUESTS)),
+        web.get("/requests/{reference}", placeholder(REQUEST)),
+        web.get("/complaints", placeholder(COMPLAINTS)),
+        web.get("/contacts", placeholder(CONTACTS)),
+        web.get("/broadcasts", placeholder(BROADCASTS, LATER)),
+        web.get("/reports", placeholder(REPORTS, LATER)),
+    ]

@@ -1,0 +1,62 @@
+"""Who may use which console route: the one table, checked on every request by bot.console.guard.
+
+Each entry is (method, route path as registered) -> the roles that may use it. ``ANONYMOUS``
+stands for someone not signed in. A console route missing from this table is refused to
+everyone (403), and tests/test_console_access.py walks every registered route with every
+role against this table, so a new page needs its line here before it can be reached.
+
+HEAD is checked as GET (aiohttp answers HEAD on every GET route).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.users import ROLES
+
+ANONYMOUS = "anonymous"
+
+EVERYONE = frozenset({ANONYMOUS, *ROLES})
+STAFF = frozenset(ROLES)
+# Who works with beneficiaries' conversations and hand-offs.
+CASEWORK = frozenset({"officer", "researcher", "quality", "manager", "admin"})
+# Support requests are studied by social researchers; the quality officer is not needed there.
+REQUESTS = frozenset({"officer", "researcher", "manager", "admin"})
+# Complaints go to beneficiary relations and the quality officer.
+COMPLAINTS = frozenset({"officer", "quality", "manager", "admin"})
+# The contact card shows personal data: only those who serve the beneficiary directly.
+CONTACTS = frozenset({"officer", "researcher", "manager", "admin"})
+MANAGEMENT = frozenset({"manager", "admin"})
+ADMIN = frozenset({"admin"})
+
+ROUTE_ROLES: Mapping[tuple[str, str], frozenset[str]] = {
+    ("GET", "/console/login"): EVERYONE,
+    ("POST", "/console/login"): EVERYONE,
+    ("GET", "/console/static"): EVERYONE,  # the style sheet, also for the sign-in page
+    ("POST", "/console/logout"): STAFF,
+    ("POST", "/console/language"): STAFF,
+    ("GET", "/console/"): STAFF,  # the inbox
+    ("GET", "/console/conversations/{id}"): CASEWORK,
+    ("POST", "/console/conversations/{id}/reply"): CASEWORK,
+    ("GET", "/console/requests"): REQUESTS,
+    ("GET", "/console/requests/{reference}"): REQUESTS,
+    ("GET", "/console/complaints"): COMPLAINTS,
+    ("GET", "/console/contacts"): CONTACTS,
+    ("GET", "/console/broadcasts"): MANAGEMENT,
+    ("GET", "/console/reports"): MANAGEMENT,
+    ("GET", "/console/users"): ADMIN,
+    ("POST", "/console/users"): ADMIN,
+    ("POST", "/console/users/{id}"): ADMIN,
+    ("GET", "/console/audit"): ADMIN,
+}
+
+
+def allowed_roles(method: str, path: str) -> frozenset[str]:
+    """The roles that may use a route; empty (nobody) for a route without an entry."""
+    method = "GET" if method == "HEAD" else method
+    return ROUTE_ROLES.get((method, path), frozenset())
+
+
+def may(role: str, method: str, path: str) -> bool:
+    """Whether `role` may use the route; also what the layout asks to show a link or not."""
+    return role in allowed_roles(method, path)
