@@ -22,6 +22,7 @@ from handlers.base import Flow, Turn
 from handlers.choices import (
     BACK_WORDS,
     CANCEL_WORDS,
+    NO_WORDS,
     SKIP_WORDS,
     STAFF_WORDS,
     YES,
@@ -40,10 +41,41 @@ SUBMIT, EDIT, CANCEL = "form:submit", "form:edit", "form:cancel"
 ATTEST = "form:attest"
 # Translators: comma-separated words that finish sending attachments.
 DONE_WORDS = N_("done, finished, that's all")
+# Translators: comma-separated words that resume an unfinished application.
+CONTINUE_WORDS = N_("continue, resume, go on, carry on")
+# Translators: comma-separated words that confirm the summary and go on to submit.
+SUBMIT_WORDS = N_("submit, send, confirm and send")
+# Translators: comma-separated words that ask to change an answer in the summary.
+EDIT_WORDS = N_("edit, change, modify, correct")
+# Where a text typed at a documents question is kept (":" never occurs in a field's id).
+NOTE_SUFFIX = ":note"
 
 
 def _local_today(turn: Turn) -> date:
     return turn.now.astimezone(turn.profile.tz).date()
+
+
+# The same buttons are shown and read back, so a typed title or number chooses as a press does.
+def _resume_buttons(turn: Turn) -> list[Button]:
+    return [
+        Button(CONTINUE, turn.t.gettext(N_("Continue"))),
+        Button(RESTART, turn.t.gettext(N_("Start again"))),
+    ]
+
+
+def _summary_buttons(turn: Turn) -> list[Button]:
+    return [
+        Button(SUBMIT, turn.t.gettext(N_("Confirm and submit"))),
+        Button(EDIT, turn.t.gettext(N_("Change an answer"))),
+        Button(CANCEL, turn.t.gettext(N_("Cancel the application"))),
+    ]
+
+
+def _attestation_buttons(turn: Turn) -> list[Button]:
+    return [
+        Button(ATTEST, turn.t.gettext(N_("I confirm"))),
+        Button(CANCEL, turn.t.gettext(N_("Cancel the application"))),
+    ]
 
 
 class SupportRequestFlow(Flow):
@@ -65,10 +97,7 @@ class SupportRequestFlow(Flow):
                 turn.t.gettext(
                     N_("You have an unfinished application started on {date}. Continue it?")
                 ).format(date=turn.t.format_date(started.astimezone(turn.profile.tz).date())),
-                [
-                    Button(CONTINUE, turn.t.gettext(N_("Continue"))),
-                    Button(RESTART, turn.t.gettext(N_("Start again"))),
-                ],
+                _resume_buttons(turn),
             )
             return
         self._new_draft(turn)
@@ -117,7 +146,9 @@ class SupportRequestFlow(Flow):
             await hand_off(turn, FROM_FORM, self._domain(turn, draft))
             return
         if turn.state.step == "resume":
-            choice = choose(turn, [Button(CONTINUE, ""), Button(RESTART, "")])
+            choice = choose(turn, _resume_buttons(turn))
+            if choice is None and said(turn, CONTINUE_WORDS):
+                choice = CONTINUE
             if choice == RESTART:
                 turn.state.drafts.pop(NAME, None)
                 await self.start(turn)
@@ -157,6 +188,8 @@ class SupportRequestFlow(Flow):
         return turn.profile.support_form.fields[draft["index"]]
 
     def _ask_current(self, turn: Turn, draft: dict[str, Any]) -> None:
+        if draft["stage"] == "pick_edit":  # resumed: the summary first, then its options
+            draft["stage"] = "summary"
         {
             "field": self._ask,
             "summary": self._show_summary,
@@ -251,13 +284,28 @@ class SupportRequestFlow(Flow):
                 return
             await self._next(turn, draft)
             return
-        skipping = said(turn, SKIP_WORDS) and not field.required and not files
-        done = said(turn, DONE_WORDS) and len(files) >= max(field.min_files, 1)
-        if skipping or done:
-            await self._next(turn, draft)
+        if said(turn, DONE_WORDS) or said(turn, NO_WORDS) or said(turn, SKIP_WORDS):
+            # "No (more)", "done" and "skip" all mean: go on without further files, when the
+            # question allows it.
+            if len(files) >= field.min_files or (not field.required and not files):
+                await self._next(turn, draft)
+                return
+            result = field.validate_answer(turn.message.text, today=_local_today(turn))
+            self._ask(turn, result.render(t) if isinstance(result, Invalid) else None)
             return
-        result = field.validate_answer(turn.message.text, today=_local_today(turn))
-        self._ask(turn, result.render(t) if isinstance(result, Invalid) else None)
+        # Anything else typed here is something the applicant wants us to know: it is kept
+        # with the request (staff read it) rather than dropped.
+        key = field.id + NOTE_SUFFIX
+        note = turn.message.text.strip()
+        draft["answers"][key] = "\n".join(filter(None, [draft["answers"].get(key), note]))
+        turn.say(
+            t.gettext(
+                N_(
+                    "Thank you, I have added what you wrote to your request as a note. "
+                    "Send the files now, or write “done” to go on."
+                )
+            )
+        )
 
     async def _next(self, turn: Turn, draft: dict[str, Any]) -> None:
         fields = turn.profile.support_form.fields
@@ -287,41 +335,57 @@ class SupportRequestFlow(Flow):
         draft = turn.state.drafts[NAME]
         t = turn.t
         lines = [t.gettext(N_("Please review your answers:"))]
-        for number, field in enumerate(turn.profile.support_form.fields, 1):
+        # Bullets, not numbers: the options under the summary are the numbered choices.
+        for field in turn.profile.support_form.fields:
             value = field.display(
                 draft["answers"].get(field.id), t, request_types=turn.profile.request_types
             )
-            lines.append(f"{number}. {field.label.get(t.language)}: {value}")
-        turn.say(
-            "\n".join(lines),
-            [
-                Button(SUBMIT, t.gettext(N_("Confirm and submit"))),
-                Button(EDIT, t.gettext(N_("Change an answer"))),
-                Button(CANCEL, t.gettext(N_("Cancel the application"))),
-            ],
-        )
+            lines.append(f"• {field.label.get(t.language)}: {value}")
+            note = draft["answers"].get(field.id + NOTE_SUFFIX)
+            if note:
+                lines.append("  " + t.gettext(N_("Your note: {note}")).format(note=note))
+        turn.say("\n".join(lines), _summary_buttons(turn))
 
     def _summary_choice(self, turn: Turn, draft: dict[str, Any]) -> None:
-        choice = choose(turn, [Button(SUBMIT, ""), Button(EDIT, ""), Button(CANCEL, "")])
-        if choice == SUBMIT or (choice is None and yes_no(turn) == YES):
+        buttons = _summary_buttons(turn)
+        choice = choose(turn, buttons)
+        if choice is None:
+            if said(turn, SUBMIT_WORDS) or yes_no(turn) == YES:
+                choice = SUBMIT
+            elif said(turn, EDIT_WORDS):
+                choice = EDIT
+        if choice == SUBMIT:
             draft["stage"] = "attest"
             self._show_attestation(turn)
         elif choice == EDIT:
             draft["stage"] = "pick_edit"
-            question = N_("Which answer do you want to change? Write its number (1–{count}).")
-            turn.say(turn.t.gettext(question).format(count=len(turn.profile.support_form.fields)))
+            self._ask_which_answer(turn)
+        elif choice == CANCEL:
+            self._cancel(turn)
         else:
-            self._show_summary(turn)
+            # Only the choice again, not the whole summary (on SMS that is many segments).
+            turn.say(turn.t.gettext(N_("Please choose one of these options:")), buttons)
+
+    def _ask_which_answer(self, turn: Turn, lead: str | None = None) -> None:
+        t = turn.t
+        lines = [lead] if lead else []
+        lines.append(t.gettext(N_("Which answer do you want to change? Write its number:")))
+        lines.extend(
+            f"{number}. {field.label.get(t.language)}"
+            for number, field in enumerate(turn.profile.support_form.fields, 1)
+        )
+        turn.say("\n".join(lines))
 
     def _pick_edit(self, turn: Turn, draft: dict[str, Any]) -> None:
         fields = turn.profile.support_form.fields
         buttons = [Button(f"edit:{f.id}", f.label.get(turn.t.language)) for f in fields]
         chosen = choose(turn, buttons)
         if chosen is None:
-            turn.say(
+            self._ask_which_answer(
+                turn,
                 turn.t.gettext(N_("Please write a number from 1 to {count}.")).format(
                     count=len(fields)
-                )
+                ),
             )
             return
         draft["index"] = next(i for i, b in enumerate(buttons) if b.id == chosen)
@@ -338,14 +402,11 @@ class SupportRequestFlow(Flow):
             attestation.text.get(t.language)
             + "\n\n"
             + t.gettext(N_("Do you confirm this declaration?")),
-            [
-                Button(ATTEST, t.gettext(N_("I confirm"))),
-                Button(CANCEL, t.gettext(N_("Cancel the application"))),
-            ],
+            _attestation_buttons(turn),
         )
 
     async def _attest(self, turn: Turn, draft: dict[str, Any]) -> None:
-        choice = choose(turn, [Button(ATTEST, ""), Button(CANCEL, "")])
+        choice = choose(turn, _attestation_buttons(turn))
         if choice == CANCEL:
             self._cancel(turn)
             return
