@@ -1,12 +1,15 @@
 """Talk to staff: the conversation goes to the contact officer of its domain (the policies'
 "one contact officer per domain"), and the bot stays quiet — opt-out words still work — until
-staff close it."""
+staff close it, or until the beneficiary writes a menu word to come back to the bot (told so
+when the hand-off starts): the hand-off then stays open for staff, who see everything."""
 
 from __future__ import annotations
 
 from bot.effects import OpenHandoff
 from bot.i18n import N_
 from handlers.base import Flow, Handler, Turn
+from handlers.choices import CANCEL_WORDS, said
+from handlers.menu import MENU_WORDS, show_menu
 
 REQUESTED, MISUNDERSTOOD, FROM_FORM = "requested", "misunderstood", "form"
 
@@ -42,7 +45,13 @@ async def hand_off(turn: Turn, reason: str, domain_id: str | None = None) -> Non
             area=area,
             opening=t.format_datetime(opening, profile.timezone) if opening else "",
         )
-    turn.say(text)
+    way_back = t.gettext(
+        N_(
+            "To come back to the automatic service at any time, write “menu”; your "
+            "conversation stays open for our officer."
+        )
+    )
+    turn.say(f"{text}\n{way_back}")
 
 
 class HandoffFlow(Flow):
@@ -59,13 +68,27 @@ class HandoffFlow(Flow):
 
 class StaffHasConversation(Handler):
     """While staff hold the conversation the bot says nothing; the messages are recorded for
-    them. Once staff close the hand-off, the turn passes on as usual."""
+    them. A menu word (or "cancel") brings the beneficiary back to the bot, leaving the
+    hand-off open for staff. Once staff close the hand-off, the turn passes on as usual."""
 
     def check(self, turn: Turn) -> bool:
         return turn.state.handoff is not None
 
     async def handle(self, turn: Turn) -> bool | None:
-        if turn.state.handoff is not None and await turn.records.handoff_open(turn.state.handoff):
-            return None
-        turn.state.handoff = None
-        return False
+        if turn.state.handoff is None or not await turn.records.handoff_open(turn.state.handoff):
+            turn.state.handoff = None
+            return False
+        if said(turn, MENU_WORDS) or said(turn, CANCEL_WORDS):
+            turn.state.handoff = None
+            turn.state.enter(None)
+            turn.state.misunderstood = 0
+            show_menu(
+                turn,
+                turn.t.gettext(
+                    N_(
+                        "You are back with the automatic service. Your conversation with our "
+                        "officer stays open, and they can still answer you here."
+                    )
+                ),
+            )
+        return None
