@@ -146,6 +146,7 @@ async def test_wishes_said_in_words_start_their_journeys_in_english(
 ) -> None:
     chat = await new_chat(http, live_gateway, "hello")
     intro, first = await exchange(chat, "I want to apply for help", replies=2)
+    assert first.startswith("Question 1 of 11")
     assert intro.startswith("Let us fill in the support request together")
     await exchange(chat, "menu")
     (status,) = await exchange(chat, "where is my request?")
@@ -277,6 +278,7 @@ async def test_the_documents_step_moves_on_and_keeps_what_is_typed_there(
     (attestation,) = await exchange(chat, "1")
     assert attestation.startswith(PROFILE_DATA.support_form.attestation.text.ar)
     receipt, updates = await exchange(chat, "تمام", replies=2)  # "fine" accepts
+    assert PROFILE_DATA.consent.updates_question.ar in updates
     assert receipt.startswith("تم استلام طلبك")
     (subscribed,) = await exchange(chat, "ايه")  # "yeah" to the updates question
     assert subscribed.startswith("تم: اشتركت في تحديثات")
