@@ -31,51 +31,31 @@ from handlers.choices import (
     yes_no,
 )
 from handlers.consent import offer_updates_once
+from handlers.form_choices import (
+    ATTEST,
+    CANCEL,
+    CONTINUE,
+    CONTINUE_WORDS,
+    DONE_WORDS,
+    EDIT,
+    EDIT_WORDS,
+    NOTE_SUFFIX,
+    RESTART,
+    SUBMIT,
+    SUBMIT_WORDS,
+    attestation_buttons,
+    resume_buttons,
+    summary_buttons,
+)
 from handlers.handoff import FROM_FORM, hand_off
 from handlers.menu import show_menu
 
 NAME = "support_request"
 OPTION_PREFIX = "opt:"
-CONTINUE, RESTART = "draft:continue", "draft:restart"
-SUBMIT, EDIT, CANCEL = "form:submit", "form:edit", "form:cancel"
-ATTEST = "form:attest"
-# Translators: comma-separated words that finish sending attachments.
-DONE_WORDS = N_("done, finished, that's all")
-# Translators: comma-separated words that resume an unfinished application.
-CONTINUE_WORDS = N_("continue, resume, go on, carry on")
-# Translators: comma-separated words that confirm the summary and go on to submit.
-SUBMIT_WORDS = N_("submit, send, confirm and send")
-# Translators: comma-separated words that ask to change an answer in the summary.
-EDIT_WORDS = N_("edit, change, modify, correct")
-# Where a text typed at a documents question is kept (":" never occurs in a field's id).
-NOTE_SUFFIX = ":note"
 
 
 def _local_today(turn: Turn) -> date:
     return turn.now.astimezone(turn.profile.tz).date()
-
-
-# The same buttons are shown and read back, so a typed title or number chooses as a press does.
-def _resume_buttons(turn: Turn) -> list[Button]:
-    return [
-        Button(CONTINUE, turn.t.gettext(N_("Continue"))),
-        Button(RESTART, turn.t.gettext(N_("Start again"))),
-    ]
-
-
-def _summary_buttons(turn: Turn) -> list[Button]:
-    return [
-        Button(SUBMIT, turn.t.gettext(N_("Confirm and submit"))),
-        Button(EDIT, turn.t.gettext(N_("Change an answer"))),
-        Button(CANCEL, turn.t.gettext(N_("Cancel the application"))),
-    ]
-
-
-def _attestation_buttons(turn: Turn) -> list[Button]:
-    return [
-        Button(ATTEST, turn.t.gettext(N_("I confirm"))),
-        Button(CANCEL, turn.t.gettext(N_("Cancel the application"))),
-    ]
 
 
 class SupportRequestFlow(Flow):
@@ -97,7 +77,7 @@ class SupportRequestFlow(Flow):
                 turn.t.gettext(
                     N_("You have an unfinished application started on {date}. Continue it?")
                 ).format(date=turn.t.format_date(started.astimezone(turn.profile.tz).date())),
-                _resume_buttons(turn),
+                resume_buttons(turn),
             )
             return
         self._new_draft(turn)
@@ -146,7 +126,7 @@ class SupportRequestFlow(Flow):
             await hand_off(turn, FROM_FORM, self._domain(turn, draft))
             return
         if turn.state.step == "resume":
-            choice = choose(turn, _resume_buttons(turn))
+            choice = choose(turn, resume_buttons(turn))
             if choice is None and said(turn, CONTINUE_WORDS):
                 choice = CONTINUE
             if choice == RESTART:
@@ -344,10 +324,10 @@ class SupportRequestFlow(Flow):
             note = draft["answers"].get(field.id + NOTE_SUFFIX)
             if note:
                 lines.append("  " + t.gettext(N_("Your note: {note}")).format(note=note))
-        turn.say("\n".join(lines), _summary_buttons(turn))
+        turn.say("\n".join(lines), summary_buttons(turn))
 
     def _summary_choice(self, turn: Turn, draft: dict[str, Any]) -> None:
-        buttons = _summary_buttons(turn)
+        buttons = summary_buttons(turn)
         choice = choose(turn, buttons)
         if choice is None:
             if said(turn, SUBMIT_WORDS) or yes_no(turn) == YES:
@@ -402,11 +382,11 @@ class SupportRequestFlow(Flow):
             attestation.text.get(t.language)
             + "\n\n"
             + t.gettext(N_("Do you confirm this declaration?")),
-            _attestation_buttons(turn),
+            attestation_buttons(turn),
         )
 
     async def _attest(self, turn: Turn, draft: dict[str, Any]) -> None:
-        choice = choose(turn, _attestation_buttons(turn))
+        choice = choose(turn, attestation_buttons(turn))
         if choice == CANCEL:
             self._cancel(turn)
             return
