@@ -216,7 +216,7 @@ class MenuHandler(Handler):
         ):
             greet(turn)
             return
-        if not turn.state.greeted:  # a first message that says what it wants
+        if not turn.state.greeted and wish is not None:  # a first message says its wish
             name = turn.profile.name.get(turn.t.language)
             turn.say(turn.t.gettext(N_("Welcome to {name}!")).format(name=name))
         turn.state.greeted = True
