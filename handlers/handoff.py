@@ -1,12 +1,18 @@
 """Talk to staff: the conversation goes to the contact officer of its domain (the policies'
 "one contact officer per domain"), and the bot stays quiet — opt-out words still work — until
 staff close it, or until the beneficiary writes a menu word to come back to the bot (told so
-when the hand-off starts): the hand-off then stays open for staff, who see everything."""
+when the hand-off starts): the hand-off then stays open for staff, who see everything. If
+nobody has answered within the profile's response time (counted from the next opening when it
+starts outside working hours), the beneficiary is told what happens next (worker/handoff.py)
+rather than left in silence."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from bot.effects import OpenHandoff
 from bot.i18n import N_
+from bot.profile import Profile
 from handlers.base import Flow, Handler, Turn
 from handlers.choices import CANCEL_WORDS, said
 from handlers.menu import MENU_WORDS, show_menu
@@ -14,15 +20,38 @@ from handlers.menu import MENU_WORDS, show_menu
 REQUESTED, MISUNDERSTOOD, FROM_FORM = "requested", "misunderstood", "form"
 
 
+def answer_due(profile: Profile, now: datetime) -> datetime:
+    """When staff should have answered a hand-off opened at `now`: the profile's response
+    time, counted from now while open, or from the next opening outside working hours."""
+    start = profile.next_opening(now) or now
+    return start + timedelta(hours=profile.sla.handoff_response_hours)
+
+
 async def hand_off(turn: Turn, reason: str, domain_id: str | None = None) -> None:
     """Open a hand-off to the domain's officer and tell the beneficiary when to expect them."""
     profile = turn.profile
     domain = (profile.get_domain(domain_id) if domain_id else None) or profile.default_domain()
+    t = turn.t
+    reminder = t.gettext(
+        N_(
+            "We are sorry for the wait: our officer has not been able to answer you yet. Your "
+            "conversation is still with them, and they will answer you here as soon as they "
+            "can. If your matter is urgent, you can call us on {phone}. To go back to the "
+            "automatic service, write “menu”."
+        )
+    ).format(phone=profile.contact.phone)
     # Saved with the turn, which then names the hand-off in `state.handoff`.
-    turn.effect(OpenHandoff(domain.id, domain.officer.email, reason))
+    turn.effect(
+        OpenHandoff(
+            domain.id,
+            domain.officer.email,
+            reason,
+            remind_at=answer_due(profile, turn.now),
+            reminder=reminder,
+        )
+    )
     turn.state.enter(None)
     turn.state.misunderstood = 0
-    t = turn.t
     area = domain.label.get(t.language)
     if profile.is_open(turn.now):
         hours = profile.sla.handoff_response_hours

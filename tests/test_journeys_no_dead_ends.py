@@ -8,10 +8,18 @@ names and dates refused or accepted wrongly, and a documents step that looped.
 
 from __future__ import annotations
 
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-from sqlalchemy import select
+import redis
+from rq import Queue
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
+from rq.serializers import JSONSerializer
+from sqlalchemy import select, update
 
 from bot.crypto import Cipher
 from bot.i18n import translator
@@ -19,7 +27,7 @@ from bot.profile_loader import load_profile
 from bot.tables import Handoff, SupportRequest
 from handlers.privacy_options import OPTIONS as PRIVACY_OPTIONS
 from tests.chat_client import ChatClient
-from tests.conftest import PROFILE, LiveGateway
+from tests.conftest import PROFILE, REDIS_URL, LiveGateway
 from tests.journeys import database, exchange, form_answers_ar, national_id
 from tests.test_terminal_chat import run_chat
 
@@ -105,6 +113,83 @@ async def test_cancel_leaves_a_hand_off_in_english(
     )
     (back,) = await exchange(chat, "cancel")
     assert back.startswith("You are back with the automatic service.")
+
+
+def reminder_registry(gateway: LiveGateway) -> ScheduledJobRegistry:
+    connection = redis.Redis.from_url(REDIS_URL)
+    queue = Queue(gateway.env["TAWASUL_QUEUE"], connection=connection, serializer=JSONSerializer)
+    return ScheduledJobRegistry(queue=queue)
+
+
+def reminder_jobs(gateway: LiveGateway) -> set[str]:
+    return {j for j in reminder_registry(gateway).get_job_ids() if "-handoff-" in j}
+
+
+def run_now(gateway: LiveGateway, job_id: str) -> Job:
+    """Move time for one scheduled job: due now, so the worker's scheduler runs it."""
+    registry = reminder_registry(gateway)
+    job = Job.fetch(job_id, connection=registry.connection, serializer=JSONSerializer)
+    registry.schedule(job, datetime.now(UTC))
+    return job
+
+
+async def finished(job: Job, within: float = 20.0) -> str:
+    deadline = time.monotonic() + within
+    while job.get_status(refresh=True) != "finished":
+        assert time.monotonic() < deadline, f"{job.id} is {job.get_status()}"
+        await asyncio.sleep(0.05)
+    return str(job.return_value())
+
+
+async def hand_off_new_chat(
+    http: aiohttp.ClientSession, gateway: LiveGateway
+) -> tuple[ChatClient, str]:
+    """A new beneficiary asks for staff; returns the chat and its reminder's job id."""
+    chat = await new_chat(http, gateway, "مرحبا")
+    before = reminder_jobs(gateway)
+    await exchange(chat, "5")
+    (job_id,) = reminder_jobs(gateway) - before
+    return chat, job_id
+
+
+async def test_an_unanswered_hand_off_tells_the_beneficiary_what_happens_next(
+    http: aiohttp.ClientSession, live_gateway: LiveGateway
+) -> None:
+    chat, job_id = await hand_off_new_chat(http, live_gateway)
+    with database(live_gateway.database_url) as db:
+        handoff = db.scalars(select(Handoff).order_by(Handoff.id.desc())).first()
+        assert handoff is not None
+        opened_at = handoff.opened_at
+    due = reminder_registry(live_gateway).get_scheduled_time(job_id)
+    hours = timedelta(hours=PROFILE_DATA.sla.handoff_response_hours)
+    if PROFILE_DATA.is_open(opened_at):  # within working hours: the response time from now
+        assert abs(due.timestamp() - (opened_at + hours).timestamp()) < 2
+    else:  # after hours: from the next opening
+        opening = PROFILE_DATA.next_opening(opened_at)
+        assert opening is not None
+        assert abs(due.timestamp() - (opening + hours).timestamp()) < 2
+    await chat.post("هل من أحد؟")  # for staff: still quiet
+    await chat.quiet()
+    run_now(live_gateway, job_id)
+    (reminder,) = [reply["text"] for reply in await chat.replies(1, within=20)]
+    assert reminder.startswith("نعتذر عن الانتظار: لم يتمكن المسؤول من الرد عليك بعد.")
+    assert PROFILE_DATA.contact.phone in reminder and "«القائمة»" in reminder
+
+
+async def test_no_reminder_once_staff_closed_it_or_the_beneficiary_came_back(
+    http: aiohttp.ClientSession, live_gateway: LiveGateway
+) -> None:
+    closed, closed_job = await hand_off_new_chat(http, live_gateway)
+    with database(live_gateway.database_url) as db:
+        db.execute(update(Handoff).where(Handoff.status == "open").values(status="closed"))
+        db.commit()
+    came_back, came_back_job = await hand_off_new_chat(http, live_gateway)
+    await exchange(came_back, "القائمة")
+    for job_id in (closed_job, came_back_job):
+        result = await finished(run_now(live_gateway, job_id))
+        assert result.startswith("answered, closed or left meanwhile")
+    await closed.quiet()
+    await came_back.quiet()
 
 
 # -- 3. wishes in words -------------------------------------------------------------------------
