@@ -89,14 +89,14 @@ class Handoffs:
             state = (conversation.state if conversation is not None else None) or {}
             if state.get("handoff") != handoff.id:
                 return None
-            # The hand-off's own announcement is saved at the moment it opens; anything later
-            # is an answer (or this reminder, sent already).
+            # The hand-off's own announcement is saved with the very moment it opens; anything
+            # later is an answer (or this reminder, sent already).
             answered = session.scalar(
                 select(Message.id)
                 .where(
                     Message.conversation_id == conversation_id,
                     Message.direction == "out",
-                    Message.created_at > handoff.opened_at + _SAME_MOMENT,
+                    Message.created_at > handoff.opened_at,
                 )
                 .limit(1)
             )
