@@ -58,6 +58,14 @@ def _local_today(turn: Turn) -> date:
     return turn.now.astimezone(turn.profile.tz).date()
 
 
+def _keep_note(draft: dict[str, Any], field: MediaField, text: str) -> None:
+    """Add what was typed at a documents question to the request's note for it."""
+    key = field.id + NOTE_SUFFIX
+    note = text.strip()
+    if note:
+        draft["answers"][key] = "\n".join(filter(None, [draft["answers"].get(key), note]))
+
+
 class SupportRequestFlow(Flow):
     name = NAME
 
@@ -253,6 +261,7 @@ class SupportRequestFlow(Flow):
                 reference(turn.message_id, position, media)
                 for position, media in enumerate(turn.message.media)
             )
+            _keep_note(draft, field, turn.message.text)  # a caption is kept too
             if len(files) < field.max_files:
                 turn.say(
                     t.ngettext(
@@ -275,9 +284,7 @@ class SupportRequestFlow(Flow):
             return
         # Anything else typed here is something the applicant wants us to know: it is kept
         # with the request (staff read it) rather than dropped.
-        key = field.id + NOTE_SUFFIX
-        note = turn.message.text.strip()
-        draft["answers"][key] = "\n".join(filter(None, [draft["answers"].get(key), note]))
+        _keep_note(draft, field, turn.message.text)
         turn.say(
             t.gettext(
                 N_(

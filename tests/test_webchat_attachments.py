@@ -65,7 +65,7 @@ async def test_a_photo_sent_on_the_web_chat_is_stored_with_the_request(
     status, uploaded = await upload(http, live_gateway, chat.session, PNG, "image/png")
     assert status == 201
     attachment = {**uploaded, "filename": "هوية.png"}
-    body = {"session": chat.session, "text": "", "client_id": "photo-1"}
+    body = {"session": chat.session, "text": "هذه صورة الهوية", "client_id": "photo-1"}
     async with http.post(
         f"{live_gateway.url}/chat/api/messages", json={**body, "attachments": [attachment]}
     ) as sent:
@@ -74,6 +74,7 @@ async def test_a_photo_sent_on_the_web_chat_is_stored_with_the_request(
     assert received == "وصل ملف واحد. أرسل المزيد، أو اكتب «تم»."
     (summary,) = await exchange(chat, "تم")
     assert "• صور المستندات (الهوية، سجل الأسرة، ما يثبت الدخل): ملف واحد" in summary
+    assert "ملاحظتك: هذه صورة الهوية" in summary  # the caption is kept, not dropped
     await exchange(chat, "1")
     await exchange(chat, "أقر", replies=2)
     with database(live_gateway.database_url) as db:
