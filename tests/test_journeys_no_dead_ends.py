@@ -342,6 +342,9 @@ async def test_names_and_dates_are_refused_or_understood_truthfully(
         await exchange(chat, answer)
     (summary,) = await exchange(chat, "لا")  # no documents: the step moves on
     assert "12 جمادى الأولى 1410 هـ (10 ديسمبر 1989 م)" in summary
+    await exchange(chat, "1")
+    receipt, _updates = await exchange(chat, "أكيد", replies=2)  # "sure" accepts
+    assert receipt.startswith("تم استلام طلبك")
 
     english = await new_chat(http, live_gateway, "hello")
     await exchange(english, "Apply for support", replies=2)
