@@ -67,6 +67,10 @@ class OpenHandoff:
     domain: str
     officer_email: str
     reason: str
+    # If nobody has answered by `remind_at`, the beneficiary is sent `reminder` (in their
+    # language) saying what happens next; the application schedules it once the turn is saved.
+    remind_at: datetime | None = None
+    reminder: str | None = None
 
 
 @dataclass(frozen=True)

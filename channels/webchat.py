@@ -4,21 +4,30 @@ The browser holds a session token signed by the server, posts messages to
 `POST /chat/api/messages`, and long-polls `GET /chat/api/messages` for replies. The worker
 delivers replies by appending them to a per-session Redis stream, so any web process can
 answer the poll (web processes scale horizontally).
+
+A file (a photo or PDF of a document) goes up first, on its own, to `POST /chat/api/uploads`:
+the file arrives with the request, so it is stored at once (under var/media, as the worker
+stores the other channels' files) and the answer is a token signed for that session; the
+message that carries it names the token, and is recorded and routed like any other, its
+attachment already stored.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import re
 import secrets
 import uuid
+from pathlib import Path
 from typing import Any, ClassVar
 
 from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.models import AddressKind, InboundMessage, OutboundMessage
+from bot.media import MAX_BYTES, MediaTooLargeError
+from bot.models import AddressKind, InboundMessage, Media, OutboundMessage
 from channels.base import (
     Capabilities,
     Channel,
@@ -35,6 +44,14 @@ MAX_TEXT = 4096
 STREAM_MAXLEN = 500
 STREAM_TTL_SECONDS = 30 * 24 * 3600
 MAX_WAIT_SECONDS = 25.0
+UPLOAD_PATH = "/chat/api/uploads"
+# What the page lets a visitor attach: document photos and scans (the form checks again).
+UPLOAD_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "application/pdf"})
+MAX_ATTACHMENTS = 5
+MAX_FILENAME = 200
+# A stored file's name is the SHA-256 of its content and an extension (bot/media.py).
+_STORED_NAME = re.compile(r"[0-9a-f]{64}\.[a-z0-9]{1,8}")
+_UPLOAD_CHUNK = 64 * 1024
 
 
 def _stream_key(session_id: str) -> str:
@@ -76,6 +93,67 @@ class WebChatChannel(Channel):
             return None
         return raw
 
+    # -- uploads ----------------------------------------------------------------------------
+    def extra_routes(self) -> list[web.AbstractRouteDef]:
+        return [web.post(UPLOAD_PATH, self._upload)]
+
+    def _upload_signature(self, session: str, name: str, content_type: str) -> str:
+        return self.context.cipher.lookup_hash(f"webchat-upload:{session}:{name}:{content_type}")[
+            :32
+        ]
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """Store one file sent as the request's body (`?session=` names the conversation)."""
+        session = self.session_id(request.query.get("session", ""))
+        if session is None:
+            return web.json_response({"error": "unknown session"}, status=403)
+        content_type = request.content_type.lower()
+        if content_type not in UPLOAD_TYPES:
+            return web.json_response(
+                {"error": f"only {', '.join(sorted(UPLOAD_TYPES))} can be sent"}, status=415
+            )
+        data = bytearray()
+        async for chunk in request.content.iter_chunked(_UPLOAD_CHUNK):
+            data.extend(chunk)
+            if len(data) > MAX_BYTES:
+                return web.json_response({"error": "the file is too large"}, status=413)
+        if not data:
+            return web.json_response({"error": "empty file"}, status=400)
+        try:
+            stored = await self.context.media.save(bytes(data), content_type)
+        except MediaTooLargeError:
+            return web.json_response({"error": "the file is too large"}, status=413)
+        name = Path(stored.stored_path or "").name
+        token = f"{name}.{self._upload_signature(session, name, content_type)}"
+        return web.json_response({"upload": token, "content_type": content_type}, status=201)
+
+    def _attachments(self, session: str, items: Any) -> tuple[Media, ...]:
+        """The stored files a message names by their upload tokens (signed for this session)."""
+        if items is None:
+            return ()
+        if not isinstance(items, list) or len(items) > MAX_ATTACHMENTS:
+            raise ValueError(f"attachments must be a list of at most {MAX_ATTACHMENTS}")
+        media: list[Media] = []
+        for item in items:
+            if not isinstance(item, dict):
+                raise ValueError("each attachment must be an object")
+            token, content_type = item.get("upload"), item.get("content_type")
+            filename = item.get("filename")
+            if not isinstance(token, str) or not isinstance(content_type, str):
+                raise ValueError("each attachment needs its upload token and content type")
+            name, _, signature = token.rpartition(".")
+            if not _STORED_NAME.fullmatch(name) or not hmac.compare_digest(
+                signature, self._upload_signature(session, name, content_type)
+            ):
+                raise ValueError("unknown upload")
+            if filename is not None and (
+                not isinstance(filename, str) or len(filename) > MAX_FILENAME
+            ):
+                raise ValueError("filename must be a short string")
+            path = self.context.media.root / name[:2] / name
+            media.append(Media(content_type=content_type, filename=filename, stored_path=str(path)))
+        return tuple(media)
+
     # -- inbound ----------------------------------------------------------------------------
     async def verify(self, request: WebhookRequest) -> bool:
         try:
@@ -104,7 +182,8 @@ class WebChatChannel(Channel):
             raise ValueError("button_id must be a short string")
         if not isinstance(client_id, str) or len(client_id) > 64:
             raise ValueError("client_id must be a short string")
-        if not text.strip() and button_id is None:
+        media = self._attachments(session, data.get("attachments"))
+        if not text.strip() and button_id is None and not media:
             raise ValueError("empty message")
         return [
             InboundMessage(
@@ -115,6 +194,7 @@ class WebChatChannel(Channel):
                 provider_id=f"{session}:{client_id}",
                 text=text.strip(),
                 button_id=button_id,
+                media=media,
             )
         ]
 

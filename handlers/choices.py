@@ -11,9 +11,9 @@ from bot.text import normalize_for_matching, parse_int
 from handlers.base import Turn
 
 # Translators: comma-separated words meaning "yes" (accept, agree).
-YES_WORDS = N_("yes, y, ok, okay, agree, i agree, confirm, i confirm")
+YES_WORDS = N_("yes, y, yeah, yep, sure, ok, okay, agree, i agree, confirm, i confirm")
 # Translators: comma-separated words meaning "no".
-NO_WORDS = N_("no, n, disagree")
+NO_WORDS = N_("no, n, no thanks, no thank you, disagree")
 # Translators: comma-separated words that abandon the current form.
 CANCEL_WORDS = N_("cancel, exit")
 # Translators: comma-separated words that go back to the previous question.

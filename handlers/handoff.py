@@ -1,25 +1,57 @@
 """Talk to staff: the conversation goes to the contact officer of its domain (the policies'
 "one contact officer per domain"), and the bot stays quiet — opt-out words still work — until
-staff close it."""
+staff close it, or until the beneficiary writes a menu word to come back to the bot (told so
+when the hand-off starts): the hand-off then stays open for staff, who see everything. If
+nobody has answered within the profile's response time (counted from the next opening when it
+starts outside working hours), the beneficiary is told what happens next (worker/handoff.py)
+rather than left in silence."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from bot.effects import OpenHandoff
 from bot.i18n import N_
+from bot.profile import Profile
 from handlers.base import Flow, Handler, Turn
+from handlers.choices import CANCEL_WORDS, said
+from handlers.menu import MENU_WORDS, show_menu
 
 REQUESTED, MISUNDERSTOOD, FROM_FORM = "requested", "misunderstood", "form"
+
+
+def answer_due(profile: Profile, now: datetime) -> datetime:
+    """When staff should have answered a hand-off opened at `now`: the profile's response
+    time, counted from now while open, or from the next opening outside working hours."""
+    start = profile.next_opening(now) or now
+    return start + timedelta(hours=profile.sla.handoff_response_hours)
 
 
 async def hand_off(turn: Turn, reason: str, domain_id: str | None = None) -> None:
     """Open a hand-off to the domain's officer and tell the beneficiary when to expect them."""
     profile = turn.profile
     domain = (profile.get_domain(domain_id) if domain_id else None) or profile.default_domain()
+    t = turn.t
+    reminder = t.gettext(
+        N_(
+            "We are sorry for the wait: our officer has not been able to answer you yet. Your "
+            "conversation is still with them, and they will answer you here as soon as they "
+            "can. If your matter is urgent, you can call us on {phone}. To go back to the "
+            "automatic service, write “menu”."
+        )
+    ).format(phone=profile.contact.phone)
     # Saved with the turn, which then names the hand-off in `state.handoff`.
-    turn.effect(OpenHandoff(domain.id, domain.officer.email, reason))
+    turn.effect(
+        OpenHandoff(
+            domain.id,
+            domain.officer.email,
+            reason,
+            remind_at=answer_due(profile, turn.now),
+            reminder=reminder,
+        )
+    )
     turn.state.enter(None)
     turn.state.misunderstood = 0
-    t = turn.t
     area, officer = domain.label.get(t.language), domain.officer.name  # named, as the profile does
     if profile.is_open(turn.now):
         hours = profile.sla.handoff_response_hours
@@ -43,7 +75,13 @@ async def hand_off(turn: Turn, reason: str, domain_id: str | None = None) -> Non
             area=area,
             opening=t.format_datetime(opening, profile.timezone) if opening else "",
         )
-    turn.say(text)
+    way_back = t.gettext(
+        N_(
+            "To come back to the automatic service at any time, write “menu”; your "
+            "conversation stays open for our officer."
+        )
+    )
+    turn.say(f"{text}\n{way_back}")
 
 
 class HandoffFlow(Flow):
@@ -60,13 +98,27 @@ class HandoffFlow(Flow):
 
 class StaffHasConversation(Handler):
     """While staff hold the conversation the bot says nothing; the messages are recorded for
-    them. Once staff close the hand-off, the turn passes on as usual."""
+    them. A menu word (or "cancel") brings the beneficiary back to the bot, leaving the
+    hand-off open for staff. Once staff close the hand-off, the turn passes on as usual."""
 
     def check(self, turn: Turn) -> bool:
         return turn.state.handoff is not None
 
     async def handle(self, turn: Turn) -> bool | None:
-        if turn.state.handoff is not None and await turn.records.handoff_open(turn.state.handoff):
-            return None
-        turn.state.handoff = None
-        return False
+        if turn.state.handoff is None or not await turn.records.handoff_open(turn.state.handoff):
+            turn.state.handoff = None
+            return False
+        if said(turn, MENU_WORDS) or said(turn, CANCEL_WORDS):
+            turn.state.handoff = None
+            turn.state.enter(None)
+            turn.state.misunderstood = 0
+            show_menu(
+                turn,
+                turn.t.gettext(
+                    N_(
+                        "You are back with the automatic service. Your conversation with our "
+                        "officer stays open, and they can still answer you here."
+                    )
+                ),
+            )
+        return None

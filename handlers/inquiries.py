@@ -1,8 +1,9 @@
 """Inquiries: free-text questions answered from the association's own FAQ.
 
 A clear match gets its answer, a near one "did you mean" with up to three choices, and
-nothing good enough an honest "I don't know" with the offer of staff; two misunderstandings
-in a row hand the conversation to staff (the policy: never a dead end).
+nothing good enough an honest "I don't know" with the offer of staff; after two
+misunderstandings in a row the bot offers a person and the menu (the policy: never a dead
+end) — it never hands the conversation over unasked, which would silence the bot.
 """
 
 from __future__ import annotations
@@ -11,12 +12,30 @@ from bot.faq import FaqIndex
 from bot.i18n import N_
 from bot.models import Button
 from handlers.base import Flow, Turn
-from handlers.handoff import MISUNDERSTOOD, REQUESTED, hand_off
+from handlers.choices import choose
+from handlers.handoff import REQUESTED, hand_off
+from handlers.menu import intended_entry, show_menu
 
 NAME = "inquiries"
 TOPIC_PREFIX, ENTRY_PREFIX = "faq-topic:", "faq:"
 STAFF = "handoff:ask"
-MISUNDERSTANDINGS_BEFORE_HANDOFF = 2
+MISUNDERSTANDINGS_BEFORE_OFFER = 2
+# The buttons last offered, kept in the conversation's data: on SMS and email they are a
+# numbered list, and a typed number (or title) chooses as a press does.
+OFFERED = "offered"
+
+
+def _offer(turn: Turn, text: str, buttons: list[Button]) -> None:
+    turn.say(text, buttons)
+    turn.state.data[OFFERED] = [[button.id, button.title] for button in buttons]
+
+
+def _typed_choice(turn: Turn) -> str:
+    """The button pressed, or the offered one whose number or title was typed ("" if none)."""
+    if turn.message.button_id:
+        return turn.message.button_id
+    offered = [Button(id_, title) for id_, title in turn.state.data.get(OFFERED) or []]
+    return choose(turn, offered) or ""
 
 
 def _question_title(turn: Turn, entry_id: str) -> str:
@@ -46,7 +65,10 @@ async def understand(turn: Turn, index: FaqIndex) -> bool:
         return _answer(turn, result.matches[0].entry_id)
     if result.kind == "suggest":
         turn.state.misunderstood = 0
-        turn.say(
+        if turn.state.flow != NAME:  # asked at the menu: the choice is this journey's
+            turn.state.enter(NAME)
+        _offer(
+            turn,
             turn.t.gettext(N_("Did you mean one of these?")),
             [
                 Button(ENTRY_PREFIX + match.entry_id, _question_title(turn, match.entry_id))
@@ -58,13 +80,26 @@ async def understand(turn: Turn, index: FaqIndex) -> bool:
 
 
 async def not_understood(turn: Turn) -> bool:
-    """Count a misunderstanding; on the second in a row, hand over to staff (True)."""
+    """Count a misunderstanding; on the second in a row, offer a person and the menu (True).
+
+    Only an offer: the beneficiary chooses "Talk to staff" if they want one, and otherwise
+    goes on with the bot.
+    """
     turn.state.misunderstood += 1
-    if turn.state.misunderstood >= MISUNDERSTANDINGS_BEFORE_HANDOFF:
-        turn.say(turn.t.gettext(N_("I am sorry I could not help. Let me bring in a colleague.")))
-        await hand_off(turn, MISUNDERSTOOD)
-        return True
-    return False
+    if turn.state.misunderstood < MISUNDERSTANDINGS_BEFORE_OFFER:
+        return False
+    turn.state.misunderstood = 0
+    turn.state.enter(None)
+    show_menu(
+        turn,
+        turn.t.gettext(
+            N_(
+                "I am sorry I could not help with that. If you wish, one of our staff can "
+                "answer you: choose “Talk to staff” below."
+            )
+        ),
+    )
+    return True
 
 
 class InquiriesFlow(Flow):
@@ -73,9 +108,14 @@ class InquiriesFlow(Flow):
     def __init__(self, index: FaqIndex) -> None:
         self.index = index
 
+    def check(self, turn: Turn) -> bool:
+        """A wish said in words ("I want to complain") goes to the menu, which starts it."""
+        return turn.message.button_id is not None or intended_entry(turn) is None
+
     async def start(self, turn: Turn) -> None:
         t = turn.t
-        turn.say(
+        _offer(
+            turn,
             t.gettext(N_("Write your question in your own words, or choose a topic:")),
             [
                 Button(TOPIC_PREFIX + topic.id, topic.title.get(t.language))
@@ -84,14 +124,15 @@ class InquiriesFlow(Flow):
         )
 
     async def handle(self, turn: Turn) -> None:
-        button = turn.message.button_id or ""
+        button = _typed_choice(turn)
         if button == STAFF:
             await hand_off(turn, REQUESTED)
             return
         if button.startswith(TOPIC_PREFIX):
             topic = turn.profile.get_faq_topic(button.removeprefix(TOPIC_PREFIX))
             if topic is not None:
-                turn.say(
+                _offer(
+                    turn,
                     topic.title.get(turn.t.language),
                     [
                         Button(ENTRY_PREFIX + e.id, _question_title(turn, e.id))
@@ -105,7 +146,8 @@ class InquiriesFlow(Flow):
             return
         if await not_understood(turn):
             return
-        turn.say(
+        _offer(
+            turn,
             turn.t.gettext(
                 N_(
                     "I do not know the answer to that yet. Try other words, or talk to a member "

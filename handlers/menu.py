@@ -1,7 +1,8 @@
 """Greeting and main menu: the entry to every journey, and the answer when nothing else fits.
 
 Every menu answers to its button, its number and a typed word (DESIGN.md), and an unclear
-message is never a dead end: the menu comes back with it.
+message is never a dead end: the menu comes back with it. A wish said in words ("I want to
+apply for help", "where is my request") starts its journey as the menu choice would.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from bot.i18n import GREETING_WORDS, LANGUAGES, Translator, keywords, translator
 from bot.models import Button
 from bot.text import normalize_for_matching, parse_int
 from handlers.base import N_, Flow, Handler, Turn
+from handlers.choices import BACK_WORDS, CANCEL_WORDS, said
 
 MENU_PREFIX = "menu:"
 LANGUAGE_PREFIX = "lang:"
@@ -26,6 +28,8 @@ class MenuEntry:
     title: str
     words: str
     flow: str
+    # Phrases that, inside a short message, say the wish this journey answers.
+    phrases: str = ""
 
 
 MAIN_MENU: tuple[MenuEntry, ...] = (
@@ -40,24 +44,40 @@ MAIN_MENU: tuple[MenuEntry, ...] = (
         N_("Apply for support"),
         N_("support, apply, support request, aid, assistance"),
         "support_request",
+        N_(
+            "apply for support, apply for aid, apply for help, request support, request help, "
+            "submit a request, new request, want to apply, need help, need support, need aid"
+        ),
     ),
     MenuEntry(
         "status",
         N_("Request status"),
         N_("status, request status, my request, track"),
         "request_status",
+        N_(
+            "where is my request, my request status, status of my request, check my request, "
+            "track my request, follow up my request, what happened to my request"
+        ),
     ),
     MenuEntry(
         "complaint",
         N_("Complaint or suggestion"),
         N_("complaint, complain, suggestion, feedback"),
         "complaint",
+        N_(
+            "make a complaint, file a complaint, want to complain, complain about, "
+            "have a complaint, have a suggestion"
+        ),
     ),
     MenuEntry(
         "staff",
         N_("Talk to staff"),
         N_("staff, employee, agent, human, talk to staff"),
         "handoff",
+        N_(
+            "talk to a person, talk to someone, speak to someone, speak to a person, real "
+            "person, customer service, talk to an employee, call me"
+        ),
     ),
     MenuEntry(
         "updates",
@@ -70,6 +90,7 @@ MAIN_MENU: tuple[MenuEntry, ...] = (
         N_("Privacy and my data"),
         N_("privacy, my data, data"),
         "privacy",
+        N_("my data, my personal data, delete my data, what you hold about me, my information"),
     ),
 )
 
@@ -106,6 +127,45 @@ def chosen_button(turn: Turn) -> str | None:
         ):
             return MENU_PREFIX + entry.key
     return None
+
+
+# Translators: comma-separated words that make a message a question for the FAQ rather than
+# a wish to start a journey ("what are the conditions to apply" is not "I want to apply").
+INFORMATION_WORDS = N_(
+    "conditions, requirements, required, documents, papers, eligible, eligibility, how long, "
+    "how much, when"
+)
+# A wish is said in a few words; a longer message is a question for the FAQ.
+MAX_WISH_WORDS = 8
+
+
+def _contains(words: list[str], phrase: tuple[str, ...]) -> bool:
+    size = len(phrase)
+    return any(tuple(words[i : i + size]) == phrase for i in range(len(words) - size + 1))
+
+
+def intended_entry(turn: Turn) -> MenuEntry | None:
+    """The journey a short message asks for in words ("I want to apply for help"), or None.
+
+    The longest phrase found wins (ties go to the menu's order); a message that asks about
+    conditions, documents or time is a question, left to the FAQ.
+    """
+    words = turn.text.split()
+    if not words or len(words) > MAX_WISH_WORDS:
+        return None
+    information = keywords(INFORMATION_WORDS)
+    if any(_contains(words, tuple(word.split())) for word in information):
+        return None
+    best: tuple[int, MenuEntry] | None = None
+    for entry in MAIN_MENU:
+        # The menu words of two or more words count as phrases too ("request status").
+        candidates = keywords(entry.phrases) if entry.phrases else frozenset()
+        candidates |= {word for word in keywords(entry.words) if " " in word}
+        for candidate in candidates:
+            phrase = tuple(candidate.split())
+            if (best is None or len(phrase) > best[0]) and _contains(words, phrase):
+                best = (len(phrase), entry)
+    return best[1] if best else None
 
 
 def show_menu(turn: Turn, lead: str | None = None) -> None:
@@ -166,16 +226,27 @@ class MenuHandler(Handler):
         self.free_text = free_text
 
     async def handle(self, turn: Turn) -> None:
+        choice = chosen_button(turn)
+        wish = intended_entry(turn) if choice is None else None
         if (
             turn.text in keywords(GREETING_WORDS)
             or turn.text in keywords(SALAM_WORDS)
-            or (not turn.state.greeted and chosen_button(turn) is None)
+            or (not turn.state.greeted and choice is None and wish is None)
         ):
             greet(turn)
             return
+        if not turn.state.greeted and wish is not None:  # a first message says its wish
+            name = turn.profile.name.get(turn.t.language)
+            turn.say(turn.t.gettext(N_("Welcome to {name}!")).format(name=name))
         turn.state.greeted = True
-        choice = chosen_button(turn)
+        if wish is not None:
+            choice = MENU_PREFIX + wish.key
         if choice is None:
+            if said(turn, CANCEL_WORDS) or said(turn, BACK_WORDS):
+                # Nothing to cancel at the menu: not a misunderstanding either.
+                turn.state.enter(None)
+                show_menu(turn)
+                return
             if self.free_text is not None and await self.free_text(turn):
                 return
             show_menu(turn, turn.t.gettext(N_("Sorry, I did not understand your message.")))

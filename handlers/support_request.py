@@ -17,12 +17,12 @@ from bot.fields import ChoiceField, FormField, Invalid, MediaField
 from bot.i18n import N_
 from bot.models import Button
 from bot.storage.attachments import reference
-from bot.storage.reads import OpenRequest
 from bot.storage.references import REQUEST_PREFIX, new_reference
 from handlers.base import Flow, Turn
 from handlers.choices import (
     BACK_WORDS,
     CANCEL_WORDS,
+    NO_WORDS,
     SKIP_WORDS,
     STAFF_WORDS,
     YES,
@@ -31,29 +31,40 @@ from handlers.choices import (
     yes_no,
 )
 from handlers.consent import offer_updates_once
+from handlers.form_choices import (
+    ATTEST,
+    CANCEL,
+    CONTINUE,
+    CONTINUE_WORDS,
+    DONE_WORDS,
+    EDIT,
+    EDIT_WORDS,
+    NOTE_SUFFIX,
+    RESTART,
+    SUBMIT,
+    SUBMIT_WORDS,
+    attestation_buttons,
+    resume_buttons,
+    summary_buttons,
+)
 from handlers.handoff import FROM_FORM, hand_off
 from handlers.menu import show_menu
+from handlers.open_request import tell_already_open
 
 NAME = "support_request"
 OPTION_PREFIX = "opt:"
-CONTINUE, RESTART = "draft:continue", "draft:restart"
-SUBMIT, EDIT, CANCEL = "form:submit", "form:edit", "form:cancel"
-ATTEST = "form:attest"
-# Translators: comma-separated words that finish sending attachments.
-DONE_WORDS = N_("done, finished, that's all")
-# To the contact who filed the open request for this ID, and to anyone else (no reference).
-ALREADY_OPEN = N_(
-    "There is already an open request for this national ID, number {reference}. "
-    "Only one open request is allowed; you can follow it with “Request status”."
-)
-ID_CANNOT_BE_USED = N_(
-    "This national ID cannot be used for a new request. If you think this is a mistake, or "
-    "you need help, our staff will gladly look into it with you: choose “Talk to staff”."
-)
 
 
 def _local_today(turn: Turn) -> date:
     return turn.now.astimezone(turn.profile.tz).date()
+
+
+def _keep_note(draft: dict[str, Any], field: MediaField, text: str) -> None:
+    """Add what was typed at a documents question to the request's note for it."""
+    key = field.id + NOTE_SUFFIX
+    note = text.strip()
+    if note:
+        draft["answers"][key] = "\n".join(filter(None, [draft["answers"].get(key), note]))
 
 
 class SupportRequestFlow(Flow):
@@ -75,10 +86,7 @@ class SupportRequestFlow(Flow):
                 turn.t.gettext(
                     N_("You have an unfinished application started on {date}. Continue it?")
                 ).format(date=turn.t.format_date(started.astimezone(turn.profile.tz).date())),
-                [
-                    Button(CONTINUE, turn.t.gettext(N_("Continue"))),
-                    Button(RESTART, turn.t.gettext(N_("Start again"))),
-                ],
+                resume_buttons(turn),
             )
             return
         self._new_draft(turn)
@@ -127,7 +135,9 @@ class SupportRequestFlow(Flow):
             await hand_off(turn, FROM_FORM, self._domain(turn, draft))
             return
         if turn.state.step == "resume":
-            choice = choose(turn, [Button(CONTINUE, ""), Button(RESTART, "")])
+            choice = choose(turn, resume_buttons(turn))
+            if choice is None and said(turn, CONTINUE_WORDS):
+                choice = CONTINUE
             if choice == RESTART:
                 turn.state.drafts.pop(NAME, None)
                 await self.start(turn)
@@ -174,6 +184,8 @@ class SupportRequestFlow(Flow):
         return turn.profile.support_form.fields[draft["index"]]
 
     def _ask_current(self, turn: Turn, draft: dict[str, Any]) -> None:
+        if draft["stage"] == "pick_edit":  # resumed: the summary first, then its options
+            draft["stage"] = "summary"
         {
             "field": self._ask,
             "summary": self._show_summary,
@@ -237,7 +249,7 @@ class SupportRequestFlow(Flow):
         if field.kind == "national_id":
             existing = await turn.records.open_request(result.value, turn.contact_id)
             if existing is not None:
-                self._already_open(turn, existing)
+                tell_already_open(turn, existing, NAME)
                 return
         await self._next(turn, draft)
 
@@ -257,6 +269,7 @@ class SupportRequestFlow(Flow):
                 reference(turn.message_id, position, media)
                 for position, media in enumerate(turn.message.media)
             )
+            _keep_note(draft, field, turn.message.text)  # a caption is kept too
             if len(files) < field.max_files:
                 turn.say(
                     t.ngettext(
@@ -268,13 +281,26 @@ class SupportRequestFlow(Flow):
                 return
             await self._next(turn, draft)
             return
-        skipping = said(turn, SKIP_WORDS) and not field.required and not files
-        done = said(turn, DONE_WORDS) and len(files) >= max(field.min_files, 1)
-        if skipping or done:
-            await self._next(turn, draft)
+        if said(turn, DONE_WORDS) or said(turn, NO_WORDS) or said(turn, SKIP_WORDS):
+            # "No (more)", "done" and "skip" all mean: go on without further files, when the
+            # question allows it.
+            if len(files) >= field.min_files or (not field.required and not files):
+                await self._next(turn, draft)
+                return
+            result = field.validate_answer(turn.message.text, today=_local_today(turn))
+            self._ask(turn, result.render(t) if isinstance(result, Invalid) else None)
             return
-        result = field.validate_answer(turn.message.text, today=_local_today(turn))
-        self._ask(turn, result.render(t) if isinstance(result, Invalid) else None)
+        # Anything else typed here is something the applicant wants us to know: it is kept
+        # with the request (staff read it) rather than dropped.
+        _keep_note(draft, field, turn.message.text)
+        turn.say(
+            t.gettext(
+                N_(
+                    "Thank you, I have added what you wrote to your request as a note. "
+                    "Send the files now, or write “done” to go on."
+                )
+            )
+        )
 
     async def _next(self, turn: Turn, draft: dict[str, Any]) -> None:
         fields = turn.profile.support_form.fields
@@ -286,57 +312,62 @@ class SupportRequestFlow(Flow):
         draft["index"] += 1
         self._ask(turn)
 
-    def _already_open(self, turn: Turn, existing: OpenRequest) -> None:
-        """Only the contact who filed the open request is told its reference: anyone else
-        typing that ID learns nothing of it, and is offered a person instead."""
-        turn.state.drafts.pop(NAME, None)
-        turn.state.enter(None)
-        t = turn.t
-        if not existing.mine:
-            show_menu(turn, t.gettext(ID_CANNOT_BE_USED))
-            return
-        show_menu(turn, t.gettext(ALREADY_OPEN).format(reference=existing.reference))
-
     # -- summary, edits, attestation --------------------------------------------------------
     def _show_summary(self, turn: Turn) -> None:
         draft = turn.state.drafts[NAME]
         t = turn.t
         lines = [t.gettext(N_("Please review your answers:"))]
-        for number, field in enumerate(turn.profile.support_form.fields, 1):
+        # Bullets, not numbers: the options under the summary are the numbered choices.
+        for field in turn.profile.support_form.fields:
             value = field.display(
                 draft["answers"].get(field.id), t, request_types=turn.profile.request_types
             )
-            lines.append(f"{number}. {field.label.get(t.language)}: {value}")
-        turn.say(
-            "\n".join(lines),
-            [
-                Button(SUBMIT, t.gettext(N_("Confirm and submit"))),
-                Button(EDIT, t.gettext(N_("Change an answer"))),
-                Button(CANCEL, t.gettext(N_("Cancel the application"))),
-            ],
-        )
+            lines.append(f"• {field.label.get(t.language)}: {value}")
+            note = draft["answers"].get(field.id + NOTE_SUFFIX)
+            if note:
+                lines.append("  " + t.gettext(N_("Your note: {note}")).format(note=note))
+        turn.say("\n".join(lines), summary_buttons(turn))
 
     def _summary_choice(self, turn: Turn, draft: dict[str, Any]) -> None:
-        choice = choose(turn, [Button(SUBMIT, ""), Button(EDIT, ""), Button(CANCEL, "")])
-        if choice == SUBMIT or (choice is None and yes_no(turn) == YES):
+        buttons = summary_buttons(turn)
+        choice = choose(turn, buttons)
+        if choice is None:
+            if said(turn, SUBMIT_WORDS) or yes_no(turn) == YES:
+                choice = SUBMIT
+            elif said(turn, EDIT_WORDS):
+                choice = EDIT
+        if choice == SUBMIT:
             draft["stage"] = "attest"
             self._show_attestation(turn)
         elif choice == EDIT:
             draft["stage"] = "pick_edit"
-            question = N_("Which answer do you want to change? Write its number (1–{count}).")
-            turn.say(turn.t.gettext(question).format(count=len(turn.profile.support_form.fields)))
+            self._ask_which_answer(turn)
+        elif choice == CANCEL:
+            self._cancel(turn)
         else:
-            self._show_summary(turn)
+            # Only the choice again, not the whole summary (on SMS that is many segments).
+            turn.say(turn.t.gettext(N_("Please choose one of these options:")), buttons)
+
+    def _ask_which_answer(self, turn: Turn, lead: str | None = None) -> None:
+        t = turn.t
+        lines = [lead] if lead else []
+        lines.append(t.gettext(N_("Which answer do you want to change? Write its number:")))
+        lines.extend(
+            f"{number}. {field.label.get(t.language)}"
+            for number, field in enumerate(turn.profile.support_form.fields, 1)
+        )
+        turn.say("\n".join(lines))
 
     def _pick_edit(self, turn: Turn, draft: dict[str, Any]) -> None:
         fields = turn.profile.support_form.fields
         buttons = [Button(f"edit:{f.id}", f.label.get(turn.t.language)) for f in fields]
         chosen = choose(turn, buttons)
         if chosen is None:
-            turn.say(
+            self._ask_which_answer(
+                turn,
                 turn.t.gettext(N_("Please write a number from 1 to {count}.")).format(
                     count=len(fields)
-                )
+                ),
             )
             return
         draft["index"] = next(i for i, b in enumerate(buttons) if b.id == chosen)
@@ -353,14 +384,11 @@ class SupportRequestFlow(Flow):
             attestation.text.get(t.language)
             + "\n\n"
             + t.gettext(N_("Do you confirm this declaration?")),
-            [
-                Button(ATTEST, t.gettext(N_("I confirm"))),
-                Button(CANCEL, t.gettext(N_("Cancel the application"))),
-            ],
+            attestation_buttons(turn),
         )
 
     async def _attest(self, turn: Turn, draft: dict[str, Any]) -> None:
-        choice = choose(turn, [Button(ATTEST, ""), Button(CANCEL, "")])
+        choice = choose(turn, attestation_buttons(turn))
         if choice == CANCEL:
             self._cancel(turn)
             return
@@ -387,7 +415,7 @@ class SupportRequestFlow(Flow):
         )
         existing = await turn.records.open_request(national_id, turn.contact_id)
         if existing is not None:  # filed meanwhile, from another contact
-            self._already_open(turn, existing)
+            tell_already_open(turn, existing, NAME)
             return
         days = profile.sla.request_decision_days
         request = FileRequest(

@@ -370,7 +370,7 @@ def test_a_whole_support_request_by_email(
             assert question.text.startswith(f"السؤال {number} من 11"), question.text
     (summary,) = say("تخطي")
     assert summary.text.startswith("يُرجى مراجعة إجاباتك:")
-    assert f"2. رقم الهوية الوطنية أو الإقامة: {national_id(7001)}" in summary.text
+    assert f"• رقم الهوية الوطنية أو الإقامة: {national_id(7001)}" in summary.text
     (attestation,) = say("1")
     assert attestation.text.startswith(PROFILE_DATA.support_form.attestation.text.ar)
     receipt, updates = say("أقر", replies=2)

@@ -851,7 +851,7 @@ async def test_support_request_completed_on_telegram(
     await user.send(updates.photo(update_id, user.chat, caption="الهوية"))
     (summary,) = await user.say("done")
     assert summary.startswith("يُرجى مراجعة إجاباتك:")
-    assert f"2. رقم الهوية الوطنية أو الإقامة: {nid}" in summary
+    assert f"• رقم الهوية الوطنية أو الإقامة: {nid}" in summary
     (attestation,) = await user.press("form:submit")
     assert attestation.startswith(PROFILE_DATA.support_form.attestation.text.ar)
     receipt, _updates_offer = await user.press("form:attest", 2)

@@ -965,7 +965,7 @@ async def test_a_whole_support_request_on_whatsapp(
         assert question.startswith(f"السؤال {number} من 11"), question
     (summary,) = await person.say("تخطي")
     assert summary.startswith("يُرجى مراجعة إجاباتك:")
-    assert f"2. رقم الهوية الوطنية أو الإقامة: {nid}" in summary
+    assert f"• رقم الهوية الوطنية أو الإقامة: {nid}" in summary
     (attestation,) = await person.say("1")
     assert attestation.startswith(PROFILE_DATA.support_form.attestation.text.ar)
     receipt, updates = await person.say("أقر", replies=2)

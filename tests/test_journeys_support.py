@@ -34,6 +34,11 @@ PROFILE_DATA = load_profile(PROFILE)
 REFERENCE = re.compile(r"R-\d{9}")
 
 
+def handoff_count(gateway: LiveGateway) -> int:
+    with database(gateway.database_url) as db:
+        return len(db.scalars(select(Handoff.id)).all())
+
+
 async def new_chat(http: aiohttp.ClientSession, gateway: LiveGateway, first: str) -> ChatClient:
     chat = await ChatClient(http, gateway.url).start()
     await exchange(chat, first)
@@ -107,10 +112,10 @@ async def test_support_request_in_arabic_with_every_unhappy_path(
     await exchange(chat, "نحن أسرة من خمسة أفراد ونحتاج المساعدة في دفع الإيجار الشهري.")
     (summary,) = await exchange(chat, "تخطي")
     assert summary.startswith("يُرجى مراجعة إجاباتك:")
-    assert f"2. رقم الهوية الوطنية أو الإقامة: {nid}" in summary
+    assert f"• رقم الهوية الوطنية أو الإقامة: {nid}" in summary
     assert "12 جمادى الأولى 1410 هـ (10 ديسمبر 1989 م)" in summary
     assert "3,500 ريال" in summary
-    assert "9. نوع الدعم المطلوب: المساعدة في سداد الإيجار" in summary
+    assert "• نوع الدعم المطلوب: المساعدة في سداد الإيجار" in summary
 
     # Edit the mobile number from the summary, by its number.
     (reply,) = await exchange(chat, "2")
@@ -268,7 +273,7 @@ async def test_a_half_done_form_resumes_on_another_channel(
     assert question.rstrip().split("\n\n")[-1].startswith("السؤال 3 من 11: تاريخ الميلاد")
 
 
-async def test_inquiries_answer_suggest_and_hand_off_after_two_misunderstandings(
+async def test_inquiries_answer_suggest_and_offer_staff_after_two_misunderstandings(
     http: aiohttp.ClientSession, live_gateway: LiveGateway
 ) -> None:
     chat = await new_chat(http, live_gateway, "مرحبا")
@@ -284,9 +289,17 @@ async def test_inquiries_answer_suggest_and_hand_off_after_two_misunderstandings
     (unknown,) = await exchange(chat, "كم سعر الذهب اليوم")
     assert unknown.startswith("لا أعرف إجابة هذا السؤال بعد.")
     assert [b["title"] for b in chat.transcript[-1]["buttons"]] == ["التحدث مع موظف"]
-    first, handed = await exchange(chat, "اسعار السيارات المستعملة", replies=2)
-    assert first.startswith("نعتذر لعدم قدرتنا على المساعدة")
+    # The second miss offers a person and the menu; it hands nothing over unasked.
+    handoffs_before = handoff_count(live_gateway)
+    (offer,) = await exchange(chat, "اسعار السيارات المستعملة")
+    assert offer.startswith("أعتذر لأني لم أتمكن من مساعدتك في هذا. إن رغبت، يجيبك أحد موظفينا")
+    assert "التحدث مع موظف" in [b["title"] for b in chat.transcript[-1]["buttons"]]
+    assert handoff_count(live_gateway) == handoffs_before
+    (handed,) = await exchange(chat, "التحدث مع موظف")
     assert "إلى هيفاء العمري، من فريق التواصل لدينا في مجال «علاقات المستفيدين والجودة»" in handed
+    assert handed.endswith(
+        "وللعودة إلى الخدمة الآلية في أي وقت اكتب «القائمة»، وتبقى محادثتك مفتوحة لدى المسؤول."
+    )
 
     # While staff hold the conversation the bot is quiet…
     await chat.post("مرحبا")
@@ -343,7 +356,7 @@ def test_support_request_through_the_terminal(tmp_path: Path) -> None:
     )
     result = run_chat(tmp_path, lines + "\n", "--as", "noura")
     assert result.returncode == 0, result.stderr
-    assert "1. الاسم الرباعي كما في الهوية: نورة سعد محمد الدوسري" in result.stdout
+    assert "• الاسم الرباعي كما في الهوية: نورة سعد محمد الدوسري" in result.stdout
     assert "تم استلام طلبك، ورقمه المرجعي R-" in result.stdout
     assert due_date_text("ar") in result.stdout
 
@@ -415,4 +428,7 @@ def test_every_other_journey_in_english_through_the_terminal(tmp_path: Path) -> 
     assert "This is what we hold about you:" in out
     assert "Updates: you agreed to receive them" in out
     assert "our officer for Beneficiary relations and quality" in out
-    assert out.rstrip().endswith("Your messages here will reach them.")
+    assert out.rstrip().endswith(
+        "Your messages here will reach them.\nTo come back to the automatic service at any "
+        "time, write “menu”; your conversation stays open for our officer."
+    )

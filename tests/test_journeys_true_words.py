@@ -19,7 +19,7 @@ from sqlalchemy import update
 from bot.i18n import Translator, translator
 from bot.profile import Profile
 from bot.tables import Complaint, SupportRequest
-from handlers import privacy, request_status, support_request
+from handlers import open_request, privacy, request_status, support_request
 from tests.chat_client import ChatClient
 from tests.conftest import LiveGateway
 from tests.journeys import database, due_date_text, exchange, form_answers_ar, national_id
@@ -84,7 +84,7 @@ async def test_an_open_requests_reference_is_told_only_to_whoever_filed_it(
     stranger = await new_chat(http, live_gateway, "مرحبا")
     await start_form(stranger, "فاطمة أحمد محمد الحربي")
     (refused,) = await exchange(stranger, nid)
-    assert refused.startswith(ar.gettext(support_request.ID_CANNOT_BE_USED))
+    assert refused.startswith(ar.gettext(open_request.ID_CANNOT_BE_USED))
     assert reference not in refused and not ANY_REFERENCE.search(refused)
     assert "التحدث مع موظف" in [b["title"] for b in stranger.transcript[-1]["buttons"]]
 
@@ -100,7 +100,7 @@ async def test_an_open_requests_reference_is_told_only_to_whoever_filed_it(
     # The applicant, applying again, is told their own request's number.
     await start_form(applicant, form_answers_ar(nid)[0])
     (told,) = await exchange(applicant, nid)
-    assert told.startswith(lead(ar, support_request.ALREADY_OPEN, reference=reference))
+    assert told.startswith(lead(ar, open_request.ALREADY_OPEN, reference=reference))
 
 
 async def test_my_data_lists_what_each_request_and_complaint_holds(

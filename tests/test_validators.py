@@ -36,6 +36,7 @@ from bot.fields import (
     phone,
 )
 from bot.fields import text as free_text
+from bot.fields.names import NAME_DIGITS, NAME_NOT_A_NAME
 from bot.fields.national_id import luhn_valid
 from bot.fields.phone import normalize_saudi_mobile
 from bot.i18n import translator
@@ -285,8 +286,18 @@ def test_parse_date(text: str, expected: date | None) -> None:
         ("01/01/1447", Invalid(R.DATE_FUTURE)),  # 26 June 2025
         ("31/02/1989", Invalid(R.DATE_NOT_EXISTING)),
         ("30/02/1410", Invalid(R.DATE_NOT_EXISTING)),
-        ("7/12/89", Invalid(R.DATE_FORMAT)),
+        ("7/12/89", Invalid(R.DATE_TWO_DIGIT_YEAR)),
+        ("12 مارس 89", Invalid(R.DATE_TWO_DIGIT_YEAR)),
         ("December 1989", Invalid(R.DATE_FORMAT)),
+        # Months by name, Hijri or Gregorian, in Arabic (Gulf or Levantine) or English.
+        ("12 جمادى الاولى 1410", "1989-12-10"),
+        ("١٢ جمادى الأولى ١٤١٠ هـ", "1989-12-10"),
+        ("15 مارس 1990", "1990-03-15"),
+        ("15 آذار 1990", "1990-03-15"),
+        ("15 March 1990", "1990-03-15"),
+        ("7-Dec-1989", "1989-12-07"),
+        ("15 مارس 1410", Invalid(R.DATE_CALENDARS_MIXED)),
+        ("12 رجب 1990", Invalid(R.DATE_CALENDARS_MIXED)),
         (
             "7/12/1789",
             Invalid(
@@ -490,6 +501,24 @@ def test_full_name(profile: Profile, text: str, expected: Any) -> None:
     check(form_field(profile, "full_name"), text, expected)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("١٠٠٠١٢٣٤٥٤", Invalid(NAME_DIGITS)),
+        ("أحمد 2 الحربي", Invalid(NAME_DIGITS)),
+        ("ما هي الشروط المطلوبة؟", Invalid(NAME_NOT_A_NAME)),
+        ("كيف اقدم على الدعم", Invalid(NAME_NOT_A_NAME)),
+        ("how do I apply for support", Invalid(NAME_NOT_A_NAME)),
+        ("I want to apply", Invalid(NAME_NOT_A_NAME)),
+        ("أحمد@الحربي", Invalid(NAME_NOT_A_NAME)),
+        ("عبد الرحمن بن محمد آل سعود", "عبد الرحمن بن محمد آل سعود"),
+        ("Mary-Jane O'Neil Smith", "Mary-Jane O'Neil Smith"),
+    ],
+)
+def test_full_name_is_a_name(profile: Profile, text: str, expected: Any) -> None:
+    check(form_field(profile, "full_name"), text, expected)
+
+
 def test_description_keeps_its_lines(profile: Profile) -> None:
     text = "  أرملة ولدي أربعة أطفال.\nأحتاج مساعدة في الإيجار.  "
     check(form_field(profile, "description"), text, text.strip())
@@ -567,6 +596,14 @@ WORDING = {
     "DATE_YEAR": (
         "Please check the year: write a Hijri year from {hijri_min} to {hijri_max} or "
         "a Gregorian year from {gregorian_min}, with all four digits."
+    ),
+    "DATE_TWO_DIGIT_YEAR": (
+        "Please write the year with all four digits, for example 1989, or 1410 in Hijri: two "
+        "digits could be a year of either calendar."
+    ),
+    "DATE_CALENDARS_MIXED": (
+        "The month and the year are from different calendars. Please write the whole date in "
+        "Hijri (for example 12 Jumada al-Ula 1410) or in Gregorian (for example 15 March 1990)."
     ),
     "DATE_NOT_EXISTING": "This date does not exist. Please check the day and the month.",
     "DATE_FUTURE": "The date cannot be in the future.",

@@ -8,6 +8,7 @@ from rq.serializers import JSONSerializer
 
 from worker import process, queues
 from worker.delivery import deliver as deliver_async
+from worker.handoff import remind_unanswered
 from worker.media import fetch_media as fetch_media_async
 from worker.sweep import requeue_stranded, schedule_sweep
 
@@ -43,6 +44,15 @@ def sweep() -> int:
         return len(process.run(lambda context: requeue_stranded(context, queue)))
     finally:
         schedule_sweep(queue)
+
+
+def remind_unanswered_handoff(conversation_id: int, opened_at: str, text: str) -> str:
+    """Tell a beneficiary whose hand-off nobody answered in time what happens next (scheduled
+    by the web process when the hand-off opened; worker/handoff.py)."""
+    queue = make_queue_for(get_current_job())
+    return process.run(
+        lambda context: remind_unanswered(context, queue, conversation_id, opened_at, text)
+    )
 
 
 def make_queue_for(job: Job | None) -> Queue:

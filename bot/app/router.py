@@ -18,13 +18,14 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
 from bot import metrics, whatsapp_window
 from bot.contact_lock import ContactLocks
-from bot.effects import Effect
+from bot.effects import Effect, OpenHandoff
 from bot.i18n import translator
 from bot.models import AddressKind, InboundMessage, StatusUpdate, Template, utcnow
 from bot.profile import Profile
@@ -41,6 +42,14 @@ class Outbox(Protocol):
     """Where stored replies go to be delivered (the RQ queue, or inline in `tawasul chat`)."""
 
     async def enqueue(self, message_ids: list[int]) -> None: ...
+
+
+class Reminders(Protocol):
+    """Where a hand-off's reminder is scheduled (RQ's scheduler; none in `tawasul chat`)."""
+
+    async def remind(
+        self, conversation_id: int, opened_at: datetime, at: datetime, text: str
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -61,8 +70,10 @@ class Router:
         dispatcher: Dispatcher,
         profile: Profile,
         phone_route: tuple[str, AddressKind] | None = None,
+        reminders: Reminders | None = None,
     ) -> None:
         self.store = store
+        self.reminders = reminders
         self.redis = redis
         self.outbox = outbox
         self.dispatcher = dispatcher
@@ -145,7 +156,24 @@ class Router:
             log.exception("turn of message %s not saved", record.message_id)
             _apologise(turn, before, decided_before)
             reply_ids = await self._save(record, turn)
+        await self._schedule_reminders(record, turn)
         return reply_ids, state_version(turn.now)
+
+    async def _schedule_reminders(self, record: InboundRecord, turn: Turn) -> None:
+        """Once the turn is saved: the reminder of a hand-off it opened. A reminder that
+        cannot be scheduled is logged, never a reason to handle the message again."""
+        if self.reminders is None:
+            return
+        for effect in turn.effects:
+            if isinstance(effect, OpenHandoff) and effect.remind_at and effect.reminder:
+                try:
+                    await self.reminders.remind(
+                        record.conversation_id, turn.now, effect.remind_at, effect.reminder
+                    )
+                except Exception:
+                    log.exception(
+                        "hand-off reminder of message %s not scheduled", record.message_id
+                    )
 
     async def _save(self, record: InboundRecord, turn: Turn) -> list[int]:
         """The turn's one transaction: state, effects and replies (and any message for

@@ -22,6 +22,7 @@ from bot.storage.attachments import Attachments
 from channels.webchat import WebChatChannel
 from handlers.wiring import build_dispatcher
 from worker.defaults import outbox_key
+from worker.handoff import HandoffReminders
 from worker.media import MediaFetches
 from worker.queues import QueueOutbox, make_queue
 
@@ -64,6 +65,7 @@ def create_app(
             build_dispatcher(runtime.profile),
             runtime.profile,
             phone_route(runtime),
+            HandoffReminders(queue),
         )
     intake = Intake(router, Attachments(runtime.db), media or MediaFetches(queue))
     app = web.Application(middlewares=[errors_middleware], client_max_size=1024**2)

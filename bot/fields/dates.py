@@ -13,10 +13,12 @@ from bot.fields.base import FieldBase, Invalid, Labelled, Valid
 from bot.i18n import N_, Translator
 
 __all__ = [
+    "DATE_CALENDARS_MIXED",
     "DATE_EXPIRED",
     "DATE_FORMAT",
     "DATE_FUTURE",
     "DATE_NOT_EXISTING",
+    "DATE_TWO_DIGIT_YEAR",
     "DATE_YEAR",
     "DateField",
 ]
@@ -27,6 +29,14 @@ DATE_FORMAT = N_(
 DATE_YEAR = N_(
     "Please check the year: write a Hijri year from {hijri_min} to {hijri_max}"
     " or a Gregorian year from {gregorian_min}, with all four digits."
+)
+DATE_TWO_DIGIT_YEAR = N_(
+    "Please write the year with all four digits, for example 1989, or 1410 in Hijri: two digits"
+    " could be a year of either calendar."
+)
+DATE_CALENDARS_MIXED = N_(
+    "The month and the year are from different calendars. Please write the whole date in Hijri"
+    " (for example 12 Jumada al-Ula 1410) or in Gregorian (for example 15 March 1990)."
 )
 DATE_NOT_EXISTING = N_("This date does not exist. Please check the day and the month.")
 DATE_FUTURE = N_("The date cannot be in the future.")
@@ -50,10 +60,16 @@ class DateField(FieldBase):
         self, text: str, *, today: date, request_types: Sequence[Labelled] = ()
     ) -> Valid | Invalid:
         """The Gregorian date in ISO form; each way of getting it wrong has its own sentence."""
-        parts = typed_dates.split_date(text)
+        named = typed_dates.split_named_date(text)
+        parts = (named.year, named.month, named.day) if named else typed_dates.split_date(text)
         if parts is None:
+            if typed_dates.has_two_digit_year(text):
+                return Invalid(DATE_TWO_DIGIT_YEAR)
             return Invalid(DATE_FORMAT)
         year = parts[0]
+        gregorian_year = year >= typed_dates.GREGORIAN_MIN_YEAR
+        if named and (named.calendar == "gregorian") != gregorian_year:
+            return Invalid(DATE_CALENDARS_MIXED)
         if not (
             typed_dates.HIJRI_MIN_YEAR <= year <= typed_dates.HIJRI_MAX_YEAR
             or year >= typed_dates.GREGORIAN_MIN_YEAR

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from bot.fields.base import FieldBase, Invalid, Labelled, Valid, not_below
+from bot.fields.names import check_person_name
 from bot.i18n import N_
 
 __all__ = ["TEXT_MAX", "TEXT_MIN", "TextField", "check_length"]
@@ -38,6 +39,8 @@ class TextField(FieldBase):
     kind: Literal["text"]
     min_length: int = Field(default=1, ge=0)
     max_length: int = Field(default=200, ge=1)
+    # A person's name: letters only, never a question (see bot.fields.names).
+    person_name: bool = False
 
     @field_validator("max_length")
     @classmethod
@@ -48,4 +51,7 @@ class TextField(FieldBase):
         self, text: str, *, today: date, request_types: Sequence[Labelled] = ()
     ) -> Valid | Invalid:
         """The text as written (lines kept), within the length limits."""
-        return check_length(text, self.min_length, self.max_length)
+        result = check_length(text, self.min_length, self.max_length)
+        if isinstance(result, Valid) and self.person_name:
+            return check_person_name(result.value) or result
+        return result

@@ -3,13 +3,19 @@ step) and staff close."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
 
 from bot.db import Database
 from bot.effects import CreateTask, OpenHandoff
-from bot.models import utcnow
+from bot.models import DeliveryStatus, OutboundMessage, utcnow
 from bot.storage.turn_write import TurnWrite
-from bot.tables import Handoff
+from bot.tables import Conversation, Handoff, Message
+
+# How close a hand-off's stored opening time is to the one a reminder was scheduled with
+# (databases keep different precisions).
+_SAME_MOMENT = timedelta(seconds=1)
 
 
 def open_handoff(write: TurnWrite, effect: OpenHandoff) -> None:
@@ -53,6 +59,73 @@ class Handoffs:
 
     async def close_handoff(self, handoff_id: int, closed_by: str) -> None:
         await self.db.run(self._close_handoff, handoff_id, closed_by)
+
+    async def remind_unanswered(
+        self, conversation_id: int, opened_at: datetime, text: str
+    ) -> int | None:
+        """Queue `text` to the beneficiary of the hand-off opened at `opened_at` if nobody has
+        answered it: still open, the conversation still with staff (the beneficiary did not
+        come back to the bot), and nothing sent to them since it opened. Returns the queued
+        message's id, or None when there is nothing to tell (a second run finds its own)."""
+        return await self.db.run(self._remind_unanswered, conversation_id, opened_at, text)
+
+    def _remind_unanswered(
+        self, conversation_id: int, opened_at: datetime, text: str
+    ) -> int | None:
+        with self.db.sessions.begin() as session:
+            handoff = session.scalar(
+                select(Handoff)
+                .where(Handoff.conversation_id == conversation_id)
+                .order_by(Handoff.id.desc())
+                .limit(1)
+            )
+            if (
+                handoff is None
+                or handoff.status != "open"
+                or abs(handoff.opened_at - opened_at) > _SAME_MOMENT
+            ):
+                return None
+            conversation = session.get(Conversation, conversation_id)
+            state = (conversation.state if conversation is not None else None) or {}
+            if state.get("handoff") != handoff.id:
+                return None
+            # The hand-off's own announcement is saved with the very moment it opens; anything
+            # later is an answer (or this reminder, sent already).
+            answered = session.scalar(
+                select(Message.id)
+                .where(
+                    Message.conversation_id == conversation_id,
+                    Message.direction == "out",
+                    Message.created_at > handoff.opened_at,
+                )
+                .limit(1)
+            )
+            last_in = session.scalar(
+                select(Message)
+                .where(Message.conversation_id == conversation_id, Message.direction == "in")
+                .order_by(Message.id.desc())
+                .limit(1)
+            )
+            if answered is not None or last_in is None:
+                return None
+            now = utcnow()
+            reminder = Message(
+                conversation_id=conversation_id,
+                address_id=last_in.address_id,
+                direction="out",
+                channel=last_in.channel,
+                provider_id=None,
+                body=text,
+                payload=OutboundMessage(text=text).to_json(),
+                status=DeliveryStatus.QUEUED.value,
+                error_code=None,
+                attempts=0,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(reminder)
+            session.flush()
+            return reminder.id
 
     def _close_handoff(self, handoff_id: int, closed_by: str) -> None:
         with self.db.sessions.begin() as session:

@@ -2,7 +2,10 @@
  *
  * The server's API (bot/chat_page.py, channels/webchat.py):
  *   POST chat/api/session                                          -> 201 {session}
- *   POST chat/api/messages {session, text, button_id?, client_id}  -> 202; 403 unknown session
+ *   POST chat/api/messages {session, text, button_id?, client_id, attachments?}
+ *                                                                  -> 202; 403 unknown session
+ *   POST chat/api/uploads?session=   (body: the file itself)       -> 201 {upload, content_type}
+ *        an attachment is {upload, content_type, filename}, sent with the next message
  *   GET  chat/api/messages?session=&after=&wait=                   -> {messages, cursor}
  *
  * Kept in localStorage (one conversation per browser, whatever the page language):
@@ -42,6 +45,8 @@
   const notice = document.getElementById("chat-notice");
   const form = document.getElementById("chat-form");
   const input = document.getElementById("chat-input");
+  const fileInput = document.getElementById("chat-file");
+  const attachButton = document.getElementById("chat-attach");
 
   // ------------------------------------------------------------------ storage ----------
   let memory = null; // when localStorage is unavailable (blocked, some private modes)
@@ -261,7 +266,7 @@
   }
 
   function renderVisitor(entry) {
-    const item = bubble("visitor", strings.you, entry.text);
+    const item = bubble("visitor", strings.you, entry.shown || entry.text);
     elements.set(entry, item);
     log.append(item);
     if (entry.state === "pending") setStatus(entry, "sending");
@@ -418,12 +423,13 @@
   const early = []; // written before the history was shown
 
   /** POST one message until the server has it: "sent", "rejected" (400) or "reset" (403). */
-  async function post(text, buttonId, clientId, onRetry) {
+  async function post(text, buttonId, clientId, onRetry, attachments = null) {
     let failures = 0;
     for (;;) {
       const token = state.session;
       const body = { session: token, text, client_id: clientId };
       if (buttonId) body.button_id = buttonId;
+      if (attachments) body.attachments = attachments;
       try {
         const r = await request("POST", `${API}messages`, body, 20000);
         if (r.status === 202) {
@@ -476,7 +482,13 @@
         // The press goes first, so the message is answered in the page's language.
         if ((await setLanguage(state.lang === null, retrying)) === "reset") continue;
       }
-      const outcome = await post(entry.text, entry.buttonId || null, entry.cid, retrying);
+      const outcome = await post(
+        entry.text,
+        entry.buttonId || null,
+        entry.cid,
+        retrying,
+        entry.attachments || null,
+      );
       if (outcome === "reset") continue; // resetSession gave the entry a new client id
       entry.state = outcome === "sent" ? "sent" : "failed";
       save();
@@ -539,6 +551,51 @@
     }
   });
   input.addEventListener("input", fitInput);
+
+  // ------------------------------------------------------------------ attachments ------
+  /** Upload the file (it is stored at once), then send it as a message of its own. */
+  async function attach(file) {
+    const shown = `📎 ${file.name}`;
+    let upload = null;
+    try {
+      const url = `${API}uploads?session=${encodeURIComponent(state.session)}`;
+      const response = await fetch(url, {
+        method: "POST",
+        cache: "no-store",
+        credentials: "same-origin",
+        headers: { "Content-Type": file.type || "application/octet-stream" },
+        body: file,
+      });
+      if (response.status === 201) upload = await response.json();
+    } catch {
+      upload = null;
+    }
+    if (!upload) {
+      const entry = { cid: uuid(), text: "", shown, after: null, state: "failed" };
+      renderVisitor(entry);
+      notice.textContent = strings.attach_failed;
+      notice.hidden = false;
+      return;
+    }
+    removeChoices();
+    const attachment = {
+      upload: upload.upload,
+      content_type: upload.content_type,
+      filename: file.name.slice(0, 200),
+    };
+    const entry = { cid: uuid(), text: "", shown, attachments: [attachment], after: null };
+    entry.state = "pending";
+    renderVisitor(entry);
+    if (ready) accept(entry);
+    else early.push(entry);
+  }
+
+  attachButton?.addEventListener("click", () => fileInput?.click());
+  fileInput?.addEventListener("change", () => {
+    const files = Array.from(fileInput.files || []);
+    fileInput.value = "";
+    for (const file of files) enqueue(() => attach(file));
+  });
 
   // ------------------------------------------------------------------ start ------------
   async function start() {
