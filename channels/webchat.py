@@ -23,7 +23,7 @@ import uuid
 from typing import Any, ClassVar
 
 from aiohttp import web
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.crypto import DecryptionError
@@ -99,10 +99,13 @@ class WebChatChannel(Channel):
         # whose socket timeout outlasts them (redis-py's default of 5 s would cut them off),
         # and whose pool is theirs alone and never runs dry: at most `polls_per_process`
         # block at once, so the shared client stays free for everything else.
-        self._poll_redis = Redis.from_url(
-            context.redis_url,
-            socket_timeout=MAX_WAIT_SECONDS + 10,
-            max_connections=self.polls_per_process + 5,
+        self._poll_redis = Redis(
+            connection_pool=BlockingConnectionPool.from_url(
+                context.redis_url,
+                socket_timeout=MAX_WAIT_SECONDS + 10,
+                max_connections=self.polls_per_process + 5,
+                timeout=10,
+            )
         )
         self._polling = 0
 
@@ -205,18 +208,23 @@ class WebChatChannel(Channel):
         if self._polling >= self.polls_per_process:
             read = await self._read(self.context.redis, session_id, after, None)
             return Replies(*read, retry_after=BUSY_RETRY_SECONDS)
+        self._polling += 1  # taken before any await, so no two polls take the last one
+        try:
+            return await self._long_poll(session_id, after, block)
+        finally:
+            self._polling -= 1
+
+    async def _long_poll(self, session_id: str, after: str, block: int) -> Replies:
         key = _polls_key(session_id)
         async with self.context.redis.pipeline(transaction=True) as pipe:
             pipe.incr(key)
             pipe.expire(key, POLL_COUNT_TTL_SECONDS)
             held, _ = await pipe.execute()
-        self._polling += 1
         try:
             if int(held) > self.polls_per_session:
                 raise TooManyPolls()
             return Replies(*await self._read(self._poll_redis, session_id, after, block))
         finally:
-            self._polling -= 1
             await asyncio.shield(self.context.redis.decr(key))
 
     async def _read(
