@@ -16,9 +16,13 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
+from yarl import URL
 
 from bot.crypto import Cipher
+from bot.rate_limit import Limit, RateLimiter
 from bot.tables import ContactAddress, Message
+from bot.text import repair_unicode
+from channels.webchat import valid_cursor
 from tests.chat_client import ChatClient
 from tests.conftest import LiveGateway, launch_gateway
 from tests.fakes import twilio as tw
@@ -226,6 +230,9 @@ async def test_requests_that_cost_a_traceback_get_a_4xx_and_one_line(
                 },
             ) as r:
                 statuses.append((f"poll {name}", r.status))
+        raw_url = URL(f"{feed}?session={raw}.%ED%A0%80{signature[3:]}&after=0-0", encoded=True)
+        async with http.get(raw_url) as r:
+            statuses.append(("poll raw bytes", r.status))
         for cursor in ["99999999999999999999-0", "٣-٠", "18446744073709551616-0", "-1-0"]:
             params = {"session": chat.session, "after": cursor}
             async with http.get(feed, params=params) as r:
@@ -263,3 +270,52 @@ async def test_web_chat_replies_are_not_readable_in_redis_and_expire(
         assert 0 < ttl <= 24 * 3600
     finally:
         await redis.aclose()
+
+
+# -- the pieces, on their own --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "repaired"),
+    [
+        ("سلام", "سلام"),
+        ("a\ud800b", "a\ufffdb"),
+        ("\udc00\ud800", "\ufffd\ufffd"),
+        ("\ud83d\ude00", "\U0001f600"),  # a pair written apart (CESU-8) is joined back
+        (json.loads(b'"\xed\xa0\x80x"'), "\ufffdx"),  # what the JSON reader makes of ED A0 80
+    ],
+)
+def test_repair_unicode(text: str, repaired: str) -> None:
+    assert repair_unicode(text) == repaired
+    repair_unicode(text).encode("utf-8")  # storable
+
+
+@pytest.mark.parametrize(
+    ("cursor", "valid"),
+    [
+        ("0-0", True),
+        ("1796152458735-12", True),
+        ("18446744073709551615-18446744073709551615", True),
+        ("18446744073709551616-0", False),
+        ("99999999999999999999-0", False),
+        ("٣-٠", False),
+        ("۳-۰", False),
+        ("1", False),
+        ("-1-0", False),
+        ("01-0", False),
+        ("$", False),
+    ],
+)
+def test_reply_feed_cursors(cursor: str, valid: bool) -> None:
+    assert valid_cursor(cursor) is valid
+
+
+async def test_rate_limiter_counts_per_identity_and_tells_once(redis: Redis) -> None:
+    limiter = RateLimiter(redis)
+    limit = Limit(f"test-{next(_ids)}", 3, 60)
+    verdicts = [await limiter.hit([(limit, "alice")]) for _ in range(6)]
+    assert [v.allowed for v in verdicts] == [True, True, True, False, False, False]
+    assert [v.tell_sender for v in verdicts] == [False, False, False, True, False, False]
+    assert all(1 <= v.retry_after <= 60 for v in verdicts[3:])
+    assert (await limiter.hit([(limit, "bob")])).allowed  # someone else is not held up
+    off = RateLimiter(redis, enabled=False)  # TAWASUL_RATE_LIMITS=off
+    assert (await off.hit([(limit, "alice")])).allowed
+    assert (await limiter.hit([(Limit(limit.scope, 0, 60), "alice")])).allowed  # 0 = no limit

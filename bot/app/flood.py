@@ -50,7 +50,7 @@ class HeldRouters:
     @classmethod
     def beside(cls, router: Router) -> HeldRouters:
         def held(tell: bool) -> Router:
-            return Router(
+            beside = Router(
                 router.store,
                 router.redis,
                 router.outbox,
@@ -58,6 +58,10 @@ class HeldRouters:
                 router.profile,
                 router.phone_route,
             )
+            # One queue per person across all three, so a sender's messages are still taken
+            # in the order they came, whichever router takes each.
+            beside._local_locks = router._local_locks
+            return beside
 
         return cls(held(True), held(False))
 
