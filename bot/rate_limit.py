@@ -1,6 +1,6 @@
 """Counting what one sender does, in Redis, so every web process shares the same count.
 
-A fixed window per limit (`INCR` then `EXPIRE … NX`, one round trip for all the limits one
+A fixed window per limit (`INCR` then `EXPIRE`, one round trip for all the limits one
 message is counted against): simple, cheap, and exact enough to stop a flood. The counted
 identities are keyed hashes (bot/crypto.py `lookup_hash`), never phone numbers in clear.
 """
@@ -58,7 +58,9 @@ class RateLimiter:
                 key = f"{PREFIX}:{limit.scope}:{who}:{window}"
                 keys.append(key)
                 pipe.incr(key)
-                pipe.expire(key, limit.window + 1, nx=True)
+                # Its name pins the window, so setting the TTL again on each hit is harmless
+                # (and EXPIRE … NX needs Redis 7; the embedded one is older).
+                pipe.expire(key, limit.window + 1)
             counts = (await pipe.execute())[0::2]
         over = [
             (limit, who)
