@@ -186,11 +186,29 @@ class Consent(StrictModel):
 
 
 class FaqEntry(StrictModel):
-    """One question (in several phrasings per language) and its answer."""
+    """One question (in several phrasings per language) and its answer.
+
+    `keywords` (optional, any language): words or short phrases that say this entry on their
+    own ("family card", "rent"), matched like a short question of the entry; for the words a
+    beneficiary uses that no phrasing has, beyond the shipped synonyms (bot/faq/lexicon.txt).
+    """
 
     id: Identifier
     questions: LocalizedVariants
     answer: LocalizedText
+    keywords: list[NonEmptyStr] = Field(default_factory=list, max_length=50)
+
+    @field_validator("keywords")
+    @classmethod
+    def _distinct_short_keywords(cls, keywords: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for keyword in keywords:
+            if len(keyword.split()) > 4:
+                raise ValueError(f"a keyword is a word or a short phrase (got {keyword!r})")
+            if keyword.casefold() in seen:
+                raise ValueError(f"keyword {keyword!r} is listed twice")
+            seen.add(keyword.casefold())
+        return keywords
 
 
 class FaqTopic(StrictModel):

@@ -7,10 +7,10 @@ in a row hand the conversation to staff (the policy: never a dead end).
 
 from __future__ import annotations
 
+from bot.faq import FaqIndex
 from bot.i18n import N_
 from bot.models import Button
 from handlers.base import Flow, Turn
-from handlers.faq_index import FaqIndex
 from handlers.handoff import MISUNDERSTOOD, REQUESTED, hand_off
 
 NAME = "inquiries"

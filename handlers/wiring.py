@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from bot.faq import FaqIndex
 from bot.profile import Profile
 from handlers.base import Dispatcher, Flow, Turn
 from handlers.complaint import ComplaintFlow
 from handlers.consent import UpdatesFlow
-from handlers.faq_index import FaqIndex
 from handlers.handoff import HandoffFlow, StaffHasConversation
 from handlers.inquiries import InquiriesFlow, not_understood, understand
 from handlers.language import LanguageHandler

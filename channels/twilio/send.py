@@ -1,0 +1,46 @@
+"""One Messages API request through the official client: the new message's SID, or a typed
+send error (channels/twilio/errors.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+from twilio.base.exceptions import TwilioException
+
+from channels.base import RetryableSendError
+from channels.twilio.errors import send_error
+from channels.twilio.inbound import WHATSAPP_PREFIX
+
+
+async def create_message(
+    client: Any,
+    to: str,
+    sender: str,
+    status_callback: str,
+    seconds: float,
+    fields: dict[str, Any],
+) -> str:
+    """Send `fields` to `to` from `sender` (a number, or a messaging service `MG…`), giving
+    up after `seconds` (the job itself times out later)."""
+    fields = dict(fields)
+    if sender.removeprefix(WHATSAPP_PREFIX).startswith("MG"):
+        fields["messaging_service_sid"] = sender.removeprefix(WHATSAPP_PREFIX)
+    else:
+        fields["from_"] = sender
+    try:
+        async with asyncio.timeout(seconds):
+            created = await client.messages.create_async(
+                to=to, status_callback=status_callback, **fields
+            )
+    except TwilioException as exc:
+        raise send_error(exc) from exc
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        raise RetryableSendError(f"twilio unreachable: {exc!r}", code="network") from exc
+    except ValueError as exc:  # a 2xx answer that is not JSON: a proxy in the way
+        raise RetryableSendError(f"twilio answered garbage: {exc}", code="bad-reply") from exc
+    sid = getattr(created, "sid", None)
+    if not sid:
+        raise RetryableSendError("twilio answered without a message SID", code="bad-reply")
+    return str(sid)
