@@ -370,3 +370,38 @@ def test_too_fast_shows_a_notice_and_the_message_gets_through(
     expect(notice).to_be_hidden()
     expect(bot_bubbles(page)).to_have_count(1)
     assert refused
+
+
+def test_a_message_the_server_keeps_failing_does_not_block_the_next(
+    live_gateway: LiveGateway, page: Page
+) -> None:
+    """Whatever makes the server fail one message (it answers 5xx, it is not unreachable),
+    the page gives up on it after a while and the next message goes through. The page's
+    clock is run forward through the back-off instead of waiting minutes."""
+    page.clock.install()
+    page.goto(f"{live_gateway.url}/chat")
+    expect(page.get_by_role("textbox")).to_be_editable()
+    page.wait_for_function("localStorage.getItem('tawasul.chat') !== null")
+    failed: list[str] = []
+
+    def poisoned(route: Route) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        if route.request.method == "POST" and body.get("text") == "مسموم":
+            failed.append(body["client_id"])
+            route.fulfill(status=503, content_type="application/json", body="{}")
+        else:
+            route.fallback()
+
+    page.route(re.compile(r"/chat/api/messages$"), poisoned)
+    send(page, "مسموم")
+    send(page, "مرحبا")
+    for _ in range(40):  # up to 600 s of the page's time
+        if page.locator(".msg-failed").count():
+            break
+        page.clock.run_for(15_000)  # within a request's time limit (20 s)
+        page.wait_for_timeout(150)  # real time, for the answer to come back
+    expect(page.locator(".msg-failed")).to_have_count(1)
+    expect(visitor_bubbles(page).first).to_contain_text("تعذّر إرسال هذه الرسالة")
+    assert len(failed) == 10 and len(set(failed)) == 1  # the same message, ten times
+    page.clock.resume()
+    expect(bot_bubbles(page).last).to_contain_text(NAME_AR)  # the next one was answered
