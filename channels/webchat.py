@@ -20,6 +20,7 @@ import json
 import re
 import secrets
 import uuid
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from aiohttp import web
@@ -71,14 +72,14 @@ class TooManyPolls(Exception):
     retry_after = 1
 
 
+@dataclass(frozen=True)
 class Replies:
     """A read of the reply feed: the messages, the new cursor, and, when the process had no
     long poll to spare, how long the page should wait before it polls again."""
 
-    def __init__(self, messages: list[dict[str, Any]], cursor: str, retry_after: int = 0):
-        self.messages = messages
-        self.cursor = cursor
-        self.retry_after = retry_after
+    messages: list[dict[str, Any]]
+    cursor: str
+    retry_after: int = 0
 
 
 class WebChatChannel(Channel):
