@@ -36,6 +36,35 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(None, validation_alias=_env("TAWASUL_SECRET_KEY"))
     log_level: str = Field("INFO", validation_alias=_env("TAWASUL_LOG_LEVEL"))
     queue_name: str = Field("tawasul", validation_alias=_env("TAWASUL_QUEUE"))
+    # `off` turns every rate limit off, inbound ones included (benchmarks, load tests).
+    rate_limits: str = Field("on", validation_alias=_env("TAWASUL_RATE_LIMITS"))
+    # Inbound limits (0 = no limit). One sender is one address on any channel (a phone, a
+    # Telegram chat, a web-chat session); a client is one web-chat browser's network address.
+    sender_messages_per_minute: int = Field(
+        60, ge=0, validation_alias=_env("TAWASUL_SENDER_MESSAGES_PER_MINUTE")
+    )
+    client_messages_per_minute: int = Field(
+        600, ge=0, validation_alias=_env("TAWASUL_CLIENT_MESSAGES_PER_MINUTE")
+    )
+    client_sessions_per_hour: int = Field(
+        300, ge=0, validation_alias=_env("TAWASUL_CLIENT_SESSIONS_PER_HOUR")
+    )
+    # Behind a reverse proxy every browser seems to come from the proxy: trust the last
+    # address of X-Forwarded-For instead (only when a proxy you run sets it).
+    trust_forwarded_for: bool = Field(False, validation_alias=_env("TAWASUL_TRUST_FORWARDED_FOR"))
+    # Web-chat long polls held open at once, per session and per web process; beyond them a
+    # poll is answered at once (429 for the session, an immediate read for the process).
+    polls_per_session: int = Field(2, ge=1, validation_alias=_env("TAWASUL_POLLS_PER_SESSION"))
+    polls_per_process: int = Field(200, ge=1, validation_alias=_env("TAWASUL_POLLS_PER_PROCESS"))
+    # How long the web chat keeps a conversation's replies for its page (encrypted in Redis).
+    webchat_history_hours: int = Field(
+        24, ge=1, validation_alias=_env("TAWASUL_WEBCHAT_HISTORY_HOURS")
+    )
+
+    @property
+    def limits_on(self) -> bool:
+        """Whether the rate limits apply (TAWASUL_RATE_LIMITS is not `off`)."""
+        return self.rate_limits.strip().lower() != "off"
 
     @field_validator("public_url")
     @classmethod

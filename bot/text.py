@@ -19,6 +19,7 @@ __all__ = [
     "normalize_digits",
     "normalize_for_matching",
     "parse_int",
+    "repair_unicode",
 ]
 
 # Arabic-Indic U+0660-0669 and Extended Arabic-Indic (Persian/Urdu) U+06F0-06F9 -> ASCII;
@@ -152,3 +153,18 @@ def parse_int(s: str, *, signed: bool = False) -> int | None:
     if _ASCII_INT.fullmatch(t):
         return int(t)
     return None
+
+
+def repair_unicode(s: str) -> str:
+    """The text with every lone UTF-16 surrogate replaced by U+FFFD.
+
+    JSON may carry `\\ud800` on its own, and Python's JSON reader decodes the raw bytes
+    ED A0 80 to the same: a string that cannot be encrypted, stored or sent on. Providers
+    retry a message they see refused, so it is repaired where it enters instead. A pair of
+    surrogates written apart (CESU-8) is joined back into the character it stands for.
+    """
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return s.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return s

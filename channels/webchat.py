@@ -10,22 +10,30 @@ the file arrives with the request, so it is stored at once (under var/media, as 
 stores the other channels' files) and the answer is a token signed for that session; the
 message that carries it names the token, and is recorded and routed like any other, its
 attachment already stored.
+A reply holds personal data (a form's summary: name, national ID, mobile), so it goes into
+the stream encrypted with the database's cipher, and the stream lives only as long as a
+page needs it to show the conversation again (TAWASUL_WEBCHAT_HISTORY_HOURS after the last
+reply). Long polls are bounded per session (in Redis, across web processes) and per process,
+so a crowd of them can neither take every Redis connection nor starve anyone's feed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import re
 import secrets
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from aiohttp import web
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bot.crypto import DecryptionError
 from bot.media import MAX_BYTES, MediaTooLargeError
 from bot.models import AddressKind, InboundMessage, Media, OutboundMessage
 from channels.base import (
@@ -41,8 +49,7 @@ from channels.base import (
 from channels.context import ChannelContext
 
 MAX_TEXT = 4096
-STREAM_MAXLEN = 500
-STREAM_TTL_SECONDS = 30 * 24 * 3600
+STREAM_MAXLEN = 200  # the page keeps as many of the visitor's own messages (chat.js)
 MAX_WAIT_SECONDS = 25.0
 UPLOAD_PATH = "/chat/api/uploads"
 # What the page lets a visitor attach: document photos and scans (the form checks again).
@@ -52,10 +59,42 @@ MAX_FILENAME = 200
 # A stored file's name is the SHA-256 of its content and an extension (bot/media.py).
 _STORED_NAME = re.compile(r"[0-9a-f]{64}\.[a-z0-9]{1,8}")
 _UPLOAD_CHUNK = 64 * 1024
+# A session's poll count outlives a poll cut off with its process by at most this long.
+POLL_COUNT_TTL_SECONDS = int(MAX_WAIT_SECONDS) + 15
+BUSY_RETRY_SECONDS = 2
+_STREAM_ID = re.compile(r"(0|[1-9][0-9]{0,19})-(0|[1-9][0-9]{0,19})")
+_UINT64_MAX = 2**64 - 1
 
 
 def _stream_key(session_id: str) -> str:
     return f"tawasul:webchat:{session_id}"
+
+
+def _polls_key(session_id: str) -> str:
+    return f"tawasul:webchat-polls:{session_id}"
+
+
+def valid_cursor(value: str) -> bool:
+    """A Redis stream id "ms-seq" in ASCII digits, each part within 64 bits (Redis refuses
+    more, and `str.isdigit` would let Arabic-Indic digits through)."""
+    match = _STREAM_ID.fullmatch(value)
+    return match is not None and all(int(part) <= _UINT64_MAX for part in match.groups())
+
+
+class TooManyPolls(Exception):
+    """This session already holds as many long polls open as it may."""
+
+    retry_after = 1
+
+
+@dataclass(frozen=True)
+class Replies:
+    """A read of the reply feed: the messages, the new cursor, and, when the process had no
+    long poll to spare, how long the page should wait before it polls again."""
+
+    messages: list[dict[str, Any]]
+    cursor: str
+    retry_after: int = 0
 
 
 class WebChatChannel(Channel):
@@ -68,9 +107,23 @@ class WebChatChannel(Channel):
 
     def __init__(self, context: ChannelContext, settings: ChannelSettings | None = None) -> None:
         self.context = context  # nothing to set: the web chat is always on
+        gateway = context.settings
+        self.polls_per_session = gateway.polls_per_session
+        self.polls_per_process = gateway.polls_per_process
+        self.history_seconds = gateway.webchat_history_hours * 3600
         # Long polls block in Redis for up to MAX_WAIT_SECONDS: they get their own client,
-        # whose socket timeout outlasts them (redis-py's default of 5 s would cut them off).
-        self._poll_redis = Redis.from_url(context.redis_url, socket_timeout=MAX_WAIT_SECONDS + 10)
+        # whose socket timeout outlasts them (redis-py's default of 5 s would cut them off),
+        # and whose pool is theirs alone and never runs dry: at most `polls_per_process`
+        # block at once, so the shared client stays free for everything else.
+        self._poll_redis = Redis(
+            connection_pool=BlockingConnectionPool.from_url(
+                context.redis_url,
+                socket_timeout=MAX_WAIT_SECONDS + 10,
+                max_connections=self.polls_per_process + 5,
+                timeout=10,
+            )
+        )
+        self._polling = 0
 
     async def close(self) -> None:
         await self._poll_redis.aclose()
@@ -87,7 +140,7 @@ class WebChatChannel(Channel):
     def session_id(self, token: str) -> str | None:
         """The session id inside a token, or None if the token was not issued here."""
         raw, _, signature = token.partition(".")
-        if not raw or not signature or len(token) > 128:
+        if not raw or not signature or len(token) > 128 or not token.isascii():
             return None
         if not hmac.compare_digest(signature, self._signature(raw)):
             return None
@@ -205,47 +258,83 @@ class WebChatChannel(Channel):
     async def send(self, kind: AddressKind, address: str, message: OutboundMessage) -> SendResult:
         if kind is not AddressKind.WEBCHAT:
             raise PermanentSendError(f"web chat cannot reach a {kind} address")
-        entry = {
-            "text": message.text,
-            "buttons": json.dumps(
-                [{"id": b.id, "title": b.title} for b in message.buttons], ensure_ascii=False
-            ),
-        }
+        plain = json.dumps(
+            {
+                "text": message.text,
+                "buttons": [{"id": b.id, "title": b.title} for b in message.buttons],
+            },
+            ensure_ascii=False,
+        )
+        entry = {"sealed": self.context.cipher.encrypt(plain)}
         key = _stream_key(address)
         try:
             async with self.context.redis.pipeline(transaction=True) as pipe:
                 pipe.xadd(key, entry, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
-                pipe.expire(key, STREAM_TTL_SECONDS)
+                pipe.expire(key, self.history_seconds)
                 stream_id, _ = await pipe.execute()
         except Exception as exc:  # redis errors are transient from the worker's view
             raise RetryableSendError(f"web chat outbox unavailable: {exc}") from exc
         return SendResult(provider_id=_text(stream_id))
 
-    async def replies(
-        self, session_id: str, after: str, wait_seconds: float
-    ) -> tuple[list[dict[str, Any]], str]:
-        """Replies after the cursor, waiting up to `wait_seconds` for the first one."""
+    async def replies(self, session_id: str, after: str, wait_seconds: float) -> Replies:
+        """Replies after the cursor, waiting up to `wait_seconds` for the first one. Raises
+        TooManyPolls when the session holds its share of long polls already; when this
+        process holds its share, reads without waiting and says when to come back."""
+        after = after or "0-0"
         block = int(max(0.0, min(wait_seconds, MAX_WAIT_SECONDS)) * 1000)
+        if not block:
+            return Replies(*await self._read(self.context.redis, session_id, after, None))
+        if self._polling >= self.polls_per_process:
+            read = await self._read(self.context.redis, session_id, after, None)
+            return Replies(*read, retry_after=BUSY_RETRY_SECONDS)
+        self._polling += 1  # taken before any await, so no two polls take the last one
         try:
-            result: Any = await self._poll_redis.xread(
-                {_stream_key(session_id): after or "0-0"}, count=50, block=block or None
-            )
+            return await self._long_poll(session_id, after, block)
+        finally:
+            self._polling -= 1
+
+    async def _long_poll(self, session_id: str, after: str, block: int) -> Replies:
+        key = _polls_key(session_id)
+        async with self.context.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, POLL_COUNT_TTL_SECONDS)
+            held, _ = await pipe.execute()
+        try:
+            if int(held) > self.polls_per_session:
+                raise TooManyPolls()
+            return Replies(*await self._read(self._poll_redis, session_id, after, block))
+        finally:
+            await asyncio.shield(self.context.redis.decr(key))
+
+    async def _read(
+        self, redis: Redis, session_id: str, after: str, block: int | None
+    ) -> tuple[list[dict[str, Any]], str]:
+        try:
+            result: Any = await redis.xread({_stream_key(session_id): after}, count=50, block=block)
         except RedisTimeoutError:
             result = []  # nothing arrived in time: the browser simply polls again
         messages: list[dict[str, Any]] = []
-        cursor = after or "0-0"
+        cursor = after
         for _key, entries in result or []:
             for entry_id, fields in entries:
                 cursor = _text(entry_id)
-                decoded = {_text(k): _text(v) for k, v in fields.items()}
-                messages.append(
-                    {
-                        "id": cursor,
-                        "text": decoded.get("text", ""),
-                        "buttons": json.loads(decoded.get("buttons") or "[]"),
-                    }
-                )
+                reply = self._open({_text(k): _text(v) for k, v in fields.items()})
+                messages.append({"id": cursor, **reply})
         return messages, cursor
+
+    def _open(self, fields: dict[str, str]) -> dict[str, Any]:
+        """A stream entry's text and buttons (entries written before they were sealed are
+        read as they are, until they expire)."""
+        if "sealed" in fields:
+            try:
+                data = json.loads(self.context.cipher.decrypt(fields["sealed"]))
+            except DecryptionError:  # sealed with another key: nothing to show
+                data = {}
+            return {"text": data.get("text", ""), "buttons": data.get("buttons", [])}
+        return {
+            "text": fields.get("text", ""),
+            "buttons": json.loads(fields.get("buttons") or "[]"),
+        }
 
 
 def _text(value: bytes | str) -> str:

@@ -7,12 +7,22 @@ replies and buttons, the language switch, a reload, and the notice when the serv
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    Request,
+    Route,
+    expect,
+    sync_playwright,
+)
 
 from tests.conftest import LiveGateway
 
@@ -273,3 +283,125 @@ def test_unknown_session_starts_a_new_conversation(live_gateway: LiveGateway, pa
     expect(page.get_by_role("alert")).to_be_hidden()
     session = page.evaluate("JSON.parse(localStorage.getItem('tawasul.chat')).session")
     assert not session.startswith("forged.")
+
+
+# -- issue 10: text that is not valid Unicode, and a server asking the page to slow down ------
+def posted_texts(page: Page) -> list[str]:
+    """Collects the text of every message the page posts, as the server would read it."""
+    texts: list[str] = []
+
+    def seen(request: Request) -> None:
+        if request.method == "POST" and request.url.endswith("/chat/api/messages"):
+            texts.append(json.loads(request.post_data or "{}").get("text", ""))
+
+    page.on("request", seen)
+    return texts
+
+
+def test_a_lone_surrogate_is_repaired_and_later_messages_follow(
+    live_gateway: LiveGateway, page: Page
+) -> None:
+    page.goto(f"{live_gateway.url}/chat")
+    expect(page.get_by_role("textbox")).to_be_editable()
+    texts = posted_texts(page)
+    # Half an emoji, as a broken paste or input method leaves it.
+    page.evaluate(
+        """() => {
+            document.getElementById('chat-input').value = 'مرحبا \\ud83d';
+            document.getElementById('chat-form').requestSubmit();
+        }"""
+    )
+    expect(bot_bubbles(page).first).to_contain_text(NAME_AR)
+    expect(visitor_texts(page)).to_have_text(["مرحبا \ufffd"])
+    send(page, "١")
+    expect(bot_bubbles(page)).to_have_count(2)
+    assert [text for text in texts if text] == ["مرحبا \ufffd", "١"]
+    expect(page.get_by_role("alert")).to_be_hidden()
+
+
+def test_after_a_reload_a_stored_lone_surrogate_does_not_block_the_next_messages(
+    live_gateway: LiveGateway, page: Page
+) -> None:
+    """An older page left a message with a lone surrogate waiting in localStorage."""
+    page.goto(f"{live_gateway.url}/chat")
+    page.wait_for_function("localStorage.getItem('tawasul.chat') !== null")
+    page.evaluate(
+        """() => {
+            const state = JSON.parse(localStorage.getItem('tawasul.chat'));
+            state.transcript.push(
+                {cid: crypto.randomUUID(), text: 'مرحبا \\udc00', after: '0-0', state: 'pending'},
+                {cid: crypto.randomUUID(), text: '١', after: '0-0', state: 'pending'});
+            localStorage.setItem('tawasul.chat', JSON.stringify(state));
+        }"""
+    )
+    texts = posted_texts(page)
+    page.reload()
+    expect(bot_bubbles(page)).to_have_count(2)
+    expect(bot_bubbles(page).first).to_contain_text(NAME_AR)
+    expect(visitor_texts(page)).to_have_text(["مرحبا \ufffd", "١"])
+    assert [text for text in texts if text] == ["مرحبا \ufffd", "١"]
+    expect(page.locator(".msg-failed")).to_have_count(0)
+
+
+def test_too_fast_shows_a_notice_and_the_message_gets_through(
+    live_gateway: LiveGateway, page: Page
+) -> None:
+    page.goto(f"{live_gateway.url}/chat")
+    expect(page.get_by_role("textbox")).to_be_editable()
+    refused: list[str] = []
+
+    def once_too_fast(route: Route) -> None:
+        if route.request.method == "POST" and not refused:
+            refused.append(route.request.url)
+            route.fulfill(
+                status=429,
+                headers={"Retry-After": "2"},
+                content_type="application/json",
+                body='{"error": "too many messages, please slow down", "retry_after": 2}',
+            )
+        else:
+            route.fallback()
+
+    page.route(re.compile(r"/chat/api/messages$"), once_too_fast)
+    send(page, "مرحبا")
+    notice = page.get_by_role("alert")
+    expect(notice).to_contain_text("أنت ترسل الرسائل بسرعة كبيرة")
+    expect(bot_bubbles(page).first).to_contain_text(NAME_AR)
+    expect(notice).to_be_hidden()
+    expect(bot_bubbles(page)).to_have_count(1)
+    assert refused
+
+
+def test_a_message_the_server_keeps_failing_does_not_block_the_next(
+    live_gateway: LiveGateway, page: Page
+) -> None:
+    """Whatever makes the server fail one message (it answers 5xx, it is not unreachable),
+    the page gives up on it after a while and the next message goes through. The page's
+    clock is run forward through the back-off instead of waiting minutes."""
+    page.clock.install()
+    page.goto(f"{live_gateway.url}/chat")
+    expect(page.get_by_role("textbox")).to_be_editable()
+    page.wait_for_function("localStorage.getItem('tawasul.chat') !== null")
+    failed: list[str] = []
+
+    def poisoned(route: Route) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        if route.request.method == "POST" and body.get("text") == "مسموم":
+            failed.append(body["client_id"])
+            route.fulfill(status=503, content_type="application/json", body="{}")
+        else:
+            route.fallback()
+
+    page.route(re.compile(r"/chat/api/messages$"), poisoned)
+    send(page, "مسموم")
+    send(page, "مرحبا")
+    for _ in range(40):  # up to 600 s of the page's time
+        if page.locator(".msg-failed").count():
+            break
+        page.clock.run_for(15_000)  # within a request's time limit (20 s)
+        page.wait_for_timeout(150)  # real time, for the answer to come back
+    expect(page.locator(".msg-failed")).to_have_count(1)
+    expect(visitor_bubbles(page).first).to_contain_text("تعذّر إرسال هذه الرسالة")
+    assert len(failed) == 10 and len(set(failed)) == 1  # the same message, ten times
+    page.clock.resume()
+    expect(bot_bubbles(page).last).to_contain_text(NAME_AR)  # the next one was answered

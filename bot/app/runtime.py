@@ -10,7 +10,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from bot.crypto import Cipher, resolve_secret, use_cipher
 from bot.db import Database
@@ -26,6 +26,9 @@ from channels.context import ChannelContext
 from channels.registry import build_channels
 
 log = logging.getLogger(__name__)
+
+REDIS_CONNECTIONS = 100
+REDIS_CONNECTION_WAIT_SECONDS = 10.0
 
 
 @dataclass
@@ -79,7 +82,13 @@ async def open_runtime(
     embedded = None
     if redis_url is None:
         redis_url, embedded = redis_url_for(settings, embedded_redis=embedded_redis)
-    redis = Redis.from_url(redis_url)
+    # A burst of requests waits its turn for a connection instead of failing at once (a plain
+    # pool raises "Too many connections" past its size, and each such request was a 503).
+    redis = Redis(
+        connection_pool=BlockingConnectionPool.from_url(
+            redis_url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_CONNECTION_WAIT_SECONDS
+        )
+    )
     db = Database(settings.sqlalchemy_url)
     store = Store(db, cipher)
     runtime = Runtime(settings, profile, cipher, db, store, redis, redis_url, {}, embedded)

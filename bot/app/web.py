@@ -13,11 +13,12 @@ from bot import metrics
 from bot.app.chat_page import chat_routes
 from bot.app.router import Router
 from bot.app.runtime import Runtime, phone_route
-from bot.app.webhooks import Intake, webhook_handler
+from bot.app.webhooks import MINUTE, InboundLimits, Intake, webhook_handler
 from bot.console import PREFIX as CONSOLE_PREFIX
 from bot.console import ConsoleContext, console_app
 from bot.migrate import head_revision, schema_problem
 from bot.models import InboundMessage
+from bot.rate_limit import Limit, RateLimiter
 from bot.storage.attachments import Attachments
 from channels.webchat import WebChatChannel
 from handlers.wiring import build_dispatcher
@@ -67,16 +68,31 @@ def create_app(
             phone_route(runtime),
             HandoffReminders(queue),
         )
-    intake = Intake(router, Attachments(runtime.db), media or MediaFetches(queue))
+    settings = runtime.settings
+    limiter = RateLimiter(runtime.redis, enabled=settings.limits_on)
+    limits = InboundLimits(
+        sender=Limit("sender", settings.sender_messages_per_minute, MINUTE),
+        client=Limit("client", settings.client_messages_per_minute, MINUTE),
+        refuse_over_limit={"webchat"},
+    )
+    intake = Intake(router, Attachments(runtime.db), media or MediaFetches(queue), limiter, limits)
     app = web.Application(middlewares=[errors_middleware], client_max_size=1024**2)
-    public_url = runtime.settings.public_url
+    public_url = settings.public_url
     for channel in runtime.channels.values():
+        handler = webhook_handler(
+            channel,
+            intake,
+            public_url,
+            client_is_sender=isinstance(channel, WebChatChannel),
+            trust_forwarded_for=settings.trust_forwarded_for,
+        )
         for path in channel.webhook_paths:
-            app.router.add_post(path, webhook_handler(channel, intake, public_url))
+            app.router.add_post(path, handler)
         app.router.add_routes(channel.extra_routes())
     webchat = runtime.channels.get("webchat")
     if isinstance(webchat, WebChatChannel):
-        app.router.add_routes(chat_routes(webchat, runtime.profile))
+        sessions = Limit("sessions", settings.client_sessions_per_hour, 60 * MINUTE)
+        app.router.add_routes(chat_routes(webchat, runtime.profile, limiter, sessions, settings))
 
     head = head_revision()
 

@@ -3,10 +3,18 @@
  * The server's API (bot/chat_page.py, channels/webchat.py):
  *   POST chat/api/session                                          -> 201 {session}
  *   POST chat/api/messages {session, text, button_id?, client_id, attachments?}
- *                                                                  -> 202; 403 unknown session
+ *                                                   -> 202; 403 unknown session;
+ *                                                   429 + Retry-After when sending too fast
  *   POST chat/api/uploads?session=   (body: the file itself)       -> 201 {upload, content_type}
  *        an attachment is {upload, content_type, filename}, sent with the next message
- *   GET  chat/api/messages?session=&after=&wait=                   -> {messages, cursor}
+ *   GET  chat/api/messages?session=&after=&wait=                   -> {messages, cursor};
+ *        Retry-After (on a 200 or a 429) asks the page to wait that long before polling again
+ *
+ * Text goes out well-formed: a lone UTF-16 surrogate (half an emoji, from a broken paste or
+ * input method) becomes U+FFFD before it is shown, stored or sent, so it can never be the
+ * message that is retried forever while the later ones wait behind it. A message the server
+ * keeps failing (5xx, not an unreachable network) is given up after MAX_SERVER_FAILURES
+ * attempts and marked failed, so the ones after it go on.
  *
  * Kept in localStorage (one conversation per browser, whatever the page language):
  *   session     the signed token, so a reload continues the same conversation;
@@ -33,6 +41,14 @@
   const POLL_WAIT = 25; // seconds; the server caps it at 25
   const HIDDEN_REPLY_TIMEOUT = 8000;
   const LANG_PREFIX = "lang:";
+  const MAX_SERVER_FAILURES = 10;
+
+  /** The text with every lone surrogate replaced by U+FFFD (String.toWellFormed, or by hand). */
+  function wellFormed(text) {
+    const s = String(text);
+    if (typeof s.toWellFormed === "function") return s.toWellFormed();
+    return s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD");
+  }
 
   const script = document.currentScript || document.querySelector('script[src$="chat.js"]');
   const API = new URL("../api/", script.src).href;
@@ -66,7 +82,10 @@
         return {
           session: data.session,
           lang: typeof data.lang === "string" ? data.lang : null,
-          transcript: Array.isArray(data.transcript) ? data.transcript : [],
+          // Kept by an older page, a message may hold a lone surrogate: repair it too.
+          transcript: Array.isArray(data.transcript)
+            ? data.transcript.map((e) => ({ ...e, text: wellFormed(e?.text ?? "") }))
+            : [],
           hidden: Array.isArray(data.hidden) ? data.hidden : [],
         };
       }
@@ -155,7 +174,8 @@
     try {
       const response = await fetch(url, options);
       const data = await response.json().catch(() => null);
-      return { status: response.status, data };
+      const retryAfter = Math.min(60, Number(response.headers.get("Retry-After")) || 0);
+      return { status: response.status, data, retryAfter };
     } finally {
       clearTimeout(timer);
     }
@@ -164,13 +184,14 @@
   const retryable = (status) => status >= 500 || status === 429 || status === 408;
 
   // ------------------------------------------------------------------ the notice -------
-  const failing = { poll: false, send: false, session: false };
+  const failing = { poll: false, send: false, session: false, slow: false };
 
   function setFailing(what, value) {
     failing[what] = value;
-    const show = failing.poll || failing.send || failing.session;
-    if (show && notice.textContent !== strings.offline) notice.textContent = strings.offline;
-    notice.hidden = !show;
+    const offline = failing.poll || failing.send || failing.session;
+    const text = offline ? strings.offline : strings.slow;
+    if ((offline || failing.slow) && notice.textContent !== text) notice.textContent = text;
+    notice.hidden = !(offline || failing.slow);
   }
 
   // ------------------------------------------------------------------ rendering --------
@@ -328,7 +349,8 @@
     if (live) followBot(message);
   }
 
-  /** One read of the reply feed. Resolves whether it brought anything. */
+  /** One read of the reply feed. Resolves whether it brought anything; waits first when the
+   * server asked for a pause (Retry-After). */
   async function fetchReplies(wait, live) {
     const token = state.session;
     const url =
@@ -340,11 +362,16 @@
       await resetSession(token);
       return false;
     }
+    if (r.status === 429 && r.retryAfter) {
+      await sleep(r.retryAfter * 1000); // this conversation is polled elsewhere already
+      return false;
+    }
     if (r.status !== 200 || !r.data || !Array.isArray(r.data.messages)) {
       throw new Error(`reply feed answered ${r.status}`);
     }
     setFailing("poll", false);
     r.data.messages.forEach((m) => receive(m, live));
+    if (live && r.retryAfter && !r.data.messages.length) await sleep(r.retryAfter * 1000);
     return r.data.messages.length > 0;
   }
 
@@ -422,25 +449,34 @@
   let ready = false;
   const early = []; // written before the history was shown
 
-  /** POST one message until the server has it: "sent", "rejected" (400) or "reset" (403). */
+  /** POST one message until the server has it: "sent", "rejected" (400, or 5xx too many
+   * times) or "reset" (403). Too fast (429): wait as long as the server says, and send again. */
   async function post(text, buttonId, clientId, onRetry, attachments = null) {
     let failures = 0;
+    let serverFailures = 0;
     for (;;) {
       const token = state.session;
-      const body = { session: token, text, client_id: clientId };
+      const body = { session: token, text: wellFormed(text), client_id: clientId };
       if (buttonId) body.button_id = buttonId;
       if (attachments) body.attachments = attachments;
       try {
         const r = await request("POST", `${API}messages`, body, 20000);
         if (r.status === 202) {
           setFailing("send", false);
+          setFailing("slow", false);
           return "sent";
         }
         if (r.status === 403) {
           await resetSession(token);
           return "reset";
         }
-        if (!retryable(r.status)) {
+        if (r.status === 429) {
+          setFailing("slow", true);
+          onRetry?.();
+          await sleep((r.retryAfter || 5) * 1000);
+          continue;
+        }
+        if (!retryable(r.status) || ++serverFailures >= MAX_SERVER_FAILURES) {
           setFailing("send", false);
           return "rejected";
         }
@@ -520,7 +556,7 @@
   /** The visitor wrote `text`, or pressed the button `buttonId` whose title is `text`. */
   function submit(text, buttonId) {
     removeChoices();
-    const entry = { cid: uuid(), text, after: null, state: "pending" };
+    const entry = { cid: uuid(), text: wellFormed(text), after: null, state: "pending" };
     if (buttonId) entry.buttonId = buttonId;
     renderVisitor(entry);
     if (ready) accept(entry);
