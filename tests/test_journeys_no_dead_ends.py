@@ -35,7 +35,7 @@ PROFILE_DATA = load_profile(PROFILE)
 AR = translator("ar")
 OFFER_AR = "أعتذر لأني لم أتمكن من مساعدتك في هذا. إن رغبت، يجيبك أحد موظفينا"
 WAY_BACK_AR = "وللعودة إلى الخدمة الآلية في أي وقت اكتب «القائمة»"
-BACK_WITH_THE_BOT_AR = "أنت الآن مع الخدمة الآلية. تبقى محادثتك مفتوحة لدى المسؤول"
+BACK_WITH_THE_BOT_AR = "أنت الآن مع الخدمة الآلية. تبقى محادثتك مفتوحة لدى فريقنا"
 STATUS_PROMPT_AR = "يُرجى كتابة الرقم المرجعي للطلب"
 FORM_INTRO_AR = "لنعبّئ طلب الدعم معًا"
 CHOOSE_OPTION_AR = "يُرجى اختيار أحد الخيارات التالية:"
@@ -246,7 +246,7 @@ async def test_typed_titles_and_numbers_choose_in_the_summary_and_the_attestatio
     http: aiohttp.ClientSession, live_gateway: LiveGateway
 ) -> None:
     chat = await new_chat(http, live_gateway, "مرحبا")
-    await until_documents(chat, national_id(11001))
+    await until_documents(chat, national_id(13001))
     (summary,) = await exchange(chat, "تخطي")
     assert "• الاسم الرباعي كما في الهوية: أحمد علي صالح الحربي" in summary
     assert "\n1. " not in summary  # the numbers are the options', not the fields'
@@ -270,7 +270,7 @@ async def test_three_at_the_summary_cancels_and_continue_resumes_by_its_title(
     http: aiohttp.ClientSession, live_gateway: LiveGateway
 ) -> None:
     chat = await new_chat(http, live_gateway, "مرحبا")
-    await until_documents(chat, national_id(11002))
+    await until_documents(chat, national_id(13002))
     await exchange(chat, "تخطي")
     (cancelled,) = await exchange(chat, "3")
     assert cancelled.startswith("أُلغي طلبك، ولم يُرسَل أي شيء.")
@@ -329,7 +329,7 @@ async def test_names_and_dates_are_refused_or_understood_truthfully(
     (reply,) = await exchange(chat, "كيف اقدم على الدعم وش الشروط")
     assert reply.startswith("يبدو أن هذا ليس اسمًا.")
     await exchange(chat, "أحمد علي صالح الحربي")
-    await exchange(chat, national_id(11003))
+    await exchange(chat, national_id(13003))
     (reply,) = await exchange(chat, "12/5/89")
     assert reply.startswith("يُرجى كتابة السنة بأرقامها الأربعة")
     (reply,) = await exchange(chat, "15 مارس 1410")
@@ -349,7 +349,7 @@ async def test_names_and_dates_are_refused_or_understood_truthfully(
     english = await new_chat(http, live_gateway, "hello")
     await exchange(english, "Apply for support", replies=2)
     await exchange(english, "Ahmed Ali Saleh Alharbi")
-    await exchange(english, national_id(11004))
+    await exchange(english, national_id(13004))
     (reply,) = await exchange(english, "15 March 1990")
     assert reply.startswith("Question 4 of 11")
 
@@ -358,7 +358,7 @@ async def test_the_documents_step_moves_on_and_keeps_what_is_typed_there(
     http: aiohttp.ClientSession, live_gateway: LiveGateway, cipher: Cipher
 ) -> None:
     chat = await new_chat(http, live_gateway, "مرحبا")
-    await until_documents(chat, national_id(11005))
+    await until_documents(chat, national_id(13005))
     (kept,) = await exchange(chat, "صورة الهوية عند ابني وبرسلها بكرة")
     assert kept.startswith("شكرًا لك، أضفتُ ما كتبته إلى طلبك ملاحظةً")
     (summary,) = await exchange(chat, "تم")
@@ -379,7 +379,7 @@ async def test_the_documents_step_moves_on_and_keeps_what_is_typed_there(
     await exchange(english, "Apply for support", replies=2)
     for answer in [
         "Ahmed Ali Saleh Alharbi",
-        national_id(11006),
+        national_id(13006),
         "07/12/1989",
         "2030-01-15",
         "0501234567",

@@ -298,7 +298,7 @@ async def test_inquiries_answer_suggest_and_offer_staff_after_two_misunderstandi
     (handed,) = await exchange(chat, "التحدث مع موظف")
     assert "إلى هيفاء العمري، من فريق التواصل لدينا في مجال «علاقات المستفيدين والجودة»" in handed
     assert handed.endswith(
-        "وللعودة إلى الخدمة الآلية في أي وقت اكتب «القائمة»، وتبقى محادثتك مفتوحة لدى المسؤول."
+        "وللعودة إلى الخدمة الآلية في أي وقت اكتب «القائمة»، وتبقى محادثتك مفتوحة لدى فريقنا."
     )
 
     # While staff hold the conversation the bot is quiet…
