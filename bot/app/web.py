@@ -115,7 +115,9 @@ def create_app(
     app.router.add_get("/", home)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_page)
-    console = ConsoleContext(runtime.store, runtime.redis, runtime.profile, public_url)
+    console = ConsoleContext(
+        runtime.store, runtime.redis, runtime.profile, public_url, router.outbox
+    )
     app.add_subapp(CONSOLE_PREFIX, console_app(console))
     app[ROUTER] = router
     return app

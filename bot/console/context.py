@@ -4,6 +4,7 @@ request, the signed-in staff member and their translator."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -17,6 +18,12 @@ from bot.users import StaffMember
 from .sessions import Session, Sessions
 
 
+class Outbox(Protocol):
+    """Where stored messages go to be delivered (the worker's queue: worker/queues.py)."""
+
+    async def enqueue(self, message_ids: list[int]) -> None: ...
+
+
 @dataclass
 class ConsoleContext:
     """Built once by the application (bot/app/web.py) and shared by every console request."""
@@ -25,6 +32,8 @@ class ConsoleContext:
     redis: Redis
     profile: Profile
     public_url: str
+    # Staff replies and notices to beneficiaries go the way the router's replies go.
+    outbox: Outbox | None = None
 
     @property
     def secure_cookies(self) -> bool:

@@ -10,7 +10,11 @@ from aiohttp import web
 
 from bot.i18n import N_
 
+from .attachments import attachment_routes
+from .conversations import conversation_routes
+from .inbox import inbox_routes
 from .rendering import render
+from .requests_pages import request_routes
 
 # Translators: the console's page titles, shown in the navigation and as headings.
 INBOX = N_("Inbox")
@@ -46,11 +50,10 @@ async def not_yet(request: web.Request) -> web.Response:
 
 def page_routes() -> list[web.RouteDef]:
     return [
-        web.get("/", placeholder(INBOX)),
-        web.get("/conversations/{id}", placeholder(CONVERSATION)),
-        web.post("/conversations/{id}/reply", not_yet),
-        web.get("/requests", placeholder(REQUESTS)),
-        web.get("/requests/{reference}", placeholder(REQUEST)),
+        *inbox_routes(),
+        *conversation_routes(),
+        *request_routes(),
+        *attachment_routes(),
         web.get("/complaints", placeholder(COMPLAINTS)),
         web.get("/contacts", placeholder(CONTACTS)),
         web.get("/broadcasts", placeholder(BROADCASTS, LATER)),

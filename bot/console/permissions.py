@@ -36,10 +36,17 @@ ROUTE_ROLES: Mapping[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/logout"): STAFF,
     ("POST", "/console/language"): STAFF,
     ("GET", "/console/"): STAFF,  # the inbox
+    ("GET", "/console/inbox/items"): STAFF,  # the inbox's rows, for its script
+    ("POST", "/console/handoffs/{id}/claim"): CASEWORK,
+    ("POST", "/console/handoffs/{id}/assign"): CASEWORK,
+    ("POST", "/console/handoffs/{id}/close"): CASEWORK,
     ("GET", "/console/conversations/{id}"): CASEWORK,
     ("POST", "/console/conversations/{id}/reply"): CASEWORK,
+    ("POST", "/console/conversations/{id}/notes"): CASEWORK,
+    ("GET", "/console/attachments/{id}"): CONTACTS,  # documents are personal data
     ("GET", "/console/requests"): REQUESTS,
     ("GET", "/console/requests/{reference}"): REQUESTS,
+    ("POST", "/console/requests/{reference}/status"): frozenset({"researcher", "manager", "admin"}),
     ("GET", "/console/complaints"): COMPLAINTS,
     ("GET", "/console/contacts"): CONTACTS,
     ("GET", "/console/broadcasts"): MANAGEMENT,

@@ -4,8 +4,8 @@
 `inbound` (record a message, read state, save a turn with all it decided, whose effects each
 kind's module applies: bot/storage/turn_effects.py), `deliveries` (outbound rows, attempts,
 statuses, the sweep), `contacts`, `requests`, `handoffs`, `consent`, and `reads` (what a
-journey may look up), `audit` (staff actions, for the console). Complaints and staff
-tasks are only written by turns so far.
+journey may look up), `audit` (staff actions, for the console), and `casework` and
+`casework_reads` (the console's work pages: what staff do to cases, and what they read).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from sqlalchemy import text
 from bot.crypto import Cipher
 from bot.db import Database
 from bot.storage.audit import AuditLog
+from bot.storage.casework import Casework
+from bot.storage.casework_reads import CaseworkReads
 from bot.storage.consent import ConsentRecords
 from bot.storage.contacts import Contacts
 from bot.storage.deliveries import Deliveries, Delivery
@@ -40,6 +42,8 @@ class Store:
         self.handoffs = Handoffs(db)
         self.consent = ConsentRecords(db)
         self.audit = AuditLog(db)
+        self.casework = Casework(db)  # the console's writes
+        self.casework_reads = CaseworkReads(db)  # and its reads
         self.reads = Reads(cipher, self.inbound, self.contacts, self.requests)
 
     async def ping(self) -> None:

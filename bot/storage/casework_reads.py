@@ -1,0 +1,438 @@
+"""What the staff console reads to work cases: the inbox (open hand-offs, open complaints,
+requests waiting for staff), one conversation's whole timeline across every channel, and the
+support requests list and detail. Reads only; the console's writes are casework.py's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.db import Database
+from bot.tables import (
+    Complaint,
+    Contact,
+    ContactAddress,
+    Conversation,
+    Handoff,
+    Message,
+    MessageMedia,
+    RequestStatusEvent,
+    StaffNote,
+    SupportRequest,
+)
+
+# Requests that wait for staff: new, being studied, or waiting for the beneficiary's papers.
+WAITING_REQUEST_STATUSES = ("submitted", "under_review", "needs_info")
+LIST_LIMIT = 500
+TIMELINE_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """One piece of open work, whatever its kind ("handoff", "complaint", "request")."""
+
+    kind: str
+    id: int
+    reference: str
+    contact_id: int
+    conversation_id: int | None
+    domain: str | None  # hand-offs name theirs; the console maps the others' by type
+    type_id: str  # the reason, complaint category or request type
+    status: str
+    urgent: bool
+    opened_at: datetime
+    due_at: datetime | None  # None: the console computes it (hand-offs, in working hours)
+    assigned_to: str | None
+
+
+@dataclass(frozen=True)
+class TimelineMedia:
+    id: int
+    content_type: str
+    status: str
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    id: int
+    at: datetime
+    direction: str  # "in" | "out"
+    channel: str
+    address_kind: str
+    text: str
+    button_id: str | None
+    template: str | None
+    status: str
+    error_code: str | None
+    sent_by: str | None  # the staff member, for a reply from the console
+    media: tuple[TimelineMedia, ...]
+
+
+@dataclass(frozen=True)
+class Note:
+    author: str
+    body: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class HandoffView:
+    id: int
+    domain: str
+    reason: str
+    status: str
+    opened_at: datetime
+    closed_at: datetime | None
+    assigned_to: str | None
+
+
+@dataclass(frozen=True)
+class ReplyRoute:
+    """Where a reply to the beneficiary goes: the address they last wrote from."""
+
+    address_id: int
+    address_kind: str
+    channel: str
+    last_inbound_at: datetime | None  # on this address: what the WhatsApp window counts from
+
+
+@dataclass(frozen=True)
+class ConversationView:
+    id: int
+    contact_id: int
+    language: str | None
+    display_name: str | None
+    flow: str | None  # the journey the bot is in now
+    route: ReplyRoute | None
+    timeline: tuple[TimelineEntry, ...]
+    notes: tuple[Note, ...]
+    handoffs: tuple[HandoffView, ...]
+
+
+@dataclass(frozen=True)
+class RequestEvent:
+    status: str
+    at: datetime
+    actor: str
+    note: str | None
+    decided_on: date | None
+
+
+@dataclass(frozen=True)
+class RequestDetail:
+    id: int
+    reference: str
+    contact_id: int
+    conversation_id: int | None
+    request_type: str
+    status: str
+    answers: dict[str, Any]
+    channel: str
+    attestation_version: str
+    attested_at: datetime
+    submitted_at: datetime
+    decision_due: datetime
+    events: tuple[RequestEvent, ...]
+
+
+class CaseworkReads:
+    """Each call is one read on a database thread."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def inbox(self) -> list[InboxItem]:
+        """Open hand-offs, open complaints and waiting requests, oldest first."""
+        return await self.db.run(self._inbox)
+
+    def _inbox(self) -> list[InboxItem]:
+        with self.db.sessions() as session:
+            items = [
+                InboxItem(
+                    "handoff",
+                    h.id,
+                    f"H-{h.id}",
+                    h.contact_id,
+                    h.conversation_id,
+                    h.domain,
+                    h.reason,
+                    h.status,
+                    False,
+                    h.opened_at,
+                    None,
+                    h.assigned_to,
+                )
+                for h in session.scalars(
+                    select(Handoff).where(Handoff.status == "open").limit(LIST_LIMIT)
+                )
+            ]
+            conversations = _conversations_of(session)
+            items += [
+                InboxItem(
+                    "complaint",
+                    c.id,
+                    c.reference,
+                    c.contact_id,
+                    conversations.get(c.contact_id),
+                    None,
+                    c.category,
+                    c.status,
+                    c.urgent,
+                    c.created_at,
+                    c.respond_by,
+                    None,
+                )
+                for c in session.scalars(
+                    select(Complaint).where(Complaint.status == "open").limit(LIST_LIMIT)
+                )
+            ]
+            items += [
+                InboxItem(
+                    "request",
+                    r.id,
+                    r.reference,
+                    r.contact_id,
+                    conversations.get(r.contact_id),
+                    None,
+                    r.request_type,
+                    r.status,
+                    False,
+                    r.submitted_at,
+                    r.decision_due,
+                    None,
+                )
+                for r in session.scalars(
+                    select(SupportRequest)
+                    .where(SupportRequest.status.in_(WAITING_REQUEST_STATUSES))
+                    .limit(LIST_LIMIT)
+                )
+            ]
+        return sorted(items, key=lambda item: item.opened_at)
+
+    async def conversation(self, conversation_id: int) -> ConversationView | None:
+        return await self.db.run(self._conversation, conversation_id)
+
+    def _conversation(self, conversation_id: int) -> ConversationView | None:
+        with self.db.sessions() as session:
+            row = session.execute(
+                select(Conversation, Contact)
+                .join(Contact, Contact.id == Conversation.contact_id)
+                .where(Conversation.id == conversation_id)
+            ).first()
+            if row is None:
+                return None
+            conversation, contact = row
+            state = conversation.state or {}
+            return ConversationView(
+                id=conversation.id,
+                contact_id=contact.id,
+                language=contact.language,
+                display_name=contact.display_name,
+                flow=state.get("flow"),
+                route=_reply_route(session, conversation),
+                timeline=_timeline(session, conversation.id),
+                notes=tuple(
+                    Note(n.author, n.body, n.created_at)
+                    for n in session.scalars(
+                        select(StaffNote)
+                        .where(StaffNote.conversation_id == conversation.id)
+                        .order_by(StaffNote.id)
+                    )
+                ),
+                handoffs=tuple(
+                    HandoffView(
+                        h.id, h.domain, h.reason, h.status, h.opened_at, h.closed_at, h.assigned_to
+                    )
+                    for h in session.scalars(
+                        select(Handoff)
+                        .where(Handoff.conversation_id == conversation.id)
+                        .order_by(Handoff.id)
+                    )
+                ),
+            )
+
+    async def reply_route(self, conversation_id: int) -> ReplyRoute | None:
+        return await self.db.run(self._reply_route_of, conversation_id)
+
+    def _reply_route_of(self, conversation_id: int) -> ReplyRoute | None:
+        with self.db.sessions() as session:
+            conversation = session.get(Conversation, conversation_id)
+            return None if conversation is None else _reply_route(session, conversation)
+
+    async def attachment(self, media_id: int) -> StoredFile | None:
+        return await self.db.run(self._attachment, media_id)
+
+    def _attachment(self, media_id: int) -> StoredFile | None:
+        with self.db.sessions() as session:
+            return stored_file(session, media_id)
+
+    async def handoff(self, handoff_id: int) -> HandoffView | None:
+        return await self.db.run(self._handoff, handoff_id)
+
+    def _handoff(self, handoff_id: int) -> HandoffView | None:
+        with self.db.sessions() as session:
+            h = session.get(Handoff, handoff_id)
+            if h is None:
+                return None
+            return HandoffView(
+                h.id, h.domain, h.reason, h.status, h.opened_at, h.closed_at, h.assigned_to
+            )
+
+    async def conversation_of_handoff(self, handoff_id: int) -> int | None:
+        return await self.db.run(self._conversation_of_handoff, handoff_id)
+
+    def _conversation_of_handoff(self, handoff_id: int) -> int | None:
+        with self.db.sessions() as session:
+            value: int | None = session.scalar(
+                select(Handoff.conversation_id).where(Handoff.id == handoff_id)
+            )
+            return value
+
+    async def requests(
+        self, status: str | None = None, request_type: str | None = None
+    ) -> list[RequestDetail]:
+        """Support requests, newest first, without their answers (a list shows none)."""
+        return await self.db.run(self._requests, status, request_type)
+
+    def _requests(self, status: str | None, request_type: str | None) -> list[RequestDetail]:
+        query = select(SupportRequest).order_by(SupportRequest.id.desc()).limit(LIST_LIMIT)
+        if status:
+            query = query.where(SupportRequest.status == status)
+        if request_type:
+            query = query.where(SupportRequest.request_type == request_type)
+        with self.db.sessions() as session:
+            return [_request_detail(session, r, with_answers=False) for r in session.scalars(query)]
+
+    async def request(self, reference: str) -> RequestDetail | None:
+        """One request with its (decrypted) answers and every status change."""
+        return await self.db.run(self._request, reference)
+
+    def _request(self, reference: str) -> RequestDetail | None:
+        with self.db.sessions() as session:
+            r = session.scalar(select(SupportRequest).where(SupportRequest.reference == reference))
+            return None if r is None else _request_detail(session, r, with_answers=True)
+
+
+def _conversations_of(session: Session) -> dict[int, int]:
+    return {
+        contact_id: conversation_id
+        for conversation_id, contact_id in session.execute(
+            select(Conversation.id, Conversation.contact_id)
+        )
+    }
+
+
+def _reply_route(session: Session, conversation: Conversation) -> ReplyRoute | None:
+    address_id = conversation.last_address_id
+    if address_id is None:
+        return None
+    kind = session.scalar(select(ContactAddress.kind).where(ContactAddress.id == address_id))
+    last = session.execute(
+        select(Message.channel, Message.created_at)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.address_id == address_id,
+            Message.direction == "in",
+        )
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(1)
+    ).first()
+    if kind is None or last is None:
+        return None
+    return ReplyRoute(address_id, kind, last.channel, last.created_at)
+
+
+def _timeline(session: Session, conversation_id: int) -> tuple[TimelineEntry, ...]:
+    rows = session.execute(
+        select(Message, ContactAddress.kind)
+        .join(ContactAddress, ContactAddress.id == Message.address_id)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.created_at, Message.id)
+        .limit(TIMELINE_LIMIT)
+    ).all()
+    media: dict[int, list[TimelineMedia]] = {}
+    ids = [message.id for message, _kind in rows]
+    for m in session.scalars(
+        select(MessageMedia)
+        .where(MessageMedia.message_id.in_(ids))
+        .order_by(MessageMedia.message_id, MessageMedia.position)
+    ):
+        media.setdefault(m.message_id, []).append(TimelineMedia(m.id, m.content_type, m.status))
+    entries = []
+    for message, kind in rows:
+        payload = message.payload or {}
+        template = payload.get("template") if message.direction == "out" else None
+        entries.append(
+            TimelineEntry(
+                id=message.id,
+                at=message.created_at,
+                direction=message.direction,
+                channel=message.channel,
+                address_kind=kind,
+                text=message.body or "",
+                button_id=payload.get("button_id") if message.direction == "in" else None,
+                template=template.get("name") if isinstance(template, dict) else None,
+                status=message.status,
+                error_code=message.error_code,
+                sent_by=payload.get("sent_by"),
+                media=tuple(media.get(message.id, ())),
+            )
+        )
+    return tuple(entries)
+
+
+def _request_detail(session: Session, r: SupportRequest, *, with_answers: bool) -> RequestDetail:
+    events = session.execute(
+        select(RequestStatusEvent)
+        .where(RequestStatusEvent.request_id == r.id)
+        .order_by(RequestStatusEvent.id)
+    ).scalars()
+    conversation_id = session.scalar(
+        select(Conversation.id).where(Conversation.contact_id == r.contact_id)
+    )
+    return RequestDetail(
+        id=r.id,
+        reference=r.reference,
+        contact_id=r.contact_id,
+        conversation_id=conversation_id,
+        request_type=r.request_type,
+        status=r.status,
+        answers=dict(r.answers or {}) if with_answers else {},
+        channel=r.channel,
+        attestation_version=r.attestation_version,
+        attested_at=r.attested_at,
+        submitted_at=r.submitted_at,
+        decision_due=r.decision_due,
+        events=tuple(
+            RequestEvent(e.status, e.at, e.actor, e.note if with_answers else None, e.decided_on)
+            for e in events
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """An attachment the worker kept, as the console serves it (found by its row's id)."""
+
+    id: int
+    contact_id: int
+    content_type: str
+    stored_path: str | None
+    status: str
+
+
+def stored_file(session: Session, media_id: int) -> StoredFile | None:
+    row = session.execute(
+        select(MessageMedia, Conversation.contact_id)
+        .join(Message, Message.id == MessageMedia.message_id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(MessageMedia.id == media_id)
+    ).first()
+    if row is None:
+        return None
+    media, contact_id = row
+    return StoredFile(media.id, contact_id, media.content_type, media.stored_path, media.status)
