@@ -25,11 +25,11 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from sqlalchemy import select, update
 
 from bot.console.inbox import HANDOFF_CLOSED
-from bot.crypto import Cipher
 from bot.console.requests_pages import STATUS_CHANGED
+from bot.crypto import Cipher
 from bot.db import Database
 from bot.i18n import translator
-from bot.tables import Handoff, Message, SupportRequest
+from bot.tables import Complaint, Handoff, Message, SupportRequest
 from tests.conftest import ROOT, LiveGateway, launch_gateway
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, new_sid, payload, sign
 from tests.journeys import database, form_answers_ar, national_id
@@ -359,6 +359,50 @@ def test_researcher_accepts_a_request_and_the_beneficiary_is_told_in_arabic(
     chat.say("٣")
     (status,) = chat.say(ref)
     assert "مقبول" in status and "قيد الدراسة لدى لجنة البحث" in status
+
+
+def test_a_complaint_closed_with_compensation_is_told_to_the_beneficiary(
+    gateway: LiveGateway, desk: BrowserContext, cipher: Cipher
+) -> None:
+    chat = Chat(gateway.url).start()
+    chat.say("مرحبا")
+    chat.say("٤")
+    chat.say("١")  # quality of service
+    chat.say("تأخر تسليم السلة الغذائية شهرين كاملين دون أي تواصل")
+    filed, _question = chat.say("تخطي", 2)
+    reference = re.search(r"C-\d+", filed)
+    assert reference is not None
+    ref = reference.group()
+
+    officer = sign_in(desk, gateway, OFFICER)
+    officer.goto(f"{gateway.url}/console/complaints")
+    officer.get_by_role("link", name=ref).click()
+    expect(officer.locator(".card").first).to_contain_text("تأخر تسليم السلة الغذائية")
+    officer.get_by_role("button", name="إغلاق وإبلاغ المستفيد").click()  # no response yet
+    expect(officer.locator(".error")).to_contain_text("اكتب الرد على المستفيد")
+    officer.locator("#response").fill("نعتذر عن التأخير، وقد سُلِّمت السلة اليوم")
+    officer.locator("#resolution").fill("خلل في جدول التوزيع عولج")
+    officer.locator("input[name=breach]").check()
+    officer.locator("input[name=direct]").check()
+    officer.locator("#proof").select_option("admission")
+    officer.locator("#outcome").fill("سلة إضافية في الشهر القادم")
+    officer.get_by_role("button", name="إغلاق وإبلاغ المستفيد").click()
+    (told,) = chat.replies(1)
+    assert told == (
+        f"عولجت شكواك رقم {ref}. ردّنا: نعتذر عن التأخير، وقد سُلِّمت السلة اليوم\n"
+        "التعويض المتفق عليه: سلة إضافية في الشهر القادم"
+    )
+    expect(officer.locator("dd.status")).to_have_text("مغلق")
+    with database(gateway.database_url) as db:
+        stored = db.scalar(select(Complaint).where(Complaint.reference == ref))
+        assert stored is not None and stored.status == "closed"
+        assert stored.compensation == {
+            "breach": True,
+            "direct": True,
+            "proof": "admission",
+            "outcome": "سلة إضافية في الشهر القادم",
+            "due": True,
+        }
 
 
 def test_screenshots_are_png(gateway: LiveGateway) -> None:

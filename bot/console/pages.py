@@ -11,6 +11,7 @@ from aiohttp import web
 from bot.i18n import N_
 
 from .attachments import attachment_routes
+from .complaints_pages import complaint_routes
 from .conversations import conversation_routes
 from .inbox import inbox_routes
 from .rendering import render
@@ -54,7 +55,7 @@ def page_routes() -> list[web.RouteDef]:
         *conversation_routes(),
         *request_routes(),
         *attachment_routes(),
-        web.get("/complaints", placeholder(COMPLAINTS)),
+        *complaint_routes(),
         web.get("/contacts", placeholder(CONTACTS)),
         web.get("/broadcasts", placeholder(BROADCASTS, LATER)),
         web.get("/reports", placeholder(REPORTS, LATER)),

@@ -48,6 +48,8 @@ ROUTE_ROLES: Mapping[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/requests/{reference}"): REQUESTS,
     ("POST", "/console/requests/{reference}/status"): frozenset({"researcher", "manager", "admin"}),
     ("GET", "/console/complaints"): COMPLAINTS,
+    ("GET", "/console/complaints/{reference}"): COMPLAINTS,
+    ("POST", "/console/complaints/{reference}/close"): COMPLAINTS,
     ("GET", "/console/contacts"): CONTACTS,
     ("GET", "/console/broadcasts"): MANAGEMENT,
     ("GET", "/console/reports"): MANAGEMENT,

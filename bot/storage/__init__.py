@@ -17,6 +17,7 @@ from bot.db import Database
 from bot.storage.audit import AuditLog
 from bot.storage.casework import Casework
 from bot.storage.casework_reads import CaseworkReads
+from bot.storage.complaint_cases import ComplaintCases
 from bot.storage.consent import ConsentRecords
 from bot.storage.contacts import Contacts
 from bot.storage.deliveries import Deliveries, Delivery
@@ -44,6 +45,7 @@ class Store:
         self.audit = AuditLog(db)
         self.casework = Casework(db)  # the console's writes
         self.casework_reads = CaseworkReads(db)  # and its reads
+        self.complaint_cases = ComplaintCases(db)
         self.reads = Reads(cipher, self.inbound, self.contacts, self.requests)
 
     async def ping(self) -> None:

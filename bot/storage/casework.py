@@ -97,7 +97,7 @@ class Casework:
             if done is None:
                 raise NotAllowed("the hand-off is not open")
             _audit(session, actor, "handoff.closed", "handoff", handoff_id, {})
-            return _queue(session, notice, actor) if notice is not None else None
+            return queue_message(session, notice, actor) if notice is not None else None
 
     async def add_note(self, conversation_id: int, author: str, body: str) -> None:
         await self.db.run(self._add_note, conversation_id, author, body)
@@ -118,7 +118,7 @@ class Casework:
 
     def _send(self, outgoing: Outgoing, actor: str) -> int:
         with self.db.sessions.begin() as session:
-            message_id = _queue(session, outgoing, actor)
+            message_id = queue_message(session, outgoing, actor)
             _audit(
                 session,
                 actor,
@@ -183,10 +183,10 @@ class Casework:
                 request.id,
                 {"reference": reference, "status": status},
             )
-            return _queue(session, notice, actor) if notice is not None else None
+            return queue_message(session, notice, actor) if notice is not None else None
 
 
-def _queue(session: Session, outgoing: Outgoing, actor: str) -> int:
+def queue_message(session: Session, outgoing: Outgoing, actor: str) -> int:
     now = utcnow()
     record = InboundRecord(0, 0, outgoing.address_id, outgoing.conversation_id, None, False)
     values = outbound_values(record, outgoing.channel, now, outgoing.message)
@@ -205,13 +205,18 @@ def _audit(
     subject_id: int,
     details: dict[str, Any],
 ) -> None:
-    session.add(
-        AuditEntry(
-            at=utcnow(),
-            actor=actor[:64],
-            action=action,
-            subject_type=subject_type,
-            subject_id=subject_id,
-            details=details or None,
-        )
+    session.add(audit_entry(actor, action, subject_type, subject_id, details))
+
+
+def audit_entry(
+    actor: str, action: str, subject_type: str, subject_id: int, details: dict[str, Any]
+) -> AuditEntry:
+    """An audit row written in the same transaction as the change it records."""
+    return AuditEntry(
+        at=utcnow(),
+        actor=actor[:64],
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        details=details or None,
     )
