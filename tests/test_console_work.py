@@ -29,7 +29,7 @@ from bot.console.requests_pages import STATUS_CHANGED
 from bot.crypto import Cipher
 from bot.db import Database
 from bot.i18n import translator
-from bot.tables import Complaint, Handoff, Message, SupportRequest
+from bot.tables import Complaint, Contact, Conversation, Handoff, Message, SupportRequest
 from tests.conftest import ROOT, LiveGateway, launch_gateway
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, new_sid, payload, sign
 from tests.journeys import database, form_answers_ar, national_id
@@ -403,6 +403,64 @@ def test_a_complaint_closed_with_compensation_is_told_to_the_beneficiary(
             "outcome": "سلة إضافية في الشهر القادم",
             "due": True,
         }
+
+
+def test_a_contact_is_found_merged_exported_and_erased(
+    gateway: LiveGateway, desk: BrowserContext, cipher: Cipher
+) -> None:
+    first = Chat(gateway.url).start()
+    first.say("مرحبا")
+    first.say("٤")
+    first.say("١")
+    first.say("لم يرد أحد على اتصالي بالفرع طوال الأسبوع الماضي")
+    filed, _question = first.say("تخطي", 2)
+    reference = re.search(r"C-\d+", filed)
+    assert reference is not None
+    second = Chat(gateway.url).start()
+    second.say("السلام عليكم")
+    with database(gateway.database_url) as db:
+        complaint = db.scalar(select(Complaint).where(Complaint.reference == reference.group()))
+        assert complaint is not None
+        kept = complaint.contact_id
+        gone = db.scalar(select(Contact.id).order_by(Contact.id.desc()))
+        assert gone is not None and gone != kept
+
+    officer = sign_in(desk, gateway, OFFICER)
+    officer.goto(f"{gateway.url}/console/contacts")
+    officer.locator("#q").fill(reference.group().lower().replace("-", " "))  # as typed loosely
+    officer.get_by_role("button", name="بحث").click()
+    officer.get_by_role("link", name=str(kept), exact=True).click()
+    expect(officer.locator("h1")).to_contain_text(f"المستفيد {kept}")
+    officer.locator("#other").fill(str(gone))
+    officer.get_by_role("button", name="دمج").click()
+    expect(officer.locator(".error")).to_have_count(0)
+
+    exported = officer.request.get(f"{gateway.url}/console/contacts/{kept}/export")
+    assert exported.status == 200
+    assert "attachment" in exported.headers["content-disposition"]
+    data = exported.json()
+    texts = [m["text"] for m in data["messages"] if m["direction"] == "in"]
+    assert "مرحبا" in texts and "السلام عليكم" in texts  # both contacts' history joined
+    assert [c["reference"] for c in data["complaints"]] == [reference.group()]
+
+    officer.locator("#confirm").fill("ERASE")
+    officer.get_by_role("button", name="حذف البيانات الشخصية").click()
+    with database(gateway.database_url) as db:
+        assert db.get(Contact, gone) is None
+        contact = db.get(Contact, kept)
+        assert contact is not None and contact.display_name is None
+        complaints = db.scalars(select(Complaint).where(Complaint.contact_id == kept)).all()
+        assert [(c.reference, c.description) for c in complaints] == [(reference.group(), "—")]
+        bodies = db.scalars(
+            select(Message.body).where(Message.conversation_id == _conversation(db, kept))
+        ).all()
+        assert bodies and set(bodies) == {None}
+
+
+def _conversation(db: Any, contact_id: int) -> int:
+    conversation = db.scalar(select(Conversation.id).where(Conversation.contact_id == contact_id))
+    assert conversation is not None
+    return int(conversation)
 
 
 def test_screenshots_are_png(gateway: LiveGateway) -> None:

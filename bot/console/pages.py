@@ -12,6 +12,7 @@ from bot.i18n import N_
 
 from .attachments import attachment_routes
 from .complaints_pages import complaint_routes
+from .contacts_pages import contact_routes
 from .conversations import conversation_routes
 from .inbox import inbox_routes
 from .rendering import render
@@ -56,7 +57,7 @@ def page_routes() -> list[web.RouteDef]:
         *request_routes(),
         *attachment_routes(),
         *complaint_routes(),
-        web.get("/contacts", placeholder(CONTACTS)),
+        *contact_routes(),
         web.get("/broadcasts", placeholder(BROADCASTS, LATER)),
         web.get("/reports", placeholder(REPORTS, LATER)),
         web.get("/users", placeholder(USERS)),

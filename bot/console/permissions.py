@@ -26,6 +26,8 @@ REQUESTS = frozenset({"officer", "researcher", "manager", "admin"})
 COMPLAINTS = frozenset({"officer", "quality", "manager", "admin"})
 # The contact card shows personal data: only those who serve the beneficiary directly.
 CONTACTS = frozenset({"officer", "researcher", "manager", "admin"})
+# Merging contacts and the data requests of the privacy policy: beneficiary relations.
+CONTACT_CHANGES = frozenset({"officer", "manager", "admin"})
 MANAGEMENT = frozenset({"manager", "admin"})
 ADMIN = frozenset({"admin"})
 
@@ -51,6 +53,10 @@ ROUTE_ROLES: Mapping[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/complaints/{reference}"): COMPLAINTS,
     ("POST", "/console/complaints/{reference}/close"): COMPLAINTS,
     ("GET", "/console/contacts"): CONTACTS,
+    ("GET", "/console/contacts/{id}"): CONTACTS,
+    ("GET", "/console/contacts/{id}/export"): CONTACT_CHANGES,
+    ("POST", "/console/contacts/{id}/merge"): CONTACT_CHANGES,
+    ("POST", "/console/contacts/{id}/erase"): CONTACT_CHANGES,
     ("GET", "/console/broadcasts"): MANAGEMENT,
     ("GET", "/console/reports"): MANAGEMENT,
     ("GET", "/console/users"): ADMIN,

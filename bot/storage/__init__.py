@@ -19,6 +19,7 @@ from bot.storage.casework import Casework
 from bot.storage.casework_reads import CaseworkReads
 from bot.storage.complaint_cases import ComplaintCases
 from bot.storage.consent import ConsentRecords
+from bot.storage.contact_cases import ContactCases
 from bot.storage.contacts import Contacts
 from bot.storage.deliveries import Deliveries, Delivery
 from bot.storage.handoffs import Handoffs
@@ -46,6 +47,7 @@ class Store:
         self.casework = Casework(db)  # the console's writes
         self.casework_reads = CaseworkReads(db)  # and its reads
         self.complaint_cases = ComplaintCases(db)
+        self.contact_cases = ContactCases(db)
         self.reads = Reads(cipher, self.inbound, self.contacts, self.requests)
 
     async def ping(self) -> None:
