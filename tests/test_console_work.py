@@ -310,6 +310,14 @@ def test_whatsapp_window_closed_offers_and_sends_a_template(
     officer.goto(f"{gateway.url}/console/conversations/{handoff.conversation_id}")
     expect(officer.locator(".window.closed")).to_be_visible()
     expect(officer.locator("#reply-text")).to_have_count(0)  # no free text to fail later
+    # Nor through a hand-made post: the server refuses free text past the window.
+    token = officer.locator('meta[name="csrf-token"]').get_attribute("content")
+    refused = officer.request.post(
+        f"{gateway.url}/console/conversations/{handoff.conversation_id}/reply",
+        form={"text": "نص حر", "csrf_token": token or ""},
+    )
+    assert refused.status == 400
+    assert "انقضت نافذة واتساب" in refused.text()
     officer.locator("#template").select_option("reply_waiting")
     officer.get_by_role("button", name="إرسال", exact=True).click()
     sent = fake.wait_sent(to, 3)
