@@ -170,7 +170,17 @@ class CaseworkReads:
                     select(Handoff).where(Handoff.status == "open").limit(LIST_LIMIT)
                 )
             ]
-            conversations = _conversations_of(session)
+            complaints = session.scalars(
+                select(Complaint).where(Complaint.status == "open").limit(LIST_LIMIT)
+            ).all()
+            requests = session.scalars(
+                select(SupportRequest)
+                .where(SupportRequest.status.in_(WAITING_REQUEST_STATUSES))
+                .limit(LIST_LIMIT)
+            ).all()
+            conversations = _conversations_of(
+                session, {c.contact_id for c in complaints} | {r.contact_id for r in requests}
+            )
             items += [
                 InboxItem(
                     "complaint",
@@ -186,9 +196,7 @@ class CaseworkReads:
                     c.respond_by,
                     None,
                 )
-                for c in session.scalars(
-                    select(Complaint).where(Complaint.status == "open").limit(LIST_LIMIT)
-                )
+                for c in complaints
             ]
             items += [
                 InboxItem(
@@ -205,11 +213,7 @@ class CaseworkReads:
                     r.decision_due,
                     None,
                 )
-                for r in session.scalars(
-                    select(SupportRequest)
-                    .where(SupportRequest.status.in_(WAITING_REQUEST_STATUSES))
-                    .limit(LIST_LIMIT)
-                )
+                for r in requests
             ]
         return sorted(items, key=lambda item: item.opened_at)
 
@@ -317,11 +321,16 @@ class CaseworkReads:
             return None if r is None else _request_detail(session, r, with_answers=True)
 
 
-def _conversations_of(session: Session) -> dict[int, int]:
+def _conversations_of(session: Session, contact_ids: set[int]) -> dict[int, int]:
+    """The conversation of each of these contacts (one per contact)."""
+    if not contact_ids:
+        return {}
     return {
         contact_id: conversation_id
         for conversation_id, contact_id in session.execute(
-            select(Conversation.id, Conversation.contact_id)
+            select(Conversation.id, Conversation.contact_id).where(
+                Conversation.contact_id.in_(contact_ids)
+            )
         )
     }
 
