@@ -205,8 +205,8 @@ class SupportRequest(Base):
             "uq_support_requests_open_national_id",
             "national_id_hash",
             unique=True,
-            sqlite_where=text("status IN ('submitted', 'under_review')"),
-            postgresql_where=text("status IN ('submitted', 'under_review')"),
+            sqlite_where=text("status IN ('submitted', 'under_review', 'needs_info')"),
+            postgresql_where=text("status IN ('submitted', 'under_review', 'needs_info')"),
         ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

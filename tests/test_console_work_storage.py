@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bot.models import OutboundMessage
 from bot.storage import Store
@@ -166,3 +167,32 @@ async def test_merge_then_erase_keeps_the_counts(store: Store) -> None:
         assert complaint is not None and complaint.description == "—"
     found = await store.contact_cases.find(reference="C-100000002")
     assert found == [kept]
+
+
+async def test_a_request_waiting_for_papers_is_still_the_open_one(store: Store) -> None:
+    contact_id, _address, _conversation = beneficiary(store, "n1")
+    filed_request(store, contact_id, "R-100000003")
+    for status in ("under_review", "needs_info"):
+        await store.casework.set_request_status(
+            "R-100000003", status, "r@example.org", "صورة الصك", None, None
+        )
+    with store.db.sessions() as session:
+        national_id_hash = session.scalar(select(SupportRequest.national_id_hash))
+    assert national_id_hash == "nid-R-100000003"
+    with store.db.sessions.begin() as session, pytest.raises(IntegrityError):
+        # The database keeps one open request per national ID.
+        session.add(
+            SupportRequest(
+                reference="R-100000004",
+                contact_id=contact_id,
+                request_type="rent",
+                status="submitted",
+                national_id_hash=national_id_hash,
+                answers={},
+                channel="webchat",
+                attestation_version="v1",
+                attested_at=NOW,
+                decision_due=NOW,
+            )
+        )
+        session.flush()

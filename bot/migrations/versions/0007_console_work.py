@@ -1,5 +1,6 @@
 """console work pages: hand-off assignment, staff notes, request status notes and decision
-dates, complaint response, resolution and compensation
+dates, complaint response, resolution and compensation; a request waiting for more
+information still counts as open (one open request per national ID)
 
 Revision ID: 0007
 Revises: 0005
@@ -19,7 +20,29 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+OPEN_BEFORE = "status IN ('submitted', 'under_review')"
+OPEN_NOW = "status IN ('submitted', 'under_review', 'needs_info')"  # waiting for papers: open
+
+
+def _open_request_index(where: str) -> None:
+    with op.batch_alter_table("support_requests") as batch:
+        batch.create_index(
+            "uq_support_requests_open_national_id",
+            ["national_id_hash"],
+            unique=True,
+            sqlite_where=sa.text(where),
+            postgresql_where=sa.text(where),
+        )
+
+
+def _drop_open_request_index() -> None:
+    with op.batch_alter_table("support_requests") as batch:
+        batch.drop_index("uq_support_requests_open_national_id")
+
+
 def upgrade() -> None:
+    _drop_open_request_index()
+    _open_request_index(OPEN_NOW)
     with op.batch_alter_table("handoffs") as batch:
         batch.add_column(sa.Column("assigned_to", sa.String(length=254), nullable=True))
     with op.batch_alter_table("request_status_events") as batch:
@@ -63,3 +86,5 @@ def downgrade() -> None:
         batch.drop_column("note")
     with op.batch_alter_table("handoffs") as batch:
         batch.drop_column("assigned_to")
+    _drop_open_request_index()
+    _open_request_index(OPEN_BEFORE)
