@@ -90,11 +90,13 @@ async def complaint_page(
         {"reference": case.reference, "fields": ["description", "attachments"]},
     )
     label, domain = _category(request, case.category)
+    media = await console(request).store.casework_reads.media_of(case.attachments)
     return render(
         request,
         "complaint.html",
         {
             "case": case,
+            "media": media,
             "label": label,
             "domain": domain,
             "statuses": STATUSES,

@@ -274,6 +274,29 @@ class CaseworkReads:
         with self.db.sessions() as session:
             return stored_file(session, media_id)
 
+    async def media_of(self, kept: list[dict[str, Any]]) -> list[TimelineMedia | None]:
+        """For attachments a request or complaint keeps (bot/storage/attachments.py
+        `reference`), the rows the console opens them by; None where there is none."""
+        return await self.db.run(self._media_of, kept)
+
+    def _media_of(self, kept: list[dict[str, Any]]) -> list[TimelineMedia | None]:
+        found: list[TimelineMedia | None] = []
+        with self.db.sessions() as session:
+            for entry in kept:
+                message_id, position = entry.get("message_id"), entry.get("media_index")
+                row = None
+                if isinstance(message_id, int) and isinstance(position, int):
+                    row = session.scalar(
+                        select(MessageMedia).where(
+                            MessageMedia.message_id == message_id,
+                            MessageMedia.position == position,
+                        )
+                    )
+                found.append(
+                    None if row is None else TimelineMedia(row.id, row.content_type, row.status)
+                )
+        return found
+
     async def handoff(self, handoff_id: int) -> HandoffView | None:
         return await self.db.run(self._handoff, handoff_id)
 
