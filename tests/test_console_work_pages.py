@@ -4,15 +4,27 @@ member's language."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.tables import AuditEntry, Message, MessageMedia
-from tests.console_helpers import ConsoleServer, console_server, email_of, page_token, sign_in
+from bot.tables import AuditEntry, Handoff, Message, MessageMedia
+from bot.users import add_user
+from tests.console_helpers import (
+    PASSWORD,
+    ConsoleServer,
+    console_server,
+    email_of,
+    page_token,
+    sign_in,
+)
 from tests.test_console_work_storage import beneficiary, filed_request
+
+RELATIONS = "relations@example.org"  # the profile's officer for beneficiary relations
 
 
 @pytest.fixture
@@ -131,3 +143,67 @@ async def test_bad_input_gets_a_clear_answer_in_arabic(console: ConsoleServer) -
             text = await page.text()
             assert "دورك في النظام لا يتيح لك الاطلاع على إجابات مقدم الطلب" in text
             assert "أحمد" not in text.split("إجابات مقدم الطلب", 1)[1].split("السجل", 1)[0]
+
+
+def open_handoff(console: ConsoleServer, tag: str, domain: str) -> int:
+    store = console.runtime.store
+    contact_id, _address, conversation_id = beneficiary(store, tag)
+    with store.db.sessions.begin() as session:
+        handoff = Handoff(
+            contact_id=contact_id,
+            conversation_id=conversation_id,
+            domain=domain,
+            officer_email="-",
+            reason="requested",
+            status="open",
+        )
+        session.add(handoff)
+        session.flush()
+        return handoff.id
+
+
+async def rows(client: aiohttp.ClientSession, console: ConsoleServer, chosen: str) -> list[str]:
+    async with client.get(console.url(f"/console/inbox/items?filter={chosen}")) as response:
+        assert response.status == 200
+        assert response.headers["Cache-Control"] == "no-store"
+        data = await response.json()
+    return re.findall(r'data-reference="([^"]+)"', data["html"])
+
+
+async def test_inbox_filters_and_claiming(console: ConsoleServer) -> None:
+    await add_user(console.runtime.store, RELATIONS, "هيفاء العمري", "officer", PASSWORD)
+    ours = open_handoff(console, "f1", "beneficiary_relations")
+    theirs = open_handoff(console, "f2", "social_research")
+    async with console.client() as officer:
+        await sign_in(console, officer, RELATIONS)
+        assert await rows(officer, console, "domains") == [f"H-{ours}"]
+        assert await rows(officer, console, "all") == [f"H-{ours}", f"H-{theirs}"]
+        assert await rows(officer, console, "mine") == []
+        token = await page_token(console, officer)
+        async with officer.post(
+            console.url(f"/console/handoffs/{theirs}/claim"),
+            data={"csrf_token": token, "next": "https://elsewhere.example/"},
+            allow_redirects=False,
+        ) as claimed:
+            assert claimed.headers["Location"] == "/console/"  # never off the console
+        assert await rows(officer, console, "mine") == [f"H-{theirs}"]
+        assert await rows(officer, console, "unassigned") == [f"H-{ours}"]
+        async with officer.post(
+            console.url(f"/console/handoffs/{ours}/assign"),
+            data={"csrf_token": token, "staff": "stranger@example.org"},
+        ) as refused:
+            assert refused.status == 400
+            assert "اختر زميلًا من القائمة" in await refused.text()
+        async with officer.post(
+            console.url(f"/console/handoffs/{ours}/assign"),
+            data={"csrf_token": token, "staff": email_of("researcher")},
+            allow_redirects=False,
+        ) as assigned:
+            assert assigned.status == 302
+        assert await rows(officer, console, "unassigned") == []
+    async with console.client() as researcher:
+        await sign_in(console, researcher, email_of("researcher"))
+        assert await rows(researcher, console, "mine") == [f"H-{ours}"]
+        # Not a domain's officer: the inbox opens on everything.
+        async with researcher.get(console.url("/console/")) as page:
+            assert 'data-poll="/console/inbox/items?filter=all"' in await page.text()
