@@ -17,8 +17,8 @@ from bot.i18n import N_
 from bot.models import utcnow
 from bot.storage.audit import Subject
 from bot.storage.casework import DECISIONS, REQUEST_TRANSITIONS, NotAllowed
-from bot.storage.casework_reads import RequestDetail
 from bot.storage.references import REQUEST_PREFIX, typed_reference
+from bot.storage.request_cases import RequestDetail
 from handlers.request_status import STATUS_LABELS
 
 from .beneficiary import beneficiary_translator, notice, push
@@ -49,7 +49,7 @@ async def requests_page(request: web.Request) -> web.Response:
     kind = request.query.get("type") or None
     domain = request.query.get("domain") or None
     overdue = request.query.get("overdue") == "1"
-    found = await console(request).store.casework_reads.requests(status, kind)
+    found = await console(request).store.request_cases.requests(status, kind)
     now = utcnow()
     rows = []
     for r in found:
@@ -76,7 +76,7 @@ async def requests_page(request: web.Request) -> web.Response:
 
 async def _detail(request: web.Request) -> RequestDetail:
     reference = typed_reference(REQUEST_PREFIX, request.match_info["reference"])
-    found = await console(request).store.casework_reads.request(reference) if reference else None
+    found = await console(request).store.request_cases.request(reference) if reference else None
     if found is None:
         raise web.HTTPNotFound()
     return found

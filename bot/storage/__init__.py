@@ -4,8 +4,9 @@
 `inbound` (record a message, read state, save a turn with all it decided, whose effects each
 kind's module applies: bot/storage/turn_effects.py), `deliveries` (outbound rows, attempts,
 statuses, the sweep), `contacts`, `requests`, `handoffs`, `consent`, and `reads` (what a
-journey may look up), `audit` (staff actions, for the console), and `casework` and
-`casework_reads` (the console's work pages: what staff do to cases, and what they read).
+journey may look up), `audit` (staff actions, for the console), and for the console's work
+pages `casework` (what staff do to hand-offs, conversations and requests), `casework_reads`
+(inbox, timeline), `request_cases`, `complaint_cases` and `contact_cases`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bot.storage.handoffs import Handoffs
 from bot.storage.inbound import Inbound, TurnConflict
 from bot.storage.inbound_rows import InboundRecord, state_version
 from bot.storage.reads import Reads
+from bot.storage.request_cases import RequestCases
 from bot.storage.requests import Requests
 
 __all__ = ["Delivery", "InboundRecord", "Store", "TurnConflict", "state_version"]
@@ -48,6 +50,7 @@ class Store:
         self.casework_reads = CaseworkReads(db)  # and its reads
         self.complaint_cases = ComplaintCases(db)
         self.contact_cases = ContactCases(db)
+        self.request_cases = RequestCases(db)
         self.reads = Reads(cipher, self.inbound, self.contacts, self.requests)
 
     async def ping(self) -> None:

@@ -1,11 +1,12 @@
 """What the staff console reads to work cases: the inbox (open hand-offs, open complaints,
 requests waiting for staff), one conversation's whole timeline across every channel, and the
-support requests list and detail. Reads only; the console's writes are casework.py's."""
+attachments staff open. Reads only; the console's writes are casework.py's (support
+requests are read by request_cases.py, complaints and contacts by their own modules)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -20,7 +21,6 @@ from bot.tables import (
     Handoff,
     Message,
     MessageMedia,
-    RequestStatusEvent,
     StaffNote,
     SupportRequest,
 )
@@ -111,32 +111,6 @@ class ConversationView:
     timeline: tuple[TimelineEntry, ...]
     notes: tuple[Note, ...]
     handoffs: tuple[HandoffView, ...]
-
-
-@dataclass(frozen=True)
-class RequestEvent:
-    status: str
-    at: datetime
-    actor: str
-    note: str | None
-    decided_on: date | None
-
-
-@dataclass(frozen=True)
-class RequestDetail:
-    id: int
-    reference: str
-    contact_id: int
-    conversation_id: int | None
-    request_type: str
-    status: str
-    answers: dict[str, Any]
-    channel: str
-    attestation_version: str
-    attested_at: datetime
-    submitted_at: datetime
-    decision_due: datetime
-    events: tuple[RequestEvent, ...]
 
 
 class CaseworkReads:
@@ -319,30 +293,6 @@ class CaseworkReads:
             )
             return value
 
-    async def requests(
-        self, status: str | None = None, request_type: str | None = None
-    ) -> list[RequestDetail]:
-        """Support requests, newest first, without their answers (a list shows none)."""
-        return await self.db.run(self._requests, status, request_type)
-
-    def _requests(self, status: str | None, request_type: str | None) -> list[RequestDetail]:
-        query = select(SupportRequest).order_by(SupportRequest.id.desc()).limit(LIST_LIMIT)
-        if status:
-            query = query.where(SupportRequest.status == status)
-        if request_type:
-            query = query.where(SupportRequest.request_type == request_type)
-        with self.db.sessions() as session:
-            return [_request_detail(session, r, with_answers=False) for r in session.scalars(query)]
-
-    async def request(self, reference: str) -> RequestDetail | None:
-        """One request with its (decrypted) answers and every status change."""
-        return await self.db.run(self._request, reference)
-
-    def _request(self, reference: str) -> RequestDetail | None:
-        with self.db.sessions() as session:
-            r = session.scalar(select(SupportRequest).where(SupportRequest.reference == reference))
-            return None if r is None else _request_detail(session, r, with_answers=True)
-
 
 def _conversations_of(session: Session, contact_ids: set[int]) -> dict[int, int]:
     """The conversation of each of these contacts (one per contact)."""
@@ -415,35 +365,6 @@ def _timeline(session: Session, conversation_id: int) -> tuple[TimelineEntry, ..
             )
         )
     return tuple(entries)
-
-
-def _request_detail(session: Session, r: SupportRequest, *, with_answers: bool) -> RequestDetail:
-    events = session.execute(
-        select(RequestStatusEvent)
-        .where(RequestStatusEvent.request_id == r.id)
-        .order_by(RequestStatusEvent.id)
-    ).scalars()
-    conversation_id = session.scalar(
-        select(Conversation.id).where(Conversation.contact_id == r.contact_id)
-    )
-    return RequestDetail(
-        id=r.id,
-        reference=r.reference,
-        contact_id=r.contact_id,
-        conversation_id=conversation_id,
-        request_type=r.request_type,
-        status=r.status,
-        answers=dict(r.answers or {}) if with_answers else {},
-        channel=r.channel,
-        attestation_version=r.attestation_version,
-        attested_at=r.attested_at,
-        submitted_at=r.submitted_at,
-        decision_due=r.decision_due,
-        events=tuple(
-            RequestEvent(e.status, e.at, e.actor, e.note if with_answers else None, e.decided_on)
-            for e in events
-        ),
-    )
 
 
 @dataclass(frozen=True)
