@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -204,8 +205,8 @@ class SupportRequest(Base):
             "uq_support_requests_open_national_id",
             "national_id_hash",
             unique=True,
-            sqlite_where=text("status IN ('submitted', 'under_review')"),
-            postgresql_where=text("status IN ('submitted', 'under_review')"),
+            sqlite_where=text("status IN ('submitted', 'under_review', 'needs_info')"),
+            postgresql_where=text("status IN ('submitted', 'under_review', 'needs_info')"),
         ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -231,6 +232,10 @@ class RequestStatusEvent(Base):
     status: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor: Mapped[str] = mapped_column(String(64))
+    # Staff's reason for the change (what the beneficiary must send, the committee's grounds).
+    note: Mapped[str | None] = mapped_column(EncryptedText)
+    # The research committee's decision date, for "accepted" and "rejected".
+    decided_on: Mapped[date | None] = mapped_column(Date)
 
 
 class Complaint(Base):
@@ -248,6 +253,12 @@ class Complaint(Base):
     channel: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     respond_by: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Filled in by staff in the console.
+    response: Mapped[str | None] = mapped_column(EncryptedText)
+    resolution: Mapped[str | None] = mapped_column(EncryptedText)
+    # Where the association is at fault: the compensation policy's findings and the outcome.
+    compensation: Mapped[Any] = mapped_column(EncryptedJSON, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Handoff(Base):
@@ -265,6 +276,21 @@ class Handoff(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by: Mapped[str | None] = mapped_column(String(64))
+    # The staff member working it (their email); None until someone claims it.
+    assigned_to: Mapped[str | None] = mapped_column(String(254))
+
+
+class StaffNote(Base):
+    """A private note between staff on a conversation; never sent to the beneficiary."""
+
+    __tablename__ = "staff_notes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    author: Mapped[str] = mapped_column(String(254))
+    body: Mapped[str] = mapped_column(EncryptedText)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class StaffTask(Base):

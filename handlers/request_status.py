@@ -24,6 +24,7 @@ MAX_IDENTITY_ATTEMPTS = 3
 STATUS_LABELS = {
     "submitted": N_("Received, waiting for the research committee"),
     "under_review": N_("Being studied by the research committee"),
+    "needs_info": N_("More information is needed from you"),
     "accepted": N_("Accepted"),
     "rejected": N_("Regretfully declined by the committee"),
     "closed": N_("Closed"),

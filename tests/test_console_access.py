@@ -80,6 +80,8 @@ async def test_each_role_gets_what_the_table_gives(console: ConsoleServer, role:
             where = f"{role} {method} {path}: {status}"
             if method == "GET" and allowed:
                 expected_ok = status == 200 or (path == "/console/login" and status == 302)
+                # A record page of a record that does not exist is let through, then 404.
+                expected_ok = expected_ok or (status == 404 and "{" in path)
                 assert expected_ok, where
             elif method == "GET" and role == ANONYMOUS:
                 assert (status, location) == (302, "/console/login"), where

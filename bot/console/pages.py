@@ -10,7 +10,13 @@ from aiohttp import web
 
 from bot.i18n import N_
 
+from .attachments import attachment_routes
+from .complaints_pages import complaint_routes
+from .contacts_pages import contact_routes
+from .conversations import conversation_routes
+from .inbox import inbox_routes
 from .rendering import render
+from .requests_pages import request_routes
 
 # Translators: the console's page titles, shown in the navigation and as headings.
 INBOX = N_("Inbox")
@@ -44,13 +50,12 @@ async def not_yet(request: web.Request) -> web.Response:
 
 def page_routes() -> list[web.RouteDef]:
     return [
-        web.get("/", placeholder(INBOX)),
-        web.get("/conversations/{id}", placeholder(CONVERSATION)),
-        web.post("/conversations/{id}/reply", not_yet),
-        web.get("/requests", placeholder(REQUESTS)),
-        web.get("/requests/{reference}", placeholder(REQUEST)),
-        web.get("/complaints", placeholder(COMPLAINTS)),
-        web.get("/contacts", placeholder(CONTACTS)),
+        *inbox_routes(),
+        *conversation_routes(),
+        *request_routes(),
+        *attachment_routes(),
+        *complaint_routes(),
+        *contact_routes(),
         web.get("/broadcasts", placeholder(BROADCASTS, LATER)),
         web.get("/reports", placeholder(REPORTS, LATER)),
     ]

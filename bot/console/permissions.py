@@ -26,6 +26,8 @@ REQUESTS = frozenset({"officer", "researcher", "manager", "admin"})
 COMPLAINTS = frozenset({"officer", "quality", "manager", "admin"})
 # The contact card shows personal data: only those who serve the beneficiary directly.
 CONTACTS = frozenset({"officer", "researcher", "manager", "admin"})
+# Merging contacts and the data requests of the privacy policy: beneficiary relations.
+CONTACT_CHANGES = frozenset({"officer", "manager", "admin"})
 MANAGEMENT = frozenset({"manager", "admin"})
 ADMIN = frozenset({"admin"})
 
@@ -36,12 +38,25 @@ ROUTE_ROLES: Mapping[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/logout"): STAFF,
     ("POST", "/console/language"): STAFF,
     ("GET", "/console/"): STAFF,  # the inbox
+    ("GET", "/console/inbox/items"): STAFF,  # the inbox's rows, for its script
+    ("POST", "/console/handoffs/{id}/claim"): CASEWORK,
+    ("POST", "/console/handoffs/{id}/assign"): CASEWORK,
+    ("POST", "/console/handoffs/{id}/close"): CASEWORK,
     ("GET", "/console/conversations/{id}"): CASEWORK,
     ("POST", "/console/conversations/{id}/reply"): CASEWORK,
+    ("POST", "/console/conversations/{id}/notes"): CASEWORK,
+    ("GET", "/console/attachments/{id}"): CONTACTS,  # documents are personal data
     ("GET", "/console/requests"): REQUESTS,
     ("GET", "/console/requests/{reference}"): REQUESTS,
+    ("POST", "/console/requests/{reference}/status"): frozenset({"researcher", "manager", "admin"}),
     ("GET", "/console/complaints"): COMPLAINTS,
+    ("GET", "/console/complaints/{reference}"): COMPLAINTS,
+    ("POST", "/console/complaints/{reference}/close"): COMPLAINTS,
     ("GET", "/console/contacts"): CONTACTS,
+    ("GET", "/console/contacts/{id}"): CONTACTS,
+    ("GET", "/console/contacts/{id}/export"): CONTACT_CHANGES,
+    ("POST", "/console/contacts/{id}/merge"): CONTACT_CHANGES,
+    ("POST", "/console/contacts/{id}/erase"): CONTACT_CHANGES,
     ("GET", "/console/broadcasts"): MANAGEMENT,
     ("GET", "/console/reports"): MANAGEMENT,
     ("GET", "/console/users"): ADMIN,

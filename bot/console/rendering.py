@@ -104,3 +104,8 @@ def render(
     response = aiohttp_jinja2.render_template(template, request, values, status=status)
     response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def render_fragment(request: web.Request, template: str, values: dict[str, Any]) -> str:
+    """Part of a page as a string (what a script swaps in), with the same context."""
+    return aiohttp_jinja2.render_string(template, request, {**_request_context(request), **values})

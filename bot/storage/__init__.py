@@ -4,8 +4,9 @@
 `inbound` (record a message, read state, save a turn with all it decided, whose effects each
 kind's module applies: bot/storage/turn_effects.py), `deliveries` (outbound rows, attempts,
 statuses, the sweep), `contacts`, `requests`, `handoffs`, `consent`, and `reads` (what a
-journey may look up), `audit` (staff actions, for the console). Complaints and staff
-tasks are only written by turns so far.
+journey may look up), `audit` (staff actions, for the console), and for the console's work
+pages `casework` (what staff do to hand-offs, conversations and requests), `casework_reads`
+(inbox, timeline), `request_cases`, `complaint_cases` and `contact_cases`.
 """
 
 from __future__ import annotations
@@ -15,14 +16,19 @@ from sqlalchemy import text
 from bot.crypto import Cipher
 from bot.db import Database
 from bot.storage.audit import AuditLog
+from bot.storage.casework import Casework
+from bot.storage.casework_reads import CaseworkReads
+from bot.storage.complaint_cases import ComplaintCases
 from bot.storage.complaints import Complaints
 from bot.storage.consent import ConsentRecords
+from bot.storage.contact_cases import ContactCases
 from bot.storage.contacts import Contacts
 from bot.storage.deliveries import Deliveries, Delivery
 from bot.storage.handoffs import Handoffs
 from bot.storage.inbound import Inbound, TurnConflict
 from bot.storage.inbound_rows import InboundRecord, state_version
 from bot.storage.reads import Reads
+from bot.storage.request_cases import RequestCases
 from bot.storage.requests import Requests
 
 __all__ = ["Delivery", "InboundRecord", "Store", "TurnConflict", "state_version"]
@@ -42,6 +48,11 @@ class Store:
         self.consent = ConsentRecords(db)
         self.complaints = Complaints(db)
         self.audit = AuditLog(db)
+        self.casework = Casework(db)  # the console's writes
+        self.casework_reads = CaseworkReads(db)  # and its reads
+        self.complaint_cases = ComplaintCases(db)
+        self.contact_cases = ContactCases(db)
+        self.request_cases = RequestCases(db)
         self.reads = Reads(cipher, self.inbound, self.contacts, self.requests, self.complaints)
 
     async def ping(self) -> None:

@@ -18,7 +18,8 @@ from bot.storage.references import REQUEST_PREFIX, typed_reference
 from bot.storage.turn_write import TurnWrite
 from bot.tables import Contact, RequestStatusEvent, SupportRequest
 
-OPEN_REQUEST_STATUSES = ("submitted", "under_review")
+# "needs_info" (the committee waits for papers) came with the console: still open.
+OPEN_REQUEST_STATUSES = ("submitted", "under_review", "needs_info")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,222 @@
+"""What staff do to cases in the console: claim, assign and close hand-offs, write private
+notes, queue a message to the beneficiary (stored as the router stores a reply, then pushed to
+the outbox by the caller), and move a support request through its statuses with a note.
+
+Each call is one transaction, and each records who did it in the audit log, so the message
+to the beneficiary is stored together with the change it tells them of.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from bot.db import Database
+from bot.models import OutboundMessage, utcnow
+from bot.storage.inbound_rows import InboundRecord, outbound_values
+from bot.tables import (
+    AuditEntry,
+    Base,
+    Handoff,
+    RequestStatusEvent,
+    StaffNote,
+    SupportRequest,
+)
+
+_messages = Base.metadata.tables["messages"]
+
+# The research committee's path: new → under study → more information needed → accepted /
+# rejected → closed; more information can be asked for again once the papers come.
+REQUEST_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "submitted": ("under_review",),
+    "under_review": ("needs_info", "accepted", "rejected"),
+    "needs_info": ("under_review",),
+    "accepted": ("closed",),
+    "rejected": ("closed",),
+    "closed": (),
+}
+DECISIONS = ("accepted", "rejected")
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message for the beneficiary, stored with the change: where, what, by whom."""
+
+    conversation_id: int
+    address_id: int
+    channel: str
+    message: OutboundMessage
+
+
+class NotAllowed(ValueError):
+    """The change does not follow from the record's present state (e.g. a status skipped)."""
+
+
+class Casework:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def assign_handoff(self, handoff_id: int, staff_email: str | None, actor: str) -> bool:
+        """Give an open hand-off to `staff_email` (None: back to nobody); False if it is not
+        open any more."""
+        return await self.db.run(self._assign, handoff_id, staff_email, actor)
+
+    def _assign(self, handoff_id: int, staff_email: str | None, actor: str) -> bool:
+        with self.db.sessions.begin() as session:
+            done = session.execute(
+                update(Handoff)
+                .where(Handoff.id == handoff_id, Handoff.status == "open")
+                .values(assigned_to=staff_email)
+                .returning(Handoff.id)
+            ).first()
+            if done is not None:
+                _audit(session, actor, "handoff.assigned", "handoff", handoff_id, {})
+            return done is not None
+
+    async def close_handoff(
+        self, handoff_id: int, actor: str, notice: Outgoing | None
+    ) -> int | None:
+        """Close an open hand-off, so the bot answers the conversation again, with the
+        message that tells the beneficiary so; returns that message's id (None if none was
+        given). Raises NotAllowed when the hand-off is not open."""
+        return await self.db.run(self._close, handoff_id, actor, notice)
+
+    def _close(self, handoff_id: int, actor: str, notice: Outgoing | None) -> int | None:
+        with self.db.sessions.begin() as session:
+            now = utcnow()
+            done = session.execute(
+                update(Handoff)
+                .where(Handoff.id == handoff_id, Handoff.status == "open")
+                .values(status="closed", closed_at=now, closed_by=actor[:64])
+                .returning(Handoff.id)
+            ).first()
+            if done is None:
+                raise NotAllowed("the hand-off is not open")
+            _audit(session, actor, "handoff.closed", "handoff", handoff_id, {})
+            return queue_message(session, notice, actor) if notice is not None else None
+
+    async def add_note(self, conversation_id: int, author: str, body: str) -> None:
+        await self.db.run(self._add_note, conversation_id, author, body)
+
+    def _add_note(self, conversation_id: int, author: str, body: str) -> None:
+        with self.db.sessions.begin() as session:
+            session.add(
+                StaffNote(
+                    conversation_id=conversation_id, author=author, body=body, created_at=utcnow()
+                )
+            )
+            _audit(session, author, "conversation.note_added", "conversation", conversation_id, {})
+
+    async def send(self, outgoing: Outgoing, actor: str) -> int:
+        """Store a staff member's message to the beneficiary, queued as the router queues a
+        reply; the caller pushes the returned id to the outbox."""
+        return await self.db.run(self._send, outgoing, actor)
+
+    def _send(self, outgoing: Outgoing, actor: str) -> int:
+        with self.db.sessions.begin() as session:
+            message_id = queue_message(session, outgoing, actor)
+            _audit(
+                session,
+                actor,
+                "conversation.replied",
+                "conversation",
+                outgoing.conversation_id,
+                {"template": outgoing.message.template.name if outgoing.message.template else None},
+            )
+            return message_id
+
+    async def set_request_status(
+        self,
+        reference: str,
+        status: str,
+        actor: str,
+        note: str | None,
+        decided_on: date | None,
+        notice: Outgoing | None,
+    ) -> int | None:
+        """Move the request on (only along REQUEST_TRANSITIONS, else NotAllowed), keep the
+        change in its history and store the message that tells the beneficiary; returns
+        that message's id."""
+        return await self.db.run(
+            self._set_request_status, reference, status, actor, note, decided_on, notice
+        )
+
+    def _set_request_status(
+        self,
+        reference: str,
+        status: str,
+        actor: str,
+        note: str | None,
+        decided_on: date | None,
+        notice: Outgoing | None,
+    ) -> int | None:
+        with self.db.sessions.begin() as session:
+            request = session.scalar(
+                select(SupportRequest)
+                .where(SupportRequest.reference == reference)
+                .with_for_update()
+            )
+            if request is None:
+                raise KeyError(reference)
+            if status not in REQUEST_TRANSITIONS.get(request.status, ()):
+                raise NotAllowed(f"{request.status} cannot become {status}")
+            request.status = status
+            session.add(
+                RequestStatusEvent(
+                    request_id=request.id,
+                    status=status,
+                    at=utcnow(),
+                    actor=actor[:64],
+                    note=note or None,
+                    decided_on=decided_on if status in DECISIONS else None,
+                )
+            )
+            _audit(
+                session,
+                actor,
+                "support_request.status_changed",
+                "support_request",
+                request.id,
+                {"reference": reference, "status": status},
+            )
+            return queue_message(session, notice, actor) if notice is not None else None
+
+
+def queue_message(session: Session, outgoing: Outgoing, actor: str) -> int:
+    now = utcnow()
+    record = InboundRecord(0, 0, outgoing.address_id, outgoing.conversation_id, None, False)
+    values = outbound_values(record, outgoing.channel, now, outgoing.message)
+    values["payload"] = {**values["payload"], "sent_by": actor}
+    message_id: int = session.execute(
+        insert(_messages).returning(_messages.c.id), values
+    ).scalar_one()
+    return message_id
+
+
+def _audit(
+    session: Session,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_id: int,
+    details: dict[str, Any],
+) -> None:
+    session.add(audit_entry(actor, action, subject_type, subject_id, details))
+
+
+def audit_entry(
+    actor: str, action: str, subject_type: str, subject_id: int, details: dict[str, Any]
+) -> AuditEntry:
+    """An audit row written in the same transaction as the change it records."""
+    return AuditEntry(
+        at=utcnow(),
+        actor=actor[:64],
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        details=details or None,
+    )
