@@ -14,7 +14,6 @@ from alembic import op
 
 
 revision: str = "0006"
-# The lead rechains at merge (planned after 0004); on this branch 0005 is the head before it.
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
