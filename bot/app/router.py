@@ -2,10 +2,13 @@
 
 Order matters and is the product's promise: record the message (nothing is lost; a copy of
 one already handled is recognised there) → claim its provider id and take its contact's lock
-in one Redis call (a copy being handled right now is turned away; two quick messages from one
-person are handled one after the other) → handlers → state, effects and replies stored in one
-transaction → replies queued to the worker. Each step is shared by the messages that reach
-it together (bot/batching.py), so a busy moment costs round trips per batch, not per message.
+in one Redis call (a copy being handled right now by a live process is turned away; two quick
+messages from one person are handled one after the other) → handlers → state, effects and
+replies stored in one transaction, which marks the message handled only once → replies
+queued to the worker. A turn that does not finish gives its claim back, so the message is
+handled by the provider's retry or by the worker's inbound sweep (worker/sweep.py). Each
+step is shared by the messages that reach it together (bot/batching.py), so a busy moment
+costs round trips per batch, not per message.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from bot.i18n import translator
 from bot.models import AddressKind, InboundMessage, StatusUpdate, Template, utcnow
 from bot.profile import Profile
 from bot.storage import InboundRecord, Store, TurnConflict, state_version
+from bot.storage.inbound import AlreadyHandled
 from bot.text import has_arabic_letters, has_latin_letters
 from handlers.base import N_, ConversationState, Dispatcher, Turn
 
@@ -100,9 +104,15 @@ class Router:
             else:
                 state = await self.store.inbound.load_state(record.conversation_id)
             reply_ids, held.version_saved = await self._converse(msg, record, state)
+        except AlreadyHandled:
+            # A copy of it, whose owner was thought gone, was saved first: this turn saved
+            # nothing, and the conversation is read again by the next turn.
+            await self.contact_locks.give_back(held)
+            metrics.DUPLICATES.labels(msg.channel).inc()
+            return Outcome(duplicate=True)
         except BaseException:
-            # Recorded but not handled: let the provider's retry through again.
-            await self.redis.delete(claim)
+            # Recorded but not handled: let the provider's retry (or the sweep) through.
+            await self.contact_locks.give_up(held)
             await self.contact_locks.give_back(held)
             raise
         # Independent once the turn is saved, so they share one wait.
