@@ -39,9 +39,9 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         self.directory.mkdir(parents=True, exist_ok=True)
+        options = ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no"]
-            + ["--dir", str(self.directory), "--bind", "127.0.0.1"],
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", *options],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

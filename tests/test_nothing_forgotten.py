@@ -90,7 +90,7 @@ async def post_until_acknowledged(
                 if response.status == 200:
                     acknowledged()
                     return
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             pass
         await asyncio.sleep(0.3)
     raise AssertionError(f"{form['MessageSid']} was never acknowledged")
@@ -161,8 +161,7 @@ async def burst(
             reached.set()
 
     senders = [
-        asyncio.create_task(post_until_acknowledged(http, gw, form, acknowledged))
-        for form in forms
+        asyncio.create_task(post_until_acknowledged(http, gw, form, acknowledged)) for form in forms
     ]
     await reached.wait()
     await asyncio.to_thread(fault)
