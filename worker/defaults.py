@@ -28,9 +28,9 @@ SWEEP_INTERVAL_SECONDS = _seconds("TAWASUL_SWEEP_SECONDS", 30)
 STRANDED_AFTER_SECONDS = 60
 # Replies the sweep queues again at a time; a full batch runs the next sweep at once.
 SWEEP_BATCH = 2000
-# After the worker reconnects to Redis (which may have come back empty), the first sweep runs
-# at once and takes every queued reply older than this as possibly lost.
-RECONNECT_STRANDED_AFTER_SECONDS = 5
+# When Redis has come back empty, a sweep runs at once and takes every queued reply without a
+# job (and not waiting in the outbox list) as lost, however young.
+RECONNECT_STRANDED_AFTER_SECONDS = 0
 
 # Inbound messages recorded but never handled (their process died mid-turn, and no retry of
 # the provider got through) are handed to the router again by the sweep once older than
@@ -60,3 +60,8 @@ def outbox_key(queue_name: str) -> str:
 
 DRAIN_FLAG_SECONDS = 300
 DRAIN_BATCH = 500
+
+
+def worker_mark_key(queue_name: str) -> str:
+    """A key the workers leave in Redis: when it is gone, so is everything else Redis held."""
+    return f"tawasul:worker-mark:{queue_name}"

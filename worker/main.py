@@ -1,15 +1,19 @@
 """`tawasul worker`: an RQ worker with the scheduler (retries with backoff, scheduled jobs).
 
-Redis may go away under it (restarted, failed over, a network cut). rq's own loop gives up
-on most such errors, so the worker is started again here with a growing wait until Redis
-answers; since Redis may have come back empty (every queued job and outbox entry gone), the
-first thing it does then is sweep at once for stored replies that lost their job.
+Redis may go away under it (restarted, failed over, a network cut). rq's own loop waits for
+Redis while it is waiting for a job, but gives up on errors anywhere else, so the worker is
+started again here with a growing wait until Redis answers. Redis may also have come back
+empty, every queued job and outbox entry gone, the scheduled sweep with them: each worker
+checks on its heartbeat that Redis still holds the mark it left there, and when it does not,
+schedules the sweep again and runs one at once, so stored replies that lost their job are
+queued again within seconds of Redis returning.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -26,6 +30,7 @@ from worker.sweep import schedule_sweep, sweep_now
 log = logging.getLogger(__name__)
 
 REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+MARK_CHECK_SECONDS = 2.0
 
 
 def run_worker(settings: Settings, redis_url: str, *, burst: bool = False) -> bool:
@@ -36,15 +41,14 @@ def run_worker(settings: Settings, redis_url: str, *, burst: bool = False) -> bo
     engine and HTTP sessions opened by the first job serve all the others.
     """
     log.info("worker listening on queue %r", settings.queue_name)
-    reconnected = False
     try:
         while True:
             try:
                 queue = make_queue(redis_url, settings.queue_name)
-                _prepare(queue, reconnected)
-                worker = SimpleWorker(
+                worker = Worker(
                     [queue], connection=Redis.from_url(redis_url), serializer=JSONSerializer
                 )
+                worker.mind_redis(queue)
                 worked = bool(
                     worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
                 )
@@ -55,19 +59,44 @@ def run_worker(settings: Settings, redis_url: str, *, burst: bool = False) -> bo
                 log.warning("worker lost Redis: %s", exc)
             time.sleep(defaults.RECONNECT_FIRST_SECONDS)  # never a busy loop
             _wait_for_redis(redis_url)
-            reconnected = True
     finally:
         process.close()
 
 
-def _prepare(queue: Queue, reconnected: bool) -> None:
-    """The recurring sweep is scheduled if it is not (a Redis that came back empty lost it);
-    after a reconnection a sweep also runs at once."""
-    if not Job.exists(defaults.sweep_job_id(queue.name), connection=queue.connection):
-        schedule_sweep(queue, delay_seconds=5)
-    if reconnected:
-        sweep_now(queue, stranded_after=defaults.RECONNECT_STRANDED_AFTER_SECONDS)
-        log.warning("worker reconnected to Redis; sweeping for replies that lost their job")
+class Worker(SimpleWorker):
+    """rq's SimpleWorker that notices, on its heartbeat, a Redis that came back empty."""
+
+    _queue: Queue | None = None
+    _checked_at = 0.0
+
+    def mind_redis(self, queue: Queue) -> None:
+        self._queue = queue
+        self._check_redis()
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> Any:
+        result = super().heartbeat(timeout, pipeline)
+        if pipeline is None and time.monotonic() - self._checked_at > MARK_CHECK_SECONDS:
+            self._check_redis()
+        return result
+
+    def _check_redis(self) -> None:
+        """Leave a mark in Redis; when it is gone (first start, or Redis lost everything),
+        make sure the sweep is scheduled and sweep at once. One worker of several does it."""
+        self._checked_at = time.monotonic()
+        queue = self._queue
+        if queue is None:
+            return
+        try:
+            if not queue.connection.set(defaults.worker_mark_key(queue.name), "1", nx=True):
+                return
+            if not Job.exists(defaults.sweep_job_id(queue.name), connection=queue.connection):
+                schedule_sweep(queue)
+            sweep_now(queue, stranded_after=defaults.RECONNECT_STRANDED_AFTER_SECONDS)
+            log.warning(
+                "Redis holds no mark of ours (a first start, or it came back empty): sweeping"
+            )
+        except REDIS_ERRORS as exc:
+            log.warning("could not check Redis: %s", exc)
 
 
 def _stop_was_asked(worker: SimpleWorker) -> bool:

@@ -50,12 +50,15 @@ async def requeue_stranded(
     connection = queue.connection
 
     def without_job() -> list[int]:
+        """Those with no delivery job, nor waiting in the outbox list for the drain."""
         with connection.pipeline(transaction=False) as pipe:
+            pipe.lrange(defaults.outbox_key(queue.name), 0, -1)
             for message_id in candidates:
                 pipe.exists(Job.key_for(defaults.delivery_job_id(queue.name, message_id)))
-            exists = pipe.execute()
+            waiting, *exists = pipe.execute()
+        in_outbox = {int(value) for value in waiting}
         pairs = zip(candidates, exists, strict=True)
-        return [message_id for message_id, known in pairs if not known]
+        return [id_ for id_, known in pairs if not known and id_ not in in_outbox]
 
     stranded = await asyncio.to_thread(without_job)
     if stranded:
