@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 
 from bot import metrics, whatsapp_window
+from bot.attempts import Attempts
 from bot.contact_lock import ContactLocks
 from bot.effects import Effect
 from bot.i18n import translator
@@ -73,6 +74,7 @@ class Router:
         self.profile = profile
         self.records = store.reads
         self.contact_locks = ContactLocks(redis)
+        self.attempts = Attempts(redis, store.cipher.lookup_hash)
         self.phone_route = phone_route
         self._local_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -138,6 +140,7 @@ class Router:
             now=utcnow(),
             phone_route=self.phone_route,
             message_id=record.message_id,
+            attempts=self.attempts,
         )
         if record.language is None:
             turn.switch_language(language)
