@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.db import Database
 from bot.models import AddressKind, InboundMessage, Media
@@ -42,8 +42,8 @@ def unhandled_messages(
         .join(_addresses, _addresses.c.id == _messages.c.address_id)
         .join(_contacts, _contacts.c.id == _addresses.c.contact_id)
         .where(
-            _messages.c.direction == "in",
-            _messages.c.status == RECEIVED,
+            # Written out, so that the database sees its partial index's own condition.
+            text(f"messages.direction = 'in' AND messages.status = '{RECEIVED}'"),
             _messages.c.created_at < recorded_before,
             _messages.c.created_at > recorded_after,
         )
