@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -40,6 +40,7 @@ from handlers.base import Dispatcher, Handler, Turn
 from handlers.menu import MenuHandler
 from handlers.wiring import build_dispatcher
 from tests.conftest import REDIS_URL
+from tests.conftest import _free_port as free_port
 from worker.defaults import delivery_job_id
 from worker.queues import QueueOutbox, drain_outbox, make_queue
 
@@ -582,3 +583,25 @@ async def test_two_turns_of_one_message_save_only_the_first(store: Store) -> Non
         await store.inbound.save_turn(record, "webchat", {"n": 3}, [OutboundMessage("3")], [])
     assert await store.deliveries.count_messages("out") == 1
     assert await store.deliveries.count_messages("in", "handled") == 1
+
+
+async def test_a_reply_that_cannot_be_queued_leaves_the_message_acknowledged(
+    store: Store, redis: Redis, profile: Profile, queue: Queue
+) -> None:
+    """Redis for the outbox is away after the turn was saved: the message is handled and
+    acknowledged (a 503 would only bring a retry answered "handled already"), and its reply
+    waits in the database, queued, for the worker's outbox sweep."""
+    away = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1)
+    router = Router(
+        store,
+        redis,
+        QueueOutbox(queue, away),
+        Dispatcher([Answering()], {}, MenuHandler({})),
+        profile,
+    )
+    outcome = await router.handle(message("hello"))
+    (reply_id,) = outcome.reply_ids
+    delivery = await store.deliveries.delivery(reply_id)
+    assert delivery is not None and delivery.status.value == "queued"
+    assert await store.deliveries.stranded_outbound(timedelta(0)) == [reply_id]
+    await away.aclose()

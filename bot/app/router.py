@@ -118,9 +118,18 @@ class Router:
             await self.contact_locks.give_back(held)
             raise
         # Independent once the turn is saved, so they share one wait.
-        await asyncio.gather(self.contact_locks.give_back(held), self.outbox.enqueue(reply_ids))
+        await asyncio.gather(self.contact_locks.give_back(held), self._queue(reply_ids))
         metrics.MESSAGES_OUT.labels(msg.channel).inc(len(reply_ids))
         return Outcome(duplicate=False, message_id=record.message_id, reply_ids=tuple(reply_ids))
+
+    async def _queue(self, reply_ids: list[int]) -> None:
+        """The turn is saved, its message handled: a reply that cannot be queued now (Redis
+        away) is sent by the worker's outbox sweep, and the message is acknowledged all the
+        same, or the provider's retry would only be answered "handled already"."""
+        try:
+            await self.outbox.enqueue(reply_ids)
+        except Exception as exc:
+            log.warning("replies %s saved, not queued (%s): the sweep sends them", reply_ids, exc)
 
     async def _converse(
         self, msg: InboundMessage, record: InboundRecord, saved: dict[str, Any] | None
