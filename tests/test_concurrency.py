@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from rq import Queue
 from sqlalchemy import func, select
 
@@ -591,7 +593,7 @@ async def test_a_reply_that_cannot_be_queued_leaves_the_message_acknowledged(
     """Redis for the outbox is away after the turn was saved: the message is handled and
     acknowledged (a 503 would only bring a retry answered "handled already"), and its reply
     waits in the database, queued, for the worker's outbox sweep."""
-    away = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1)
+    away = Redis(host="127.0.0.1", port=free_port(), retry=Retry(NoBackoff(), 0))
     router = Router(
         store,
         redis,
