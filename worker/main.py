@@ -30,7 +30,6 @@ from worker.sweep import schedule_sweep, sweep_now
 log = logging.getLogger(__name__)
 
 REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
-MARK_CHECK_SECONDS = 2.0
 
 
 def run_worker(settings: Settings, redis_url: str, *, burst: bool = False) -> bool:
@@ -67,34 +66,35 @@ class Worker(SimpleWorker):
     """rq's SimpleWorker that notices, on its heartbeat, a Redis that came back empty."""
 
     _queue: Queue | None = None
-    _checked_at = 0.0
 
     def mind_redis(self, queue: Queue) -> None:
         self._queue = queue
         self._check_redis()
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> Any:
+        """rq beats before each wait for a job, also right after Redis answers again; the
+        check is one SET NX, so it is made on every beat."""
         result = super().heartbeat(timeout, pipeline)
-        if pipeline is None and time.monotonic() - self._checked_at > MARK_CHECK_SECONDS:
+        if pipeline is None:
             self._check_redis()
         return result
 
     def _check_redis(self) -> None:
         """Leave a mark in Redis; when it is gone (first start, or Redis lost everything),
-        make sure the sweep is scheduled and sweep at once. One worker of several does it."""
-        self._checked_at = time.monotonic()
+        make sure the sweep is scheduled and sweep at once. The mark is left last, so a
+        failure half-way is tried again on the next beat."""
         queue = self._queue
         if queue is None:
             return
+        mark = defaults.worker_mark_key(queue.name)
         try:
-            if not queue.connection.set(defaults.worker_mark_key(queue.name), "1", nx=True):
+            if queue.connection.exists(mark):
                 return
             if not Job.exists(defaults.sweep_job_id(queue.name), connection=queue.connection):
                 schedule_sweep(queue)
             sweep_now(queue, stranded_after=defaults.RECONNECT_STRANDED_AFTER_SECONDS)
-            log.warning(
-                "Redis holds no mark of ours (a first start, or it came back empty): sweeping"
-            )
+            queue.connection.set(mark, "1")
+            log.warning("Redis held no mark of ours (first start, or it came back empty): sweeping")
         except REDIS_ERRORS as exc:
             log.warning("could not check Redis: %s", exc)
 
