@@ -48,6 +48,7 @@ ALIVE_SECONDS = 5
 ALIVE_RENEW_SECONDS = 1.0
 ALIVE_PREFIX = "tawasul:alive:"
 GIVE_UP_WAIT_SECONDS = 2.0
+MAX_GIVEN_UP = 10_000
 DUPLICATE = -1
 
 # Claims the message and takes the lock. KEYS are the message's claim and its contact's
@@ -190,11 +191,12 @@ class ContactLocks:
         except BaseException:
             log.warning("could not give back claim %s now; it is given back later", claim)
             self._given_up.append((claim, token))
+            # Claims lapse on their own after CLAIM_SECONDS: an outage's backlog is bounded.
+            del self._given_up[:-MAX_GIVEN_UP]
 
     async def _give_up_pending(self) -> None:
         pending, self._given_up = self._given_up, []
-        for claim, token in pending:
-            await self._give_up(claim, token)
+        await asyncio.gather(*(self._give_up(claim, token) for claim, token in pending))
 
     async def _take(self, claim: str, key: str, token: str) -> object:
         deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS

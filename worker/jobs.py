@@ -49,7 +49,10 @@ def sweep(stranded_after: float | None = None, reschedule: bool = True) -> int:
     try:
         requeued = process.run(lambda context: requeue_stranded(context, queue, older_than))
         found, handled = process.run(handle_unhandled)
-        more = len(requeued) >= defaults.SWEEP_BATCH or found >= defaults.UNHANDLED_BATCH
+        # A full batch means more are waiting; one of messages all in hand elsewhere does not.
+        more = len(requeued) >= defaults.SWEEP_BATCH or (
+            found >= defaults.UNHANDLED_BATCH and handled > 0
+        )
         return len(requeued) + handled
     finally:
         if reschedule:
