@@ -116,6 +116,9 @@ class InboundMessage:
     media: tuple[Media, ...] = ()
     sender_name: str | None = None
     received_at: datetime = field(default_factory=utcnow)
+    # The network address the message came from, where the sender's address alone costs
+    # nothing to change (a web-chat session): limits count it too. Not stored.
+    client_address: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

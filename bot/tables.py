@@ -133,6 +133,13 @@ class Message(Base):
             sqlite_where=text("direction = 'out' AND status = 'queued'"),
             postgresql_where=text("direction = 'out' AND status = 'queued'"),
         ),
+        # The inbound sweep looks for messages recorded and never handled; only those are.
+        Index(
+            "ix_messages_unhandled_inbound",
+            "created_at",
+            sqlite_where=text("direction = 'in' AND status = 'received'"),
+            postgresql_where=text("direction = 'in' AND status = 'received'"),
+        ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))

@@ -14,6 +14,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from bot.attempts import Attempts
 from bot.effects import Effect, SetLanguage
 from bot.i18n import N_, Translator, translator
 from bot.models import AddressKind, Button, InboundMessage, OutboundMessage
@@ -88,6 +89,9 @@ class Turn:
     phone_route: tuple[str, AddressKind] | None = None
     # The stored inbound message's id: what a request or complaint keeps to find its files.
     message_id: int | None = None
+    # Attempt limits shared by every process (codes sent, codes and identities tried); None
+    # where there is no Redis to keep them, and then what they guard is refused.
+    attempts: Attempts | None = None
 
     def lookup_hash(self, text: str) -> str:
         """The keyed hash of `text`, to keep a secret such as a code only as its hash."""

@@ -2,8 +2,11 @@
 theirs with a one-time code sent to it by SMS or WhatsApp; the number's history (requests,
 complaints, messages) then joins this conversation's contact.
 
-The code is kept only as a keyed hash, expires after CODE_MINUTES, allows MAX_ATTEMPTS tries,
-and at most MAX_CODES_PER_HOUR are sent, so a number cannot be guessed or spammed.
+The code is kept only as a keyed hash, expires after CODE_MINUTES and allows MAX_ATTEMPTS
+tries in its conversation. What costs money or could be guessed is limited across every
+conversation and process (bot/attempts.py, in Redis), since a web-chat session is free to
+open: codes sent to one number, asked for by one contact, or from one client address, and
+codes tried for one number, each per hour.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.attempts import AttemptLimit, Check, sender_subject
 from bot.effects import LinkPhone, SendToAddress
 from bot.fields.phone import PHONE_SAUDI_MOBILE, normalize_saudi_mobile
 from bot.i18n import N_, keywords
@@ -23,7 +27,11 @@ from handlers.menu import show_menu
 NAME = "link_phone"
 CODE_MINUTES = 10
 MAX_ATTEMPTS = 5
-MAX_CODES_PER_HOUR = 3
+HOUR = 3600
+CODES_TO_NUMBER = AttemptLimit("link-phone-codes-to-number", 3, HOUR)
+CODES_FOR_SENDER = AttemptLimit("link-phone-codes-for-sender", 3, HOUR)
+CODES_FROM_CLIENT = AttemptLimit("link-phone-codes-from-client", 6, HOUR)
+TRIES_FOR_NUMBER = AttemptLimit("link-phone-tries-for-number", 10, HOUR)
 PHONE_KINDS = (AddressKind.SMS, AddressKind.WHATSAPP)
 # Translators: comma-separated words that start linking the beneficiary's mobile number.
 LINK_WORDS = N_("link phone, link my phone, link my number, verify phone, verify my number")
@@ -33,10 +41,13 @@ def _code_hash(turn: Turn, phone: str, code: str) -> str:
     return turn.lookup_hash(f"link-phone:{phone}:{code}")
 
 
-def _recent_sends(turn: Turn) -> list[str]:
-    sends: list[str] = turn.state.drafts.get("link_phone_sends", [])
-    hour_ago = turn.now - timedelta(hours=1)
-    return [at for at in sends if datetime.fromisoformat(at) > hour_ago]
+def _sending(turn: Turn, phone: str) -> list[Check]:
+    message = turn.message
+    return [
+        (CODES_TO_NUMBER, phone),
+        (CODES_FOR_SENDER, sender_subject(message.address_kind.value, message.address)),
+        (CODES_FROM_CLIENT, message.client_address),
+    ]
 
 
 class LinkPhoneWords(Handler):
@@ -95,8 +106,12 @@ class LinkPhoneFlow(Flow):
         if phone is None:
             turn.say(t.gettext(PHONE_SAUDI_MOBILE))
             return
-        sends = _recent_sends(turn)
-        if len(sends) >= MAX_CODES_PER_HOUR or turn.phone_route is None:
+        attempts = turn.attempts
+        if (
+            turn.phone_route is None
+            or attempts is None
+            or not await attempts.take(_sending(turn, phone))
+        ):
             turn.state.enter(None)
             show_menu(turn, t.gettext(N_("Too many codes were sent. Please try again later.")))
             return
@@ -110,7 +125,7 @@ class LinkPhoneFlow(Flow):
             )
         ).format(name=name, code=code, minutes=CODE_MINUTES)
         turn.effect(SendToAddress(channel, kind, phone, text))
-        turn.state.drafts["link_phone_sends"] = [*sends, turn.now.isoformat()]
+        turn.state.drafts.pop("link_phone_sends", None)  # counted in Redis now
         turn.state.step = "code"
         turn.state.data = {
             "phone": phone,
@@ -130,6 +145,12 @@ class LinkPhoneFlow(Flow):
             )
             return
         typed = "".join(ch for ch in turn.text if ch.isdigit())
+        tries: list[Check] = [(TRIES_FOR_NUMBER, data["phone"])]
+        attempts = turn.attempts
+        if attempts is None or not await attempts.take(tries):
+            turn.state.enter(None)
+            show_menu(turn, t.gettext(N_("The code was wrong too many times. Nothing was linked.")))
+            return
         if _code_hash(turn, data["phone"], typed) != data["code_hash"]:
             data["attempts"] = int(data["attempts"]) + 1
             left = MAX_ATTEMPTS - data["attempts"]
@@ -147,6 +168,7 @@ class LinkPhoneFlow(Flow):
                 ).format(n=left)
             )
             return
+        await attempts.give_back(tries)  # the right code costs the beneficiary nothing
         turn.effect(LinkPhone(data["phone"]))
         phone = data["phone"]
         turn.state.enter(None)

@@ -1,11 +1,17 @@
 """Request status: by reference number, for the contact that filed it — or for anyone who
 proves they are the applicant with the national ID and date of birth on the request. A
-complaint's reference (C-…) typed here shows that complaint, to the contact that filed it."""
+complaint's reference (C-…) typed here shows that complaint, to the contact that filed it.
+
+Proving it is limited where it cannot be reset (bot/attempts.py, in Redis): a few tries per
+request, per contact and per client address an hour, whoever asks and however often the
+journey is started again; only the date of birth counts as the date of birth.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from bot.attempts import AttemptLimit, Check, sender_subject
 from bot.fields import Invalid
 from bot.fields.dates import DATE_FORMAT
 from bot.i18n import N_
@@ -19,7 +25,11 @@ from handlers.menu import show_menu
 
 NAME = "request_status"
 REQUEST_PREFIX = "req:"
-MAX_IDENTITY_ATTEMPTS = 3
+HOUR = 3600
+TRIES_FOR_REQUEST = AttemptLimit("request-status-tries-for-request", 3, HOUR)
+TRIES_BY_SENDER = AttemptLimit("request-status-tries-by-sender", 5, HOUR)
+TRIES_FROM_CLIENT = AttemptLimit("request-status-tries-from-client", 10, HOUR)
+BIRTH_DATE_FIELD = "birth_date"
 
 STATUS_LABELS = {
     "submitted": N_("Received, waiting for the research committee"),
@@ -103,8 +113,11 @@ class RequestStatusFlow(Flow):
         if view.contact_id == turn.contact_id:
             self._show(turn, view)
             return
+        if turn.attempts is None or await turn.attempts.exhausted(_tries(turn, view.reference)):
+            _locked(turn)
+            return
         turn.state.step = "national_id"
-        turn.state.data = {"reference": view.reference, "attempts": 0}
+        turn.state.data = {"reference": view.reference}
         turn.say(t.gettext(NOT_YOUR_REQUEST))
 
     async def _national_id(self, turn: Turn) -> None:
@@ -123,17 +136,22 @@ class RequestStatusFlow(Flow):
             turn.say(turn.t.gettext(DATE_FORMAT))
             return
         data: dict[str, Any] = turn.state.data
-        birth_fields = [f.id for f in turn.profile.support_form.fields if f.kind == "date"]
+        tries = _tries(turn, data["reference"])
+        birth_field = _birth_field(turn)
+        attempts = turn.attempts
+        if attempts is None or birth_field is None or not await attempts.take(tries):
+            _locked(turn)
+            return
         records = turn.records
         if await records.identity_matches(
-            data["reference"], data.pop("national_id"), born.isoformat(), birth_fields
+            data["reference"], data.pop("national_id"), born.isoformat(), [birth_field]
         ):
             view = await records.request(data["reference"])
             if view is not None:
+                await attempts.give_back(tries)  # the applicant: it does not count
                 self._show(turn, view)
                 return
-        data["attempts"] = int(data.get("attempts", 0)) + 1
-        if data["attempts"] >= MAX_IDENTITY_ATTEMPTS:
+        if await attempts.exhausted(tries):
             turn.state.enter(None)
             show_menu(
                 turn,
@@ -211,3 +229,35 @@ class RequestStatusFlow(Flow):
             late = turn.now > view.respond_by
             lines.append(t.gettext(RESPONSE_LATE if late else RESPONSE_BY).format(date=by))
         show_menu(turn, "\n".join(lines))
+
+def _tries(turn: Turn, reference: str) -> list[Check]:
+    message = turn.message
+    return [
+        (TRIES_FOR_REQUEST, reference),
+        (TRIES_BY_SENDER, sender_subject(message.address_kind.value, message.address)),
+        (TRIES_FROM_CLIENT, message.client_address),
+    ]
+
+
+def _birth_field(turn: Turn) -> str | None:
+    """The form's date of birth: the date field named so, else the one date that may not
+    be in the future (an ID's expiry date is never taken for it)."""
+    dates = [f for f in turn.profile.support_form.fields if f.kind == "date"]
+    for field in dates:
+        if field.id == BIRTH_DATE_FIELD:
+            return field.id
+    past = [f.id for f in dates if getattr(f, "not_in_future", False)]
+    return past[0] if len(past) == 1 else None
+
+
+def _locked(turn: Turn) -> None:
+    turn.state.enter(None)
+    show_menu(
+        turn,
+        turn.t.gettext(
+            N_(
+                "This request cannot be checked now: the details were wrong too many times. "
+                "Please try again later, or ask our staff for help with “Talk to staff”."
+            )
+        ),
+    )

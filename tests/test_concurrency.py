@@ -17,11 +17,13 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from rq import Queue
 from sqlalchemy import func, select
 
@@ -34,11 +36,13 @@ from bot.models import AddressKind, InboundMessage, OutboundMessage
 from bot.profile import Profile
 from bot.redis_batch import ScriptBatch
 from bot.storage import InboundRecord, Store, state_version
+from bot.storage.inbound import AlreadyHandled
 from bot.tables import Message
 from handlers.base import Dispatcher, Handler, Turn
 from handlers.menu import MenuHandler
 from handlers.wiring import build_dispatcher
 from tests.conftest import REDIS_URL
+from tests.conftest import _free_port as free_port
 from worker.defaults import delivery_job_id
 from worker.queues import QueueOutbox, drain_outbox, make_queue
 
@@ -503,3 +507,103 @@ async def test_the_database_file_takes_in_new_messages_within_seconds(
         await asyncio.sleep(0.1)
     assert sqlite_path.stat().st_size > before + 100_000
     assert await sqlite_store.deliveries.count_messages("in") == 200
+
+
+# -- nothing acknowledged and forgotten (issue 10, item 2) ------------------------------------
+class Waiting(Handler):
+    """Answers "ok", but only once `go` is set when the message is "slow"."""
+
+    def __init__(self) -> None:
+        self.go = asyncio.Event()
+        self.started = asyncio.Event()
+
+    async def handle(self, turn: Turn) -> None:
+        if turn.message.text == "slow":
+            self.started.set()
+            await self.go.wait()
+        turn.say("ok")
+
+
+async def test_a_turn_cut_off_waiting_for_the_lock_lets_the_retry_through(
+    database_url: str, cipher: Cipher, profile: Profile, queue: Queue, store: Store
+) -> None:
+    """Another process holds the person's lock; this one's turn is cut off while it waits
+    (its request timed out, or the wait did). The provider's retry is then handled, not
+    answered "duplicate" with the message left recorded and never handled."""
+    handler = Waiting()
+    address = uuid.uuid4().hex
+    async with (
+        separate_process(database_url, cipher, profile, queue.name, handler) as first,
+        separate_process(database_url, cipher, profile, queue.name, handler) as second,
+    ):
+        slow = asyncio.create_task(first.handle(message("slow", address)))
+        await handler.started.wait()
+        waiting = message("hello", address)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(second.handle(waiting), 0.5)
+        handler.go.set()
+        assert not (await slow).duplicate
+        retry = await second.handle(waiting)
+    assert not retry.duplicate
+    assert (await only_reply(store, retry))[0] == "ok"
+    assert await inbound_rows(store, waiting.provider_id) == 1
+
+
+async def test_a_claim_left_by_a_killed_process_does_not_turn_the_retry_away(
+    store: Store, redis: Redis, profile: Profile, queue: Queue
+) -> None:
+    """A process killed mid-turn leaves the message recorded and its claim in Redis; its
+    "alive" key lapses within seconds, and then the claim no longer counts. A claim of a
+    process still alive does: that copy is being handled right now."""
+    router = make_router(store, redis, profile, queue, Answering())
+    orphan, in_hand = message("hello"), message("hello")
+    for copy_of in (orphan, in_hand):
+        assert await store.inbound.record_inbound(copy_of) is not None
+    await redis.set(f"tawasul:seen:webchat:{orphan.provider_id}", "d1ed0000d1ed0000.7", ex=60)
+    await redis.set(f"tawasul:seen:webchat:{in_hand.provider_id}", "a11e0000a11e0000.3", ex=60)
+    await redis.set("tawasul:alive:a11e0000a11e0000", "1", ex=60)
+
+    retried = await router.handle(orphan)
+    assert (await only_reply(store, retried))[0] == "ok"
+    assert (await router.handle(in_hand)).duplicate
+    assert await store.deliveries.count_messages("in", "received") == 1  # in_hand's turn
+
+
+async def test_two_turns_of_one_message_save_only_the_first(store: Store) -> None:
+    """Past every claim (an owner thought dead that was only slow), two turns of the same
+    recorded message both reach the database: the first is saved, the second saves nothing
+    at all — neither its replies nor what it filed."""
+    record = await store.inbound.record_inbound(message("hello"))
+    assert record is not None
+    results = await asyncio.gather(
+        store.inbound.save_turn(record, "webchat", {"n": 1}, [OutboundMessage("one")], []),
+        store.inbound.save_turn(record, "webchat", {"n": 2}, [OutboundMessage("two")], []),
+        return_exceptions=True,
+    )
+    assert sorted(type(result).__name__ for result in results) == ["AlreadyHandled", "list"]
+    with pytest.raises(AlreadyHandled):
+        await store.inbound.save_turn(record, "webchat", {"n": 3}, [OutboundMessage("3")], [])
+    assert await store.deliveries.count_messages("out") == 1
+    assert await store.deliveries.count_messages("in", "handled") == 1
+
+
+async def test_a_reply_that_cannot_be_queued_leaves_the_message_acknowledged(
+    store: Store, redis: Redis, profile: Profile, queue: Queue
+) -> None:
+    """Redis for the outbox is away after the turn was saved: the message is handled and
+    acknowledged (a 503 would only bring a retry answered "handled already"), and its reply
+    waits in the database, queued, for the worker's outbox sweep."""
+    away = Redis(host="127.0.0.1", port=free_port(), retry=Retry(NoBackoff(), 0))
+    router = Router(
+        store,
+        redis,
+        QueueOutbox(queue, away),
+        Dispatcher([Answering()], {}, MenuHandler({})),
+        profile,
+    )
+    outcome = await router.handle(message("hello"))
+    (reply_id,) = outcome.reply_ids
+    delivery = await store.deliveries.delivery(reply_id)
+    assert delivery is not None and delivery.status.value == "queued"
+    assert await store.deliveries.stranded_outbound(timedelta(0)) == [reply_id]
+    await away.aclose()

@@ -11,6 +11,7 @@ from rq.job import Job
 from sqlalchemy import update
 
 from bot.app.runtime import Runtime, open_runtime
+from bot.app.worker_runtime import WorkerRuntime, open_worker_runtime
 from bot.models import AddressKind, DeliveryStatus, InboundMessage, OutboundMessage
 from bot.settings import Settings
 from bot.tables import Message
@@ -18,7 +19,7 @@ from tests.conftest import REDIS_URL
 from worker import defaults
 from worker.delivery import deliver
 from worker.queues import make_queue
-from worker.sweep import requeue_stranded
+from worker.sweep import handle_unhandled, requeue_stranded
 
 
 @pytest.fixture
@@ -68,3 +69,37 @@ async def test_a_stranded_reply_is_queued_again_once_and_then_delivered(
     delivery = await runtime.store.deliveries.delivery(stranded)
     assert delivery is not None and delivery.status is DeliveryStatus.SENT
     assert await deliver(runtime, stranded, last_attempt=True) == "already sent"
+
+
+@pytest.fixture
+async def worker_runtime(settings: Settings) -> AsyncIterator[WorkerRuntime]:
+    context = await open_worker_runtime(settings, REDIS_URL)
+    yield context
+    await context.close()
+
+
+async def test_the_inbound_sweep_handles_a_message_left_unhandled_once(
+    worker_runtime: WorkerRuntime,
+) -> None:
+    """A message recorded by a process that died before handling it, whose provider never
+    retried: the worker's sweep hands it to the router, once; one still in hand elsewhere
+    (its claim's process is alive) is left to that process."""
+    store = worker_runtime.store
+    orphan = InboundMessage(
+        "webchat", AddressKind.WEBCHAT, uuid.uuid4().hex, uuid.uuid4().hex, "مرحبا"
+    )
+    in_hand = InboundMessage(
+        "webchat", AddressKind.WEBCHAT, uuid.uuid4().hex, uuid.uuid4().hex, "مرحبا"
+    )
+    for message in (orphan, in_hand):
+        assert await store.inbound.record_inbound(message) is not None
+    redis = worker_runtime.runtime.redis
+    await redis.set(f"tawasul:seen:webchat:{in_hand.provider_id}", "a11e0000a11e0001.1", ex=60)
+    await redis.set("tawasul:alive:a11e0000a11e0001", "1", ex=60)
+
+    assert await handle_unhandled(worker_runtime, older_than=timedelta(0)) == (2, 1)
+    assert await store.deliveries.count_messages("in", "handled") == 1
+    replies = await store.deliveries.count_messages("out")
+    assert replies >= 1  # the greeting, queued for the web chat
+    assert await handle_unhandled(worker_runtime, older_than=timedelta(0)) == (1, 0)
+    assert await store.deliveries.count_messages("out") == replies  # not handled twice

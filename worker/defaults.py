@@ -1,5 +1,14 @@
 """Worker defaults in one place (rq's own layout)."""
 
+import os
+
+
+def _seconds(name: str, default: float) -> float:
+    """A timing an operator (or a test) may shorten through the environment."""
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else default
+
+
 QUEUE_NAME = "tawasul"
 # Backoff between delivery attempts, in seconds; the last failure leaves the message "failed".
 DELIVERY_RETRY_INTERVALS = [5, 30, 120, 600, 1800]
@@ -15,8 +24,26 @@ def sweep_job_id(queue_name: str) -> str:
     return f"{queue_name}-sweep-outbox"
 
 
-SWEEP_INTERVAL_SECONDS = 60
-STRANDED_AFTER_SECONDS = 120
+SWEEP_INTERVAL_SECONDS = _seconds("TAWASUL_SWEEP_SECONDS", 30)
+STRANDED_AFTER_SECONDS = 60
+# Replies the sweep queues again at a time; a full batch runs the next sweep at once.
+SWEEP_BATCH = 2000
+# When Redis has come back empty, a sweep runs at once and takes every queued reply without a
+# job (and not waiting in the outbox list) as lost, however young.
+RECONNECT_STRANDED_AFTER_SECONDS = 0
+
+# Inbound messages recorded but never handled (their process died mid-turn, and no retry of
+# the provider got through) are handed to the router again by the sweep once older than
+# UNHANDLED_AFTER_SECONDS (one still being handled has a live claim, and is left alone), and
+# not when older than UNHANDLED_MAX_AGE_SECONDS (an answer then would make no
+# sense to the beneficiary; staff still see the message).
+UNHANDLED_AFTER_SECONDS = 10
+UNHANDLED_MAX_AGE_SECONDS = 24 * 3600
+UNHANDLED_BATCH = 200
+
+# The worker's reconnection to Redis after it dropped: waits double from the first to the last.
+RECONNECT_FIRST_SECONDS = 0.5
+RECONNECT_MAX_SECONDS = 10.0
 
 
 def delivery_job_id(queue_name: str, message_id: int) -> str:
@@ -33,3 +60,8 @@ def outbox_key(queue_name: str) -> str:
 
 DRAIN_FLAG_SECONDS = 300
 DRAIN_BATCH = 500
+
+
+def worker_mark_key(queue_name: str) -> str:
+    """A key the workers leave in Redis: when it is gone, so is everything else Redis held."""
+    return f"tawasul:worker-mark:{queue_name}"

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from rq import Queue, get_current_job
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from worker import process, queues
+from worker import defaults, process, queues
 from worker.delivery import deliver as deliver_async
 from worker.handoff import remind_unanswered
 from worker.media import fetch_media as fetch_media_async
-from worker.sweep import requeue_stranded, schedule_sweep
+from worker.sweep import handle_unhandled, requeue_stranded, schedule_sweep
 
 
 def deliver(message_id: int) -> str:
@@ -36,14 +38,26 @@ def drain_outbox() -> int:
     return len(queues.drain_outbox(make_queue_for(get_current_job())))
 
 
-def sweep() -> int:
-    """Queue stranded replies again, then schedule the next sweep."""
+def sweep(stranded_after: float | None = None, reschedule: bool = True) -> int:
+    """Queue stranded replies again and hand unhandled inbound messages to the router, then
+    schedule the next sweep (at once when a batch was full: there is more)."""
     job = get_current_job()
     queue = make_queue_for(job)
+    older_than = timedelta(
+        seconds=defaults.STRANDED_AFTER_SECONDS if stranded_after is None else stranded_after
+    )
+    more = False
     try:
-        return len(process.run(lambda context: requeue_stranded(context, queue)))
+        requeued = process.run(lambda context: requeue_stranded(context, queue, older_than))
+        found, handled = process.run(handle_unhandled)
+        # A full batch means more are waiting; one of messages all in hand elsewhere does not.
+        more = len(requeued) >= defaults.SWEEP_BATCH or (
+            found >= defaults.UNHANDLED_BATCH and handled > 0
+        )
+        return len(requeued) + handled
     finally:
-        schedule_sweep(queue)
+        if reschedule:
+            schedule_sweep(queue, delay_seconds=1 if more else defaults.SWEEP_INTERVAL_SECONDS)
 
 
 def remind_unanswered_handoff(conversation_id: int, opened_at: str, text: str) -> str:

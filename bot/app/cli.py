@@ -146,12 +146,13 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 # -- worker -----------------------------------------------------------------------------------
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app.runtime import open_runtime, redis_url_for
+    from bot.app.runtime import redis_url_for
+    from bot.app.worker_runtime import open_worker_runtime
     from worker import process
     from worker.main import run_worker
 
     redis_url, embedded = redis_url_for(settings, embedded_redis=True)
-    process.use_opener(lambda: open_runtime(settings, embedded_redis=False, redis_url=redis_url))
+    process.use_opener(lambda: open_worker_runtime(settings, redis_url))
     try:
         run_worker(settings, redis_url, burst=args.burst)
     finally:

@@ -2,10 +2,13 @@
 
 Order matters and is the product's promise: record the message (nothing is lost; a copy of
 one already handled is recognised there) → claim its provider id and take its contact's lock
-in one Redis call (a copy being handled right now is turned away; two quick messages from one
-person are handled one after the other) → handlers → state, effects and replies stored in one
-transaction → replies queued to the worker. Each step is shared by the messages that reach
-it together (bot/batching.py), so a busy moment costs round trips per batch, not per message.
+in one Redis call (a copy being handled right now by a live process is turned away; two quick
+messages from one person are handled one after the other) → handlers → state, effects and
+replies stored in one transaction, which marks the message handled only once → replies
+queued to the worker. A turn that does not finish gives its claim back, so the message is
+handled by the provider's retry or by the worker's inbound sweep (worker/sweep.py). Each
+step is shared by the messages that reach it together (bot/batching.py), so a busy moment
+costs round trips per batch, not per message.
 """
 
 from __future__ import annotations
@@ -24,12 +27,14 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 
 from bot import metrics, whatsapp_window
+from bot.attempts import Attempts
 from bot.contact_lock import ContactLocks
 from bot.effects import Effect, OpenHandoff
 from bot.i18n import translator
 from bot.models import AddressKind, InboundMessage, StatusUpdate, Template, utcnow
 from bot.profile import Profile
 from bot.storage import InboundRecord, Store, TurnConflict, state_version
+from bot.storage.inbound import AlreadyHandled
 from bot.text import has_arabic_letters, has_latin_letters
 from handlers.base import N_, ConversationState, Dispatcher, Turn
 
@@ -80,6 +85,7 @@ class Router:
         self.profile = profile
         self.records = store.reads
         self.contact_locks = ContactLocks(redis)
+        self.attempts = Attempts(redis, store.cipher.lookup_hash)
         self.phone_route = phone_route
         self._local_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -111,15 +117,30 @@ class Router:
             else:
                 state = await self.store.inbound.load_state(record.conversation_id)
             reply_ids, held.version_saved = await self._converse(msg, record, state)
+        except AlreadyHandled:
+            # A copy of it, whose owner was thought gone, was saved first: this turn saved
+            # nothing, and the conversation is read again by the next turn.
+            await self.contact_locks.give_back(held)
+            metrics.DUPLICATES.labels(msg.channel).inc()
+            return Outcome(duplicate=True)
         except BaseException:
-            # Recorded but not handled: let the provider's retry through again.
-            await self.redis.delete(claim)
+            # Recorded but not handled: let the provider's retry (or the sweep) through.
+            await self.contact_locks.give_up(held)
             await self.contact_locks.give_back(held)
             raise
         # Independent once the turn is saved, so they share one wait.
-        await asyncio.gather(self.contact_locks.give_back(held), self.outbox.enqueue(reply_ids))
+        await asyncio.gather(self.contact_locks.give_back(held), self._queue(reply_ids))
         metrics.MESSAGES_OUT.labels(msg.channel).inc(len(reply_ids))
         return Outcome(duplicate=False, message_id=record.message_id, reply_ids=tuple(reply_ids))
+
+    async def _queue(self, reply_ids: list[int]) -> None:
+        """The turn is saved, its message handled: a reply that cannot be queued now (Redis
+        away) is sent by the worker's outbox sweep, and the message is acknowledged all the
+        same, or the provider's retry would only be answered "handled already"."""
+        try:
+            await self.outbox.enqueue(reply_ids)
+        except Exception as exc:
+            log.warning("replies %s saved, not queued (%s): the sweep sends them", reply_ids, exc)
 
     async def _converse(
         self, msg: InboundMessage, record: InboundRecord, saved: dict[str, Any] | None
@@ -139,6 +160,7 @@ class Router:
             now=utcnow(),
             phone_route=self.phone_route,
             message_id=record.message_id,
+            attempts=self.attempts,
         )
         if record.language is None:
             turn.switch_language(language)

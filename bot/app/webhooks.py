@@ -89,6 +89,8 @@ class Intake:
         `client` is the network address of a sender that is itself the HTTP client. Raises
         TooManyMessages for such a sender over a limit."""
         message = repaired(message)
+        if client:  # the per-client-address attempt limits (bot/attempts.py) count it too
+            message = dataclasses.replace(message, client_address=client)
         verdict = await self._count(message, client)
         if not verdict.allowed and message.channel in self.limits.refuse_over_limit:
             raise TooManyMessages(verdict.retry_after)

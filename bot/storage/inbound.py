@@ -25,13 +25,13 @@ from bot.models import InboundMessage, OutboundMessage
 from bot.models import utcnow as _now
 from bot.prepared import Prepared
 from bot.storage.inbound_rows import (
-    HANDLED,
     RECEIVED,
     InboundRecord,
     InboundStatements,
     insert_inbound,
     insert_message,
 )
+from bot.storage.inbound_unhandled import unhandled_messages
 from bot.storage.turn_effects import apply_effects
 from bot.storage.turn_write import Statements, TurnWrite
 
@@ -90,6 +90,11 @@ def _savepoint(cursor: Any) -> Iterator[None]:
     cursor.execute("RELEASE SAVEPOINT step")
 
 
+class AlreadyHandled(Exception):
+    """Another turn of the same message was saved first: this one is not saved at all, so
+    a message is handled exactly once however many copies of it were being handled."""
+
+
 class TurnConflict(Exception):
     """A record the turn decided clashes with one already stored (a reference drawn twice, a
     second open request for one national ID): the turn is not saved; nothing of it is."""
@@ -127,6 +132,15 @@ class Inbound:
             _Read(self.statements.load_state, {"conversation_id": conversation_id})
         )
         return state
+
+    async def unhandled(
+        self, recorded_before: datetime, recorded_after: datetime, limit: int = 200
+    ) -> list[InboundMessage]:
+        """Messages recorded in that span and never handled (their turn was cut off), oldest
+        first, as their channel gave them: for the inbound sweep to hand to the router."""
+        return await self.db.run(
+            unhandled_messages, self.db, recorded_before, recorded_after, limit
+        )
 
     async def handoff_status(self, handoff_id: int) -> str | None:
         """Whether staff still hold a conversation is asked on every message while they do."""
@@ -222,10 +236,16 @@ class Inbound:
         raise RuntimeError("could not record inbound message after retries")
 
     def _save_one(self, cursor: Any, turn: _Turn, now: datetime) -> list[int]:
-        """Everything the turn decided: its effects first (one may fill in the state, such as
-        the hand-off it opened), then the state, the message marked handled, and the replies;
-        returns the ids of the replies and of any other message to deliver."""
+        """Everything the turn decided: the message marked handled (unless a copy's turn
+        did it first: then nothing is saved), its effects (one may fill in the state, such
+        as the hand-off it opened), the state and the replies; returns the ids of the
+        replies and of any other message to deliver."""
         statements, record = self.statements, turn.record
+        marked = statements.mark_handled.execute(
+            cursor, {"message_id": record.message_id, "now": now}
+        )
+        if marked.rowcount == 0:
+            raise AlreadyHandled(record.message_id)
         state, queued = turn.state, []
         if turn.effects:  # most turns have none
             write = TurnWrite(
@@ -249,9 +269,6 @@ class Inbound:
                 "address_id": record.address_id,
                 "now": now,
             },
-        )
-        statements.mark_handled.execute(
-            cursor, {"message_id": record.message_id, "status": HANDLED, "now": now}
         )
         replies = [
             insert_message(statements, cursor, record, turn.channel, now, reply)

@@ -82,10 +82,12 @@ _SAVE_STATE = (
         updated_at=bindparam("now"),
     )
 )
+# Only a message still waiting is marked: a second turn of the same message (two processes
+# that both thought the other dead) changes no row, and saves nothing.
 _MARK_HANDLED = (
     update(_messages)
-    .where(_messages.c.id == bindparam("message_id"))
-    .values(status=bindparam("status"), updated_at=bindparam("now"))
+    .where(_messages.c.id == bindparam("message_id"), _messages.c.status == RECEIVED)
+    .values(status=HANDLED, updated_at=bindparam("now"))
 )
 
 
