@@ -33,6 +33,11 @@ class AddressKind(StrEnum):
         return self is not AddressKind.WHATSAPP_GROUP
 
 
+# The address kinds that are phone numbers: the same number on SMS and WhatsApp is one
+# beneficiary, and a phone is reached on these. A WhatsApp user id is not a phone.
+PHONE_KINDS: tuple[AddressKind, ...] = (AddressKind.SMS, AddressKind.WHATSAPP)
+
+
 class SendFailure(StrEnum):
     """What a provider's error code means for one message, whether the send call answered it
     or a status report brought it later: each provider decides it in one place

@@ -19,7 +19,7 @@ from bot.attempts import AttemptLimit, Check, sender_subject
 from bot.effects import LinkPhone, SendToAddress
 from bot.fields.phone import PHONE_SAUDI_MOBILE, normalize_saudi_mobile
 from bot.i18n import N_, keywords
-from bot.models import AddressKind
+from bot.models import PHONE_KINDS
 from handlers.base import Flow, Handler, Turn
 from handlers.choices import CANCEL_WORDS, said
 from handlers.menu import show_menu
@@ -32,7 +32,6 @@ CODES_TO_NUMBER = AttemptLimit("link-phone-codes-to-number", 3, HOUR)
 CODES_FOR_SENDER = AttemptLimit("link-phone-codes-for-sender", 3, HOUR)
 CODES_FROM_CLIENT = AttemptLimit("link-phone-codes-from-client", 6, HOUR)
 TRIES_FOR_NUMBER = AttemptLimit("link-phone-tries-for-number", 10, HOUR)
-PHONE_KINDS = (AddressKind.SMS, AddressKind.WHATSAPP)
 # Translators: comma-separated words that start linking the beneficiary's mobile number.
 LINK_WORDS = N_("link phone, link my phone, link my number, verify phone, verify my number")
 

@@ -230,6 +230,7 @@ class RequestStatusFlow(Flow):
             lines.append(t.gettext(RESPONSE_LATE if late else RESPONSE_BY).format(date=by))
         show_menu(turn, "\n".join(lines))
 
+
 def _tries(turn: Turn, reference: str) -> list[Check]:
     message = turn.message
     return [

@@ -16,7 +16,7 @@ from bot.crypto import Cipher, resolve_secret, use_cipher
 from bot.db import Database
 from bot.embedded_redis import EmbeddedRedis
 from bot.media import MediaStore
-from bot.models import AddressKind
+from bot.models import PHONE_KINDS, AddressKind
 from bot.profile import Profile
 from bot.profile_loader import load_profile
 from bot.settings import Settings
@@ -105,7 +105,7 @@ async def open_runtime(
 
 # A verification code goes by SMS when the deployment can send one (it reaches basic phones
 # too), else on WhatsApp.
-PHONE_KINDS_BY_PREFERENCE = (AddressKind.SMS, AddressKind.WHATSAPP)
+PHONE_KINDS_BY_PREFERENCE = PHONE_KINDS  # SMS first, then WhatsApp
 
 
 def phone_route(runtime: Runtime) -> tuple[str, AddressKind] | None:

@@ -14,7 +14,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.db import Database
-from bot.models import utcnow
+from bot.models import PHONE_KINDS, utcnow
 from bot.storage.casework import NotAllowed, audit_entry
 from bot.tables import (
     Complaint,
@@ -30,7 +30,6 @@ from bot.tables import (
     SupportRequest,
 )
 
-PHONE_KINDS = ("sms", "whatsapp")
 ERASED = "—"
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, delete, func, or_, select, update
 
 from bot.db import Database
 from bot.effects import LinkPhone, SendToAddress, SetLanguage
-from bot.models import DeliveryStatus, OutboundMessage
+from bot.models import PHONE_KINDS, DeliveryStatus, OutboundMessage
 from bot.storage.turn_write import TurnWrite
 from bot.tables import (
     Complaint,
@@ -25,7 +25,6 @@ from bot.tables import (
     SupportRequest,
 )
 
-PHONE_KINDS = ("sms", "whatsapp")  # a WhatsApp user id is not a phone: never merged by it
 # How a beneficiary sees the channels they use: a WhatsApp user id or group is WhatsApp too.
 _CHANNEL_OF_KIND = {"whatsapp_user": "whatsapp", "whatsapp_group": "whatsapp"}
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Dialect
 
-from bot.models import DeliveryStatus, InboundMessage, OutboundMessage
+from bot.models import PHONE_KINDS, DeliveryStatus, InboundMessage, OutboundMessage
 from bot.models import utcnow as _now
 from bot.prepared import Prepared
 from bot.tables import Base
@@ -44,7 +44,6 @@ _FIND_ADDRESS = (
     )
 )
 # Joined by phone number across channels; a WhatsApp user id (whatsapp_user) is not one.
-PHONE_KINDS = ("whatsapp", "sms")
 _UNSTOP_ADDRESS = (
     update(_addresses)
     .where(_addresses.c.id == bindparam("address_id"))
