@@ -123,7 +123,7 @@ def test_each_role_signs_in_and_sees_the_frame_in_arabic(
     expect(page.locator(".topbar")).to_contain_text(f"{role.title()} Staff")
     expect(page.locator(".topbar .role")).to_have_text(ROLE_AR[role])
     expect(page.locator(".topbar .today")).to_contain_text("هـ")  # Hijri beside Gregorian
-    navigation = page.get_by_role("navigation")
+    navigation = page.get_by_role("navigation", name="أقسام لوحة العمل")  # the sidebar
     for path, _title in NAV:
         link = navigation.get_by_role("link", name=NAV_AR[path], exact=True)
         expect(link).to_have_count(1 if role in ROUTE_ROLES[("GET", path)] else 0)
