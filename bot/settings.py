@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(None, validation_alias=_env("TAWASUL_SECRET_KEY"))
     log_level: str = Field("INFO", validation_alias=_env("TAWASUL_LOG_LEVEL"))
     queue_name: str = Field("tawasul", validation_alias=_env("TAWASUL_QUEUE"))
+    # Outbound rate limits (bot/send_budget.py): "off", or scope=rate[/burst],… over defaults.
+    rate_limits: str = Field("", validation_alias=_env("TAWASUL_RATE_LIMITS"))
 
     @field_validator("public_url")
     @classmethod

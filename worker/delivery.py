@@ -1,19 +1,128 @@
-"""Delivering one stored outbound message through its channel, and recording the outcome."""
+"""Delivering stored outbound messages through their channels, many in flight at once.
+
+A job carries a batch of message ids; they go out concurrently on the event loop (each
+channel keeps one HTTP session), at most `IN_FLIGHT` awaiting their provider, each after its
+slot in the channel's shared budget (bot/send_budget.py). Exactly once: a message not QUEUED
+is never sent, and each attempt is claimed in Redis (SET NX) right before the provider is
+called, so a second job with the same id (a sweep, a resumed broadcast) sends nothing. A
+claim found long after, with the message still queued, is a send a crash cut off: it ends
+visibly as "unknown", never sent blind again. Retryable failures come back later in a
+delivery job of their own, on the retry schedule; the last one leaves the message failed.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
 from bot.models import DeliveryStatus
-from channels.base import ContactStoppedError, PermanentSendError, RetryableSendError
+from bot.send_budget import SendBudget, parse_limits
+from bot.storage.broadcasts import UNKNOWN, Broadcasts
+from channels.base import (
+    ContactStoppedError,
+    PermanentSendError,
+    RetryableSendError,
+    ThrottledError,
+)
+from worker import defaults
 from worker.context import WorkerContext
 
 log = logging.getLogger(__name__)
 
+# Called with message ids to try again after `delay` seconds (the job layer queues them).
+RetryLater = Callable[[list[int], int], Awaitable[None]]
+DEFAULT_THROTTLE_SECONDS = 1.0
+
+_budgets: dict[int, SendBudget] = {}
+
+
+def budget_for(context: WorkerContext) -> SendBudget:
+    """One budget client per context (the worker keeps one context for its life)."""
+    budget = _budgets.get(id(context))
+    if budget is None:
+        limits = parse_limits(context.settings.rate_limits)
+        budget = SendBudget(context.redis, limits, context.settings.queue_name)
+        _budgets[id(context)] = budget
+    return budget
+
+
+@dataclass
+class Outcomes:
+    """What happened to each message of a batch (for logs and tests)."""
+
+    by_id: dict[int, str] = field(default_factory=dict)
+    retry: dict[int, list[int]] = field(default_factory=dict)  # delay → ids
+
+
+async def deliver_many(
+    context: WorkerContext,
+    message_ids: Sequence[int],
+    *,
+    bulk: bool = False,
+    retry_later: RetryLater | None = None,
+    in_flight: int = defaults.IN_FLIGHT,
+) -> dict[int, str]:
+    """Send every message of the batch, concurrently; bulk (broadcast) messages are checked
+    again for consent and stop first. Returns each message's outcome."""
+    outcomes = Outcomes()
+    ids = list(dict.fromkeys(message_ids))
+    if bulk and ids:
+        unwanted = await Broadcasts(context.store.db).unwanted(ids)
+        if unwanted:
+            await Broadcasts(context.store.db).skip_messages(unwanted)
+            for message_id, reason in unwanted.items():
+                outcomes.by_id[message_id] = f"skipped: {reason}"
+            ids = [message_id for message_id in ids if message_id not in unwanted]
+    gate = asyncio.Semaphore(in_flight)
+
+    async def one(message_id: int) -> None:
+        async with gate:
+            try:
+                outcomes.by_id[message_id] = await _deliver_one(context, message_id, outcomes)
+            except Exception:  # one message's bug must not lose the others' outcomes
+                log.exception("message %s: delivery failed unexpectedly", message_id)
+                outcomes.by_id[message_id] = "error"
+
+    await asyncio.gather(*(one(message_id) for message_id in ids))
+    for delay, retry_ids in outcomes.retry.items():
+        if retry_later is not None:
+            await retry_later(retry_ids, delay)
+    return outcomes.by_id
+
 
 async def deliver(context: WorkerContext, message_id: int, *, last_attempt: bool) -> str:
-    """Send message `message_id` once. Retryable errors are re-raised (the queue retries)
-    unless this was the last attempt, which leaves the message visibly failed."""
+    """Send one message now (the terminal chat, tests); with `last_attempt` a retryable
+    failure leaves it failed instead of queued."""
+    outcomes = Outcomes()
+    return await _deliver_one(context, message_id, outcomes, force_last=last_attempt)
+
+
+def _deployment(context: WorkerContext) -> str:
+    """Message ids are unique per database: claims name the queue and the database."""
+    url = context.settings.sqlalchemy_url.encode()
+    return f"{context.settings.queue_name}:{hashlib.sha1(url).hexdigest()[:10]}"
+
+
+async def _claim(context: WorkerContext, message_id: int, attempt: int) -> str | None:
+    """None when this attempt is ours to send; otherwise why not."""
+    key = defaults.claim_key(_deployment(context), message_id, attempt)
+    now = time.time()
+    if await context.redis.set(key, f"{now:.3f}", nx=True, ex=defaults.CLAIM_TTL_SECONDS):
+        return None
+    raw = await context.redis.get(key)
+    claimed_at = float(raw) if raw else now
+    if now - claimed_at > defaults.IN_DOUBT_AFTER_SECONDS:
+        return "in doubt"
+    return "claimed elsewhere"
+
+
+async def _deliver_one(
+    context: WorkerContext, message_id: int, outcomes: Outcomes, *, force_last: bool = False
+) -> str:
     deliveries = context.store.deliveries
     delivery = await deliveries.delivery(message_id)
     if delivery is None:
@@ -25,6 +134,19 @@ async def deliver(context: WorkerContext, message_id: int, *, last_attempt: bool
         await deliveries.mark_attempt(message_id, DeliveryStatus.FAILED, error_code="channel-off")
         log.error("message %s: channel %s is off", message_id, delivery.channel)
         return "channel off"
+    attempt = delivery.attempts + 1
+    last_attempt = force_last or attempt > len(defaults.DELIVERY_RETRY_INTERVALS)
+    refused = await _claim(context, message_id, attempt)
+    if refused == "in doubt":
+        await deliveries.mark_attempt(message_id, DeliveryStatus.FAILED, error_code=UNKNOWN)
+        log.warning("message %s: a crash cut its send off; it is unknown, not resent", message_id)
+        return UNKNOWN
+    if refused is not None:
+        return refused
+    budget = budget_for(context)
+    await budget.take(
+        delivery.channel, delivery.address_kind, delivery.address, delivery.message.text
+    )
     try:
         result = await channel.send(delivery.address_kind, delivery.address, delivery.message)
     except ContactStoppedError as exc:
@@ -38,11 +160,18 @@ async def deliver(context: WorkerContext, message_id: int, *, last_attempt: bool
         log.warning("message %s failed permanently: %s", message_id, exc)
         return "failed"
     except RetryableSendError as exc:
+        if isinstance(exc, ThrottledError):
+            seconds = getattr(exc, "retry_after", None) or DEFAULT_THROTTLE_SECONDS
+            await budget.slow_down(delivery.channel, delivery.address_kind, seconds)
         status = DeliveryStatus.FAILED if last_attempt else DeliveryStatus.QUEUED
         await deliveries.mark_attempt(message_id, status, error_code=exc.code or "retryable")
         log.warning("message %s: %s (last attempt: %s)", message_id, exc, last_attempt)
         if last_attempt:
             return "failed after retries"
-        raise
+        delay = defaults.DELIVERY_RETRY_INTERVALS[attempt - 1]
+        if isinstance(exc, ThrottledError):
+            delay = max(1, int(getattr(exc, "retry_after", None) or 1))
+        outcomes.retry.setdefault(delay, []).append(message_id)
+        return f"retry in {delay} s"
     await deliveries.mark_attempt(message_id, DeliveryStatus.SENT, provider_id=result.provider_id)
     return "sent"

@@ -12,7 +12,6 @@ import logging
 from datetime import timedelta
 
 from rq import Queue
-from rq.job import Job
 
 from worker import defaults
 from worker.context import WorkerContext
@@ -33,12 +32,11 @@ async def requeue_stranded(
     connection = queue.connection
 
     def without_job() -> list[int]:
+        """Those no delivery job carries (its marker lapsed, or it was never queued)."""
+        markers = [defaults.queued_marker_key(queue.name, message_id) for message_id in candidates]
+        present = connection.mget(markers)
         return [
-            message_id
-            for message_id in candidates
-            if not Job.exists(
-                defaults.delivery_job_id(queue.name, message_id), connection=connection
-            )
+            message_id for message_id, mark in zip(candidates, present, strict=True) if not mark
         ]
 
     stranded = await asyncio.to_thread(without_job)

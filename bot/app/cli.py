@@ -17,6 +17,7 @@ from typing import TextIO
 
 from aiohttp import web
 
+from bot.app.cli_broadcast import add_parser as add_broadcast_parser
 from bot.i18n import translator
 from bot.migrate import upgrade
 from bot.profile_loader import ProfileError, format_errors, load_profile
@@ -204,14 +205,6 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
         return 2
 
 
-def cmd_broadcast(settings: Settings, args: argparse.Namespace) -> int:
-    print(
-        "error: broadcasts are not available yet; they arrive with the broadcast feature.",
-        file=sys.stderr,
-    )
-    return 2
-
-
 def cmd_profile_check(settings: Settings, args: argparse.Namespace) -> int:
     try:
         profile = load_profile(args.path)
@@ -279,9 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add.set_defaults(func=cmd_user_add)
 
-    commands.add_parser("broadcast", help="send an update to consenting contacts").set_defaults(
-        func=cmd_broadcast
-    )
+    add_broadcast_parser(commands)
 
     profile = commands.add_parser("profile", help="organisation profile").add_subparsers(
         dest="profile_command", required=True
