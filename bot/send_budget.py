@@ -48,6 +48,10 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
 local start = math.max(tat, now, paused)
+local horizon = tonumber(ARGV[4])
+if horizon >= 0 and start - now - tonumber(ARGV[3]) > horizon then
+  return -math.floor(start - now - tonumber(ARGV[3]) - horizon) - 1
+end
 local after = start + tonumber(ARGV[1]) * tonumber(ARGV[2])
 local ttl = math.ceil((after - now) / 1000) + 1000
 redis.call('SET', KEYS[1], string.format('%d', after), 'PX', ttl)
@@ -143,26 +147,42 @@ class SendBudget:
         self._reserve: Any = redis.register_script(_RESERVE)
         self._pause: Any = redis.register_script(_PAUSE)
 
-    async def take(self, channel: str, kind: AddressKind, address: str, text: str) -> float:
+    async def take(
+        self,
+        channel: str,
+        kind: AddressKind,
+        address: str,
+        text: str,
+        *,
+        horizon: float | None = None,
+    ) -> float:
         """Reserve this send's slot in each budget it draws on and sleep until it comes;
-        returns the seconds waited."""
+        returns the seconds waited. With `horizon` (bulk sends) a slot further ahead than
+        that is not reserved: the caller waits and asks again, so bulk never books the
+        budget far ahead and a reply asking meanwhile gets the next slot."""
         if self.limits is None:
             return 0.0
         cost = cost_of(channel, kind, text)
-        waits = []
+        horizon_us = -1 if horizon is None else int(horizon * 1_000_000)
+        waited = 0.0
         for name, scope in scopes_for(channel, kind, address):
             limit = self.limits.get(name)
             if limit is None:
                 continue
             interval_us = 1_000_000 / limit.rate
             keys = [f"{self.prefix}:{scope}", f"{self.prefix}:pause:{scope.split(':')[0]}"]
-            waits.append(
-                int(await self._reserve(keys=keys, args=[interval_us, cost, limit.burst * 1e6]))
-            )
-        wait = max(waits, default=0) / 1_000_000
-        if wait > 0:
-            await asyncio.sleep(wait)
-        return wait
+            args = [interval_us, cost, limit.burst * 1e6, horizon_us]
+            while True:
+                answer = int(await self._reserve(keys=keys, args=args))
+                if answer >= 0:
+                    break
+                pause = -answer / 1_000_000
+                waited += pause
+                await asyncio.sleep(pause)
+            if answer > 0:
+                waited += answer / 1_000_000
+                await asyncio.sleep(answer / 1_000_000)
+        return waited
 
     async def slow_down(self, channel: str, kind: AddressKind, seconds: float) -> None:
         """The provider said to slow down: no send on this channel's budgets for `seconds`."""

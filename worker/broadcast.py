@@ -17,7 +17,7 @@ from typing import Protocol
 from bot.storage.broadcasts import Broadcasts
 from worker import defaults
 from worker.context import WorkerContext
-from worker.delivery import RetryLater, deliver_many
+from worker.delivery import RetryLater, budget_for, deliver_many
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +38,29 @@ def chain_key(queue_name: str, broadcast_id: int) -> str:
 CHAIN_SECONDS = 60
 
 
+def batch_size(context: WorkerContext) -> int:
+    """Recipients per batch job: BROADCAST_BATCH, or half a second of the slowest budget
+    of the channels that are on, so a reply never waits long behind a running batch."""
+    limits = budget_for(context).limits
+    if limits is None:
+        return defaults.BROADCAST_BATCH
+    rates = [
+        limit.rate
+        for name, limit in limits.items()
+        if name.split("-")[0] in context.channels and not name.endswith("-chat")
+    ]
+    slowest = min(rates, default=float(defaults.BROADCAST_BATCH))
+    return max(1, min(defaults.BROADCAST_BATCH, int(slowest * BATCH_SECONDS)))
+
+
+BATCH_SECONDS = 0.5
+
+
 async def run_batch(context: WorkerContext, broadcast_id: int, queues: BroadcastQueues) -> str:
     """One batch of a broadcast: claim, queue the next batch, send."""
     broadcasts = Broadcasts(context.store.db)
     taken, message_ids = await broadcasts.claim_batch(
-        broadcast_id, defaults.BROADCAST_BATCH, context.profile, list(context.channels)
+        broadcast_id, batch_size(context), context.profile, list(context.channels)
     )
     if not taken:
         await context.redis.delete(chain_key(context.settings.queue_name, broadcast_id))

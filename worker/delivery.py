@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 # Called with message ids to try again after `delay` seconds (the job layer queues them).
 RetryLater = Callable[[list[int], int], Awaitable[None]]
 DEFAULT_THROTTLE_SECONDS = 1.0
+# Bulk sends book the shared budget at most this far ahead, so a reply waits no longer.
+BULK_HORIZON_SECONDS = 1.0
 
 _budgets: dict[int, SendBudget] = {}
 
@@ -82,7 +84,9 @@ async def deliver_many(
     async def one(message_id: int) -> None:
         async with gate:
             try:
-                outcomes.by_id[message_id] = await _deliver_one(context, message_id, outcomes)
+                outcomes.by_id[message_id] = await _deliver_one(
+                    context, message_id, outcomes, bulk=bulk
+                )
             except Exception:  # one message's bug must not lose the others' outcomes
                 log.exception("message %s: delivery failed unexpectedly", message_id)
                 outcomes.by_id[message_id] = "error"
@@ -121,7 +125,12 @@ async def _claim(context: WorkerContext, message_id: int, attempt: int) -> str |
 
 
 async def _deliver_one(
-    context: WorkerContext, message_id: int, outcomes: Outcomes, *, force_last: bool = False
+    context: WorkerContext,
+    message_id: int,
+    outcomes: Outcomes,
+    *,
+    force_last: bool = False,
+    bulk: bool = False,
 ) -> str:
     deliveries = context.store.deliveries
     delivery = await deliveries.delivery(message_id)
@@ -145,7 +154,11 @@ async def _deliver_one(
         return refused
     budget = budget_for(context)
     await budget.take(
-        delivery.channel, delivery.address_kind, delivery.address, delivery.message.text
+        delivery.channel,
+        delivery.address_kind,
+        delivery.address,
+        delivery.message.text,
+        horizon=BULK_HORIZON_SECONDS if bulk else None,
     )
     try:
         result = await channel.send(delivery.address_kind, delivery.address, delivery.message)
