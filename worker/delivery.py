@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from bot.models import DeliveryStatus
 from bot.send_budget import SendBudget, parse_limits
+from bot.storage import Delivery
 from bot.storage.broadcasts import UNKNOWN, Broadcasts
 from channels.base import (
     ContactStoppedError,
@@ -80,18 +81,29 @@ async def deliver_many(
                 outcomes.by_id[message_id] = f"skipped: {reason}"
             ids = [message_id for message_id in ids if message_id not in unwanted]
     gate = asyncio.Semaphore(in_flight)
+    store = context.store.deliveries
+    loaded = await asyncio.gather(*(store.delivery(message_id) for message_id in ids))
+    # One recipient's messages go in order (a reply's intro before its question): each
+    # recipient's are sent one after the other, different recipients' side by side.
+    per_recipient: dict[tuple[str, str], list[Delivery]] = {}
+    for message_id, delivery in zip(ids, loaded, strict=True):
+        if delivery is None:
+            outcomes.by_id[message_id] = "missing"
+        else:
+            per_recipient.setdefault((delivery.channel, delivery.address), []).append(delivery)
 
-    async def one(message_id: int) -> None:
-        async with gate:
-            try:
-                outcomes.by_id[message_id] = await _deliver_one(
-                    context, message_id, outcomes, bulk=bulk
-                )
-            except Exception:  # one message's bug must not lose the others' outcomes
-                log.exception("message %s: delivery failed unexpectedly", message_id)
-                outcomes.by_id[message_id] = "error"
+    async def in_order(group: list[Delivery]) -> None:
+        for delivery in group:
+            async with gate:
+                try:
+                    outcomes.by_id[delivery.message_id] = await _deliver_one(
+                        context, delivery.message_id, outcomes, bulk=bulk, loaded=delivery
+                    )
+                except Exception:  # one message's bug must not lose the others' outcomes
+                    log.exception("message %s: delivery failed unexpectedly", delivery.message_id)
+                    outcomes.by_id[delivery.message_id] = "error"
 
-    await asyncio.gather(*(one(message_id) for message_id in ids))
+    await asyncio.gather(*(in_order(group) for group in per_recipient.values()))
     for delay, retry_ids in outcomes.retry.items():
         if retry_later is not None:
             await retry_later(retry_ids, delay)
@@ -131,9 +143,10 @@ async def _deliver_one(
     *,
     force_last: bool = False,
     bulk: bool = False,
+    loaded: Delivery | None = None,
 ) -> str:
     deliveries = context.store.deliveries
-    delivery = await deliveries.delivery(message_id)
+    delivery = loaded or await deliveries.delivery(message_id)
     if delivery is None:
         return "missing"
     if delivery.status is not DeliveryStatus.QUEUED:
