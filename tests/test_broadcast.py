@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -30,8 +32,8 @@ from bot.tables import (
     Conversation,
     Message,
 )
-from tests.conftest import PROFILE, REDIS_URL, ROOT, SECRET_KEY
-from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+from tests.conftest import PROFILE, REDIS_URL, ROOT, SECRET_KEY, _free_port, _wait_for
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, new_sid, payload, sign
 
 SMS_FROM = "+12025550143"
 OPT_OUT_AR = "لإيقاف هذه التحديثات، أرسل كلمة «إيقاف»."
@@ -76,7 +78,11 @@ class Deployment:
 
 @contextmanager
 def deployment(
-    tmp_path: Path, fake: FakeTwilio, rate_limits: str = "off", workers: int = 1
+    tmp_path: Path,
+    fake: FakeTwilio,
+    rate_limits: str = "off",
+    workers: int = 1,
+    serve_port: int | None = None,
 ) -> Iterator[Deployment]:
     var_dir = tmp_path / "var"
     database_url = f"sqlite:///{var_dir / 'tawasul.db'}"
@@ -88,6 +94,7 @@ def deployment(
         "TAWASUL_SECRET_KEY": SECRET_KEY,
         "TAWASUL_PROFILE": str(PROFILE),
         "TAWASUL_QUEUE": f"bc-{uuid.uuid4().hex[:8]}",
+        "TAWASUL_PUBLIC_URL": f"http://127.0.0.1:{serve_port or 8080}",
         "TAWASUL_RATE_LIMITS": rate_limits,
         "TAWASUL_LOG_LEVEL": "WARNING",
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
@@ -101,6 +108,18 @@ def deployment(
     found = Deployment(env, database_url, logs, [])
     for _ in range(workers):
         found.start_worker()
+    if serve_port is not None:
+        log = (logs / "serve.log").open("wb")
+        found.workers.append(
+            subprocess.Popen(
+                [*CLI, "serve", "--port", str(serve_port), "--no-worker"],
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+        _wait_for(f"http://127.0.0.1:{serve_port}", found.workers[-1], logs / "serve.log")
     try:
         yield found
     finally:
@@ -352,3 +371,32 @@ def test_a_reply_overtakes_the_broadcast(tmp_path: Path, fake: FakeTwilio, ciphe
         took = time.monotonic() - asked
         assert sum(received(fake, phones).values()) < 200  # the broadcast was still going
         assert took < 2.0, took
+
+
+def test_a_contact_who_writes_stop_mid_broadcast_gets_nothing_more(
+    tmp_path: Path, fake: FakeTwilio, cipher: Cipher
+) -> None:
+    port = _free_port()
+    with deployment(tmp_path, fake, rate_limits="twilio-sms=5", serve_port=port) as found:
+        phones = seed(found.database_url, cipher, [True] * 25)
+        stopper = phones[-1]  # the last in line
+        broadcast_id = create(found, text="Ramadan")
+        wait_until(lambda: received(fake, phones[:2]), what="the broadcast's first messages")
+        sid = new_sid("SM")
+        url = f"http://127.0.0.1:{port}/webhooks/twilio"
+        form = payload(
+            "sms_text", From=stopper, Body="إيقاف", MessageSid=sid, SmsMessageSid=sid,
+            SmsSid=sid, AccountSid=ACCOUNT_SID,
+        )  # fmt: skip
+        request = urllib.request.Request(
+            url,
+            data=urllib.parse.urlencode(form).encode(),
+            headers={"X-Twilio-Signature": sign(url, form)},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 200
+        wait_until(lambda: is_done(found, broadcast_id), timeout=60, what="the broadcast")
+        to_stopper = [sent.body for sent in fake.sent if sent.form.get("To") == stopper]
+        assert len(to_stopper) == 1 and "Ramadan" not in to_stopper[0]  # only the confirmation
+        assert received(fake, phones[:-1]) == Counter({phone: 1 for phone in phones[:-1]})
+        assert "skipped (opted out): 1" in status_of(found, broadcast_id)
