@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, insert, select
 from sqlalchemy.orm import Session
 
 from bot.crypto import Cipher
+from bot.db import make_engine
 from bot.tables import (
     Broadcast,
     ConsentRecord,
@@ -142,7 +143,7 @@ def seed(
 ) -> list[str]:
     """Contacts who wrote by SMS through Twilio, each with the given latest `updates`
     consent (None: never asked); returns their phones, in order."""
-    engine = create_engine(database_url)
+    engine = make_engine(database_url)
     phones: list[str] = []
     when = datetime.now(UTC) - wrote_ago
     with Session(engine) as session, session.begin():

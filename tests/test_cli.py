@@ -65,10 +65,10 @@ def test_migrate_then_user_add(tmp_path: Path) -> None:
     assert short.returncode == 2 and "at least 10 characters" in short.stderr
 
 
-def test_broadcast_says_plainly_it_is_not_available_yet(tmp_path: Path) -> None:
+def test_broadcast_without_a_command_lists_its_commands(tmp_path: Path) -> None:
     result = tawasul(tmp_path, "broadcast")
     assert result.returncode == 2
-    assert "not available yet" in result.stderr
+    assert "{create,list,status,cancel}" in result.stderr
 
 
 def test_ctrl_c_on_serve_with_the_embedded_redis_leaves_nothing_running(tmp_path: Path) -> None:

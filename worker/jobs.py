@@ -8,7 +8,7 @@ from rq import Queue, get_current_job
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from worker import broadcast, process, queues
+from worker import broadcast, defaults, process, queues
 from worker.broadcast_service import queue_batch, schedule_watch
 from worker.delivery import deliver_many
 from worker.media import fetch_media as fetch_media_async
@@ -91,6 +91,9 @@ def sweep() -> int:
         return len(process.run(lambda context: requeue_stranded(context, queue)))
     finally:
         schedule_sweep(queue)
+        # The broadcast watch reschedules itself; should Redis have lost it, it starts again.
+        if not Job.exists(defaults.broadcast_watch_job_id(queue.name), connection=queue.connection):
+            schedule_watch(queue)
 
 
 def make_queue_for(job: Job | None) -> Queue:
