@@ -140,6 +140,8 @@ def seed(
     consents: list[bool | None],
     language: str = "ar",
     wrote_ago: timedelta = timedelta(minutes=5),
+    kind: str = "sms",
+    channel: str = "twilio",
 ) -> list[str]:
     """Contacts who wrote by SMS through Twilio, each with the given latest `updates`
     consent (None: never asked); returns their phones, in order."""
@@ -155,7 +157,7 @@ def seed(
             session.flush()
             address = ContactAddress(
                 contact_id=contact.id,
-                kind="sms",
+                kind=kind,
                 address=phone,
                 address_hash=cipher.lookup_hash(phone),
                 created_at=when,
@@ -172,7 +174,7 @@ def seed(
                     conversation_id=conversation.id,
                     address_id=address.id,
                     direction="in",
-                    channel="twilio",
+                    channel=channel,
                     provider_id=uuid.uuid4().hex,
                     body="مرحبا",
                     status="received",
@@ -188,7 +190,7 @@ def seed(
                             contact_id=contact.id,
                             purpose="updates",
                             granted=granted,
-                            channel="twilio",
+                            channel=channel,
                             address_id=address.id,
                             source="keyword",
                             wording_version="v1",
@@ -401,3 +403,22 @@ def test_a_contact_who_writes_stop_mid_broadcast_gets_nothing_more(
         assert len(to_stopper) == 1 and "Ramadan" not in to_stopper[0]  # only the confirmation
         assert received(fake, phones[:-1]) == Counter({phone: 1 for phone in phones[:-1]})
         assert "skipped (opted out): 1" in status_of(found, broadcast_id)
+
+
+def test_a_scheduled_broadcast_waits_for_its_time(
+    tmp_path: Path, fake: FakeTwilio, cipher: Cipher
+) -> None:
+    with deployment(tmp_path, fake) as found:
+        phones = seed(found.database_url, cipher, [True] * 3)
+        due = datetime.now(UTC) + timedelta(seconds=12)
+        broadcast_id = create(found, "--at", due.isoformat())
+        listed = found.cli("broadcast", "list").stdout
+        if datetime.now(UTC) < due - timedelta(seconds=1):
+            assert f"{broadcast_id}\tscheduled" in listed
+            assert not received(fake, phones)
+        wait_until(lambda: is_done(found, broadcast_id), timeout=40, what="the scheduled time")
+        assert datetime.now(UTC) >= due
+        assert received(fake, phones) == Counter({phone: 1 for phone in phones})
+        past = found.cli("broadcast", "create", "--text-ar", "x", "--text-en", "y", "--yes",
+                         "--at", "2020-01-01T00:00+00:00")  # fmt: skip
+        assert past.returncode == 2 and "past" in past.stderr

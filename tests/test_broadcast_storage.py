@@ -4,7 +4,7 @@ consent and stop checked again, the counts (bot/storage/broadcasts.py)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, update
 
@@ -74,3 +74,27 @@ async def test_batches_are_claimed_once_and_consent_is_checked_again(
     assert not await broadcasts.finish_if_done(broadcast_id)  # 7 still to send
     assert await broadcasts.cancel(broadcast_id)
     assert set((await broadcasts.unwanted(rest)).values()) == {"broadcast cancelled"}
+
+
+async def test_whatsapp_outside_the_window_gets_the_template_or_is_skipped(
+    store: Store, cipher: Cipher, profile: Profile
+) -> None:
+    url = store.db.url
+    late = timedelta(days=2)
+    meta = seed(url, cipher, [True], kind="whatsapp", channel="whatsapp", wrote_ago=late)
+    twilio = seed(url, cipher, [True], kind="whatsapp", channel="twilio", wrote_ago=late)
+    recent = seed(url, cipher, [True], kind="whatsapp", channel="twilio")
+    assert meta and twilio and recent
+    broadcasts = Broadcasts(store.db)
+    broadcast_id, _ = await broadcasts.create(SPEC, "ar")
+    _taken, ids = await broadcasts.claim_batch(broadcast_id, 10, profile, ["twilio", "whatsapp"])
+    messages = [await store.deliveries.delivery(message_id) for message_id in ids]
+    by_channel = {d.channel: d.message for d in messages if d is not None}
+    # Meta has the profile's approved update template; the example has no Twilio one for it.
+    template = by_channel["whatsapp"].template
+    assert template is not None and template.name == "broadcast_update"
+    assert template.variables["1"].startswith("تحديث")
+    assert by_channel["twilio"].template is None  # the recent writer gets free text
+    counts = await broadcasts.counts(broadcast_id)
+    assert counts is not None
+    assert counts.skipped == {"WhatsApp window closed, no approved template": 1}
