@@ -308,7 +308,7 @@ def test_a_sigkilled_worker_resumed_sends_no_one_anything_twice(
             found.workers[-1].send_signal(signal.SIGKILL)
             found.workers[-1].wait()
             found.start_worker()
-        wait_until(lambda: is_done(found, broadcast_id), timeout=90, what="the broadcast")
+        wait_until(lambda: is_done(found, broadcast_id), timeout=150, what="the broadcast")
         got = received(fake, consenting + others)
         assert not set(got) & set(others)
         assert max(got.values()) == 1  # no one twice
@@ -417,7 +417,7 @@ def test_a_scheduled_broadcast_waits_for_its_time(
             assert f"{broadcast_id}\tscheduled" in listed
             assert not received(fake, phones)
         wait_until(lambda: is_done(found, broadcast_id), timeout=40, what="the scheduled time")
-        assert datetime.now(UTC) >= due
+        assert datetime.now(UTC) >= due - timedelta(seconds=1)  # rq schedules whole seconds
         assert received(fake, phones) == Counter({phone: 1 for phone in phones})
         past = found.cli("broadcast", "create", "--text-ar", "x", "--text-en", "y", "--yes",
                          "--at", "2020-01-01T00:00+00:00")  # fmt: skip

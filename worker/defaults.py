@@ -47,7 +47,7 @@ BROADCAST_BATCH = 100  # recipients turned into messages per broadcast job (mail
 BROADCAST_JOB_TIMEOUT_SECONDS = 600
 # A claimed send still queued after this long was cut off by a crash (a send's HTTP request
 # times out well before): it ends as "unknown", never sent again.
-IN_DOUBT_AFTER_SECONDS = 15
+IN_DOUBT_AFTER_SECONDS = 30
 BROADCAST_WATCH_SECONDS = 5  # how often running broadcasts are checked (resumed, finished)
 CLAIM_TTL_SECONDS = 7 * 24 * 3600
 

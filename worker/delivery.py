@@ -23,6 +23,7 @@ from bot.models import DeliveryStatus
 from bot.send_budget import SendBudget, parse_limits
 from bot.storage import Delivery
 from bot.storage.broadcasts import UNKNOWN, Broadcasts
+from bot.storage.outbound_batch import OutboundBatches, Outcome
 from channels.base import (
     ContactStoppedError,
     PermanentSendError,
@@ -53,6 +54,36 @@ def budget_for(context: WorkerContext) -> SendBudget:
     return budget
 
 
+class OutcomeWriter:
+    """Records outcomes as they come, many per transaction: while one write runs, the next
+    outcomes gather, and go together in the next one."""
+
+    def __init__(self, batches: OutboundBatches) -> None:
+        self.batches = batches
+        self.pending: list[Outcome] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def add(self, outcome: Outcome) -> None:
+        self.pending.append(outcome)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        while self.pending:
+            taken, self.pending = self.pending, []
+            await self.batches.record(taken)
+
+    async def drain(self) -> None:
+        """Wait until every outcome added is written."""
+        while self._task is not None and not self._task.done():
+            await self._task
+        if self.pending:
+            await self._flush()
+
+
+Record = Callable[[Outcome], Awaitable[None]]
+
+
 @dataclass
 class Outcomes:
     """What happened to each message of a batch (for logs and tests)."""
@@ -81,12 +112,14 @@ async def deliver_many(
                 outcomes.by_id[message_id] = f"skipped: {reason}"
             ids = [message_id for message_id in ids if message_id not in unwanted]
     gate = asyncio.Semaphore(in_flight)
-    store = context.store.deliveries
-    loaded = await asyncio.gather(*(store.delivery(message_id) for message_id in ids))
+    batches = OutboundBatches(context.store.db)
+    loaded = await batches.load(ids)
+    writer = OutcomeWriter(batches)
     # One recipient's messages go in order (a reply's intro before its question): each
     # recipient's are sent one after the other, different recipients' side by side.
     per_recipient: dict[tuple[str, str], list[Delivery]] = {}
-    for message_id, delivery in zip(ids, loaded, strict=True):
+    for message_id in ids:
+        delivery = loaded.get(message_id)
         if delivery is None:
             outcomes.by_id[message_id] = "missing"
         else:
@@ -97,13 +130,16 @@ async def deliver_many(
             async with gate:
                 try:
                     outcomes.by_id[delivery.message_id] = await _deliver_one(
-                        context, delivery.message_id, outcomes, bulk=bulk, loaded=delivery
+                        context, delivery, outcomes, writer.add, bulk=bulk
                     )
                 except Exception:  # one message's bug must not lose the others' outcomes
                     log.exception("message %s: delivery failed unexpectedly", delivery.message_id)
                     outcomes.by_id[delivery.message_id] = "error"
 
-    await asyncio.gather(*(in_order(group) for group in per_recipient.values()))
+    try:
+        await asyncio.gather(*(in_order(group) for group in per_recipient.values()))
+    finally:
+        await writer.drain()
     for delay, retry_ids in outcomes.retry.items():
         if retry_later is not None:
             await retry_later(retry_ids, delay)
@@ -114,7 +150,17 @@ async def deliver(context: WorkerContext, message_id: int, *, last_attempt: bool
     """Send one message now (the terminal chat, tests); with `last_attempt` a retryable
     failure leaves it failed instead of queued."""
     outcomes = Outcomes()
-    return await _deliver_one(context, message_id, outcomes, force_last=last_attempt)
+    deliveries = context.store.deliveries
+    delivery = await deliveries.delivery(message_id)
+    if delivery is None:
+        return "missing"
+
+    async def record(outcome: Outcome) -> None:
+        await deliveries.mark_attempt(
+            outcome.message_id, outcome.status, outcome.provider_id, outcome.error_code
+        )
+
+    return await _deliver_one(context, delivery, outcomes, record, force_last=last_attempt)
 
 
 def _deployment(context: WorkerContext) -> str:
@@ -138,33 +184,25 @@ async def _claim(context: WorkerContext, message_id: int, attempt: int) -> str |
 
 async def _deliver_one(
     context: WorkerContext,
-    message_id: int,
+    delivery: Delivery,
     outcomes: Outcomes,
+    record: Record,
     *,
     force_last: bool = False,
     bulk: bool = False,
-    loaded: Delivery | None = None,
 ) -> str:
     deliveries = context.store.deliveries
-    delivery = loaded or await deliveries.delivery(message_id)
-    if delivery is None:
-        return "missing"
+    message_id = delivery.message_id
     if delivery.status is not DeliveryStatus.QUEUED:
         return f"already {delivery.status}"  # jobs run at least once; never send twice
     channel = context.channels.get(delivery.channel)
     if channel is None:
-        await deliveries.mark_attempt(message_id, DeliveryStatus.FAILED, error_code="channel-off")
+        await record(Outcome(message_id, DeliveryStatus.FAILED, error_code="channel-off"))
         log.error("message %s: channel %s is off", message_id, delivery.channel)
         return "channel off"
     attempt = delivery.attempts + 1
     last_attempt = force_last or attempt > len(defaults.DELIVERY_RETRY_INTERVALS)
-    refused = await _claim(context, message_id, attempt)
-    if refused == "in doubt":
-        await deliveries.mark_attempt(message_id, DeliveryStatus.FAILED, error_code=UNKNOWN)
-        log.warning("message %s: a crash cut its send off; it is unknown, not resent", message_id)
-        return UNKNOWN
-    if refused is not None:
-        return refused
+    # The budget first, then the claim: a claim is taken only just before the request.
     budget = budget_for(context)
     await budget.take(
         delivery.channel,
@@ -173,16 +211,21 @@ async def _deliver_one(
         delivery.message.text,
         horizon=BULK_HORIZON_SECONDS if bulk else None,
     )
+    refused = await _claim(context, message_id, attempt)
+    if refused == "in doubt":
+        await record(Outcome(message_id, DeliveryStatus.FAILED, error_code=UNKNOWN))
+        log.warning("message %s: a crash cut its send off; it is unknown, not resent", message_id)
+        return UNKNOWN
+    if refused is not None:
+        return refused
     try:
         result = await channel.send(delivery.address_kind, delivery.address, delivery.message)
     except ContactStoppedError as exc:
-        await deliveries.mark_attempt(
-            message_id, DeliveryStatus.FAILED, error_code=exc.code or "stopped"
-        )
+        await record(Outcome(message_id, DeliveryStatus.FAILED, error_code=exc.code or "stopped"))
         await deliveries.stop_address(message_id)
         return "contact stopped"
     except PermanentSendError as exc:
-        await deliveries.mark_attempt(message_id, DeliveryStatus.FAILED, error_code=exc.code)
+        await record(Outcome(message_id, DeliveryStatus.FAILED, error_code=exc.code))
         log.warning("message %s failed permanently: %s", message_id, exc)
         return "failed"
     except RetryableSendError as exc:
@@ -190,7 +233,7 @@ async def _deliver_one(
             seconds = getattr(exc, "retry_after", None) or DEFAULT_THROTTLE_SECONDS
             await budget.slow_down(delivery.channel, delivery.address_kind, seconds)
         status = DeliveryStatus.FAILED if last_attempt else DeliveryStatus.QUEUED
-        await deliveries.mark_attempt(message_id, status, error_code=exc.code or "retryable")
+        await record(Outcome(message_id, status, error_code=exc.code or "retryable"))
         log.warning("message %s: %s (last attempt: %s)", message_id, exc, last_attempt)
         if last_attempt:
             return "failed after retries"
@@ -199,5 +242,5 @@ async def _deliver_one(
             delay = max(1, int(getattr(exc, "retry_after", None) or 1))
         outcomes.retry.setdefault(delay, []).append(message_id)
         return f"retry in {delay} s"
-    await deliveries.mark_attempt(message_id, DeliveryStatus.SENT, provider_id=result.provider_id)
+    await record(Outcome(message_id, DeliveryStatus.SENT, provider_id=result.provider_id))
     return "sent"
