@@ -42,8 +42,8 @@ def bulk_queue_name(queue_name: str) -> str:
 
 
 DELIVERY_BATCH = 100  # message ids per delivery job
-IN_FLIGHT = 200  # sends awaiting their provider at once, per worker process
-BROADCAST_BATCH = 500  # recipients turned into messages (and sent) per broadcast job
+IN_FLIGHT = 100  # sends awaiting their provider at once, per worker process
+BROADCAST_BATCH = 100  # recipients turned into messages (and sent) per broadcast job
 BROADCAST_JOB_TIMEOUT_SECONDS = 600
 # A claimed send still queued after this long was cut off by a crash (a send's HTTP request
 # times out well before): it ends as "unknown", never sent again.
