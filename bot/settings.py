@@ -36,8 +36,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(None, validation_alias=_env("TAWASUL_SECRET_KEY"))
     log_level: str = Field("INFO", validation_alias=_env("TAWASUL_LOG_LEVEL"))
     queue_name: str = Field("tawasul", validation_alias=_env("TAWASUL_QUEUE"))
-    # `off` turns every rate limit off, inbound ones included (benchmarks, load tests).
-    rate_limits: str = Field("on", validation_alias=_env("TAWASUL_RATE_LIMITS"))
+    # `off` turns every rate limit off, inbound and outbound (benchmarks, load tests);
+    # otherwise the outbound limits over the providers' defaults, `scope=rate[/burst],…`
+    # (bot/send_budget.py); empty: the defaults, inbound limits on.
+    rate_limits: str = Field("", validation_alias=_env("TAWASUL_RATE_LIMITS"))
     # Inbound limits (0 = no limit). One sender is one address on any channel (a phone, a
     # Telegram chat, a web-chat session); a client is one web-chat browser's network address.
     sender_messages_per_minute: int = Field(

@@ -108,7 +108,14 @@ class RetryableSendError(SendError):
 
 
 class ThrottledError(RetryableSendError):
-    """The provider asked us to slow down (HTTP 429, WhatsApp 130429)."""
+    """The provider asked us to slow down (HTTP 429, WhatsApp 130429); `retry_after` is the
+    seconds it asked for, when it said (the worker pauses the channel's budget that long)."""
+
+    def __init__(
+        self, message: str, code: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, code)
+        self.retry_after = retry_after
 
     failure = SendFailure.THROTTLED
 

@@ -81,10 +81,10 @@ def test_a_second_chat_on_the_same_database_answers_too(tmp_path: Path) -> None:
     assert other.stdout.startswith("أهلًا بك في جمعية البر الخيرية النموذجية!")
 
 
-def test_broadcast_says_plainly_it_is_not_available_yet(tmp_path: Path) -> None:
+def test_broadcast_without_a_command_lists_its_commands(tmp_path: Path) -> None:
     result = tawasul(tmp_path, "broadcast")
     assert result.returncode == 2
-    assert "not available yet" in result.stderr
+    assert "{create,list,status,cancel}" in result.stderr
 
 
 def test_ctrl_c_on_serve_with_the_embedded_redis_leaves_nothing_running(tmp_path: Path) -> None:

@@ -9,6 +9,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
+from redis.asyncio import Redis
+
+from bot.profile import Profile
+from bot.settings import Settings
 from bot.storage import Store
 from channels.base import Channel
 
@@ -21,6 +25,15 @@ class WorkerContext(Protocol):
 
     @property
     def channels(self) -> Mapping[str, Channel]: ...
+
+    @property
+    def redis(self) -> Redis: ...
+
+    @property
+    def profile(self) -> Profile: ...
+
+    @property
+    def settings(self) -> Settings: ...
 
     async def close(self) -> None: ...
 

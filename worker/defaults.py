@@ -65,3 +65,35 @@ DRAIN_BATCH = 500
 def worker_mark_key(queue_name: str) -> str:
     """A key the workers leave in Redis: when it is gone, so is everything else Redis held."""
     return f"tawasul:worker-mark:{queue_name}"
+
+
+# -- many sends in flight, replies first (issue 14) ------------------------------------------
+def bulk_queue_name(queue_name: str) -> str:
+    """Broadcast work waits in its own queue; the worker takes replies (`queue_name`) first."""
+    return f"{queue_name}-bulk"
+
+
+DELIVERY_BATCH = 100  # message ids per delivery job
+IN_FLIGHT = 100  # sends awaiting their provider at once, per worker process
+BROADCAST_BATCH = 100  # recipients turned into messages (and sent) per broadcast job
+BROADCAST_JOB_TIMEOUT_SECONDS = 600
+# A claimed send still queued after this long was cut off by a crash (a send's HTTP request
+# times out well before): it ends as "unknown", never sent again.
+IN_DOUBT_AFTER_SECONDS = 30
+BROADCAST_WATCH_SECONDS = 5  # how often running broadcasts are checked (resumed, finished)
+CLAIM_TTL_SECONDS = 7 * 24 * 3600
+
+
+def claim_key(queue_name: str, message_id: int, attempt: int) -> str:
+    """Set (NX) right before attempt `attempt` of a message goes to its provider: the one
+    who sets it sends; anyone else, a second job or a resumed broadcast, does not."""
+    return f"tawasul:claim:{queue_name}:{message_id}:{attempt}"
+
+
+def queued_marker_key(queue_name: str, message_id: int) -> str:
+    """Present while a job carrying the message exists, so the sweep leaves it alone."""
+    return f"tawasul:pending:{queue_name}:{message_id}"
+
+
+def broadcast_watch_job_id(queue_name: str) -> str:
+    return f"{queue_name}-broadcast-watch"

@@ -1,48 +1,246 @@
-"""Delivering one stored outbound message through its channel, and recording the outcome."""
+"""Delivering stored outbound messages through their channels, many in flight at once.
+
+A job carries a batch of message ids; they go out concurrently on the event loop (each
+channel keeps one HTTP session), at most `IN_FLIGHT` awaiting their provider, each after its
+slot in the channel's shared budget (bot/send_budget.py). Exactly once: a message not QUEUED
+is never sent, and each attempt is claimed in Redis (SET NX) right before the provider is
+called, so a second job with the same id (a sweep, a resumed broadcast) sends nothing. A
+claim found long after, with the message still queued, is a send a crash cut off: it ends
+visibly as "unknown", never sent blind again. Retryable failures come back later in a
+delivery job of their own, on the retry schedule; the last one leaves the message failed.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
 from bot.models import DeliveryStatus
-from channels.base import ContactStoppedError, PermanentSendError, RetryableSendError
+from bot.send_budget import SendBudget, parse_limits
+from bot.storage import Delivery
+from bot.storage.broadcasts import UNKNOWN, Broadcasts
+from bot.storage.outbound_batch import OutboundBatches, Outcome
+from channels.base import (
+    ContactStoppedError,
+    PermanentSendError,
+    RetryableSendError,
+    ThrottledError,
+)
+from worker import defaults
 from worker.context import WorkerContext
 
 log = logging.getLogger(__name__)
 
+# Called with message ids to try again after `delay` seconds (the job layer queues them).
+RetryLater = Callable[[list[int], int], Awaitable[None]]
+DEFAULT_THROTTLE_SECONDS = 1.0
+# Bulk sends book the shared budget at most this far ahead, so a reply waits no longer.
+BULK_HORIZON_SECONDS = 1.0
+
+_budgets: dict[int, SendBudget] = {}
+
+
+def budget_for(context: WorkerContext) -> SendBudget:
+    """One budget client per context (the worker keeps one context for its life)."""
+    budget = _budgets.get(id(context))
+    if budget is None:
+        limits = parse_limits(context.settings.rate_limits)
+        budget = SendBudget(context.redis, limits, context.settings.queue_name)
+        _budgets[id(context)] = budget
+    return budget
+
+
+class OutcomeWriter:
+    """Records outcomes as they come, many per transaction: while one write runs, the next
+    outcomes gather, and go together in the next one."""
+
+    def __init__(self, batches: OutboundBatches) -> None:
+        self.batches = batches
+        self.pending: list[Outcome] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def add(self, outcome: Outcome) -> None:
+        self.pending.append(outcome)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        while self.pending:
+            taken, self.pending = self.pending, []
+            await self.batches.record(taken)
+
+    async def drain(self) -> None:
+        """Wait until every outcome added is written."""
+        while self._task is not None and not self._task.done():
+            await self._task
+        if self.pending:
+            await self._flush()
+
+
+Record = Callable[[Outcome], Awaitable[None]]
+
+
+@dataclass
+class Outcomes:
+    """What happened to each message of a batch (for logs and tests)."""
+
+    by_id: dict[int, str] = field(default_factory=dict)
+    retry: dict[int, list[int]] = field(default_factory=dict)  # delay → ids
+
+
+async def deliver_many(
+    context: WorkerContext,
+    message_ids: Sequence[int],
+    *,
+    bulk: bool = False,
+    retry_later: RetryLater | None = None,
+    in_flight: int = defaults.IN_FLIGHT,
+) -> dict[int, str]:
+    """Send every message of the batch, concurrently; bulk (broadcast) messages are checked
+    again for consent and stop first. Returns each message's outcome."""
+    outcomes = Outcomes()
+    ids = list(dict.fromkeys(message_ids))
+    if bulk and ids:
+        unwanted = await Broadcasts(context.store.db).unwanted(ids)
+        if unwanted:
+            await Broadcasts(context.store.db).skip_messages(unwanted)
+            for message_id, reason in unwanted.items():
+                outcomes.by_id[message_id] = f"skipped: {reason}"
+            ids = [message_id for message_id in ids if message_id not in unwanted]
+    gate = asyncio.Semaphore(in_flight)
+    batches = OutboundBatches(context.store.db)
+    loaded = await batches.load(ids)
+    writer = OutcomeWriter(batches)
+    # One recipient's messages go in order (a reply's intro before its question): each
+    # recipient's are sent one after the other, different recipients' side by side.
+    per_recipient: dict[tuple[str, str], list[Delivery]] = {}
+    for message_id in ids:
+        delivery = loaded.get(message_id)
+        if delivery is None:
+            outcomes.by_id[message_id] = "missing"
+        else:
+            per_recipient.setdefault((delivery.channel, delivery.address), []).append(delivery)
+
+    async def in_order(group: list[Delivery]) -> None:
+        for delivery in group:
+            async with gate:
+                try:
+                    outcomes.by_id[delivery.message_id] = await _deliver_one(
+                        context, delivery, outcomes, writer.add, bulk=bulk
+                    )
+                except Exception:  # one message's bug must not lose the others' outcomes
+                    log.exception("message %s: delivery failed unexpectedly", delivery.message_id)
+                    outcomes.by_id[delivery.message_id] = "error"
+
+    try:
+        await asyncio.gather(*(in_order(group) for group in per_recipient.values()))
+    finally:
+        await writer.drain()
+    for delay, retry_ids in outcomes.retry.items():
+        if retry_later is not None:
+            await retry_later(retry_ids, delay)
+    return outcomes.by_id
+
 
 async def deliver(context: WorkerContext, message_id: int, *, last_attempt: bool) -> str:
-    """Send message `message_id` once. Retryable errors are re-raised (the queue retries)
-    unless this was the last attempt, which leaves the message visibly failed."""
+    """Send one message now (the terminal chat, tests); with `last_attempt` a retryable
+    failure leaves it failed instead of queued."""
+    outcomes = Outcomes()
     deliveries = context.store.deliveries
     delivery = await deliveries.delivery(message_id)
     if delivery is None:
         return "missing"
+
+    async def record(outcome: Outcome) -> None:
+        await deliveries.mark_attempt(
+            outcome.message_id, outcome.status, outcome.provider_id, outcome.error_code
+        )
+
+    return await _deliver_one(context, delivery, outcomes, record, force_last=last_attempt)
+
+
+def _deployment(context: WorkerContext) -> str:
+    """Message ids are unique per database: claims name the queue and the database."""
+    url = context.settings.sqlalchemy_url.encode()
+    return f"{context.settings.queue_name}:{hashlib.sha1(url).hexdigest()[:10]}"
+
+
+async def _claim(context: WorkerContext, message_id: int, attempt: int) -> str | None:
+    """None when this attempt is ours to send; otherwise why not."""
+    key = defaults.claim_key(_deployment(context), message_id, attempt)
+    now = time.time()
+    if await context.redis.set(key, f"{now:.3f}", nx=True, ex=defaults.CLAIM_TTL_SECONDS):
+        return None
+    raw = await context.redis.get(key)
+    claimed_at = float(raw) if raw else now
+    if now - claimed_at > defaults.IN_DOUBT_AFTER_SECONDS:
+        return "in doubt"
+    return "claimed elsewhere"
+
+
+async def _deliver_one(
+    context: WorkerContext,
+    delivery: Delivery,
+    outcomes: Outcomes,
+    record: Record,
+    *,
+    force_last: bool = False,
+    bulk: bool = False,
+) -> str:
+    deliveries = context.store.deliveries
+    message_id = delivery.message_id
     if delivery.status is not DeliveryStatus.QUEUED:
         return f"already {delivery.status}"  # jobs run at least once; never send twice
     channel = context.channels.get(delivery.channel)
     if channel is None:
-        await deliveries.mark_attempt(message_id, DeliveryStatus.FAILED, error_code="channel-off")
+        await record(Outcome(message_id, DeliveryStatus.FAILED, error_code="channel-off"))
         log.error("message %s: channel %s is off", message_id, delivery.channel)
         return "channel off"
+    attempt = delivery.attempts + 1
+    last_attempt = force_last or attempt > len(defaults.DELIVERY_RETRY_INTERVALS)
+    # The budget first, then the claim: a claim is taken only just before the request.
+    budget = budget_for(context)
+    await budget.take(
+        delivery.channel,
+        delivery.address_kind,
+        delivery.address,
+        delivery.message.text,
+        horizon=BULK_HORIZON_SECONDS if bulk else None,
+    )
+    refused = await _claim(context, message_id, attempt)
+    if refused == "in doubt":
+        await record(Outcome(message_id, DeliveryStatus.FAILED, error_code=UNKNOWN))
+        log.warning("message %s: a crash cut its send off; it is unknown, not resent", message_id)
+        return UNKNOWN
+    if refused is not None:
+        return refused
     try:
         result = await channel.send(delivery.address_kind, delivery.address, delivery.message)
     except ContactStoppedError as exc:
-        await deliveries.mark_attempt(
-            message_id, DeliveryStatus.FAILED, error_code=exc.code or "stopped"
-        )
+        await record(Outcome(message_id, DeliveryStatus.FAILED, error_code=exc.code or "stopped"))
         await deliveries.stop_address(message_id)
         return "contact stopped"
     except PermanentSendError as exc:
-        await deliveries.mark_attempt(message_id, DeliveryStatus.FAILED, error_code=exc.code)
+        await record(Outcome(message_id, DeliveryStatus.FAILED, error_code=exc.code))
         log.warning("message %s failed permanently: %s", message_id, exc)
         return "failed"
     except RetryableSendError as exc:
+        if isinstance(exc, ThrottledError):
+            seconds = getattr(exc, "retry_after", None) or DEFAULT_THROTTLE_SECONDS
+            await budget.slow_down(delivery.channel, delivery.address_kind, seconds)
         status = DeliveryStatus.FAILED if last_attempt else DeliveryStatus.QUEUED
-        await deliveries.mark_attempt(message_id, status, error_code=exc.code or "retryable")
+        await record(Outcome(message_id, status, error_code=exc.code or "retryable"))
         log.warning("message %s: %s (last attempt: %s)", message_id, exc, last_attempt)
         if last_attempt:
             return "failed after retries"
-        raise
-    await deliveries.mark_attempt(message_id, DeliveryStatus.SENT, provider_id=result.provider_id)
+        delay = defaults.DELIVERY_RETRY_INTERVALS[attempt - 1]
+        if isinstance(exc, ThrottledError):
+            delay = max(1, int(getattr(exc, "retry_after", None) or 1))
+        outcomes.retry.setdefault(delay, []).append(message_id)
+        return f"retry in {delay} s"
+    await record(Outcome(message_id, DeliveryStatus.SENT, provider_id=result.provider_id))
     return "sent"

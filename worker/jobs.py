@@ -2,26 +2,73 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from rq import Queue, get_current_job
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from worker import defaults, process, queues
-from worker.delivery import deliver as deliver_async
+from worker import broadcast, defaults, process, queues
+from worker.broadcast_service import queue_batch, schedule_watch
+from worker.delivery import deliver_many
 from worker.handoff import remind_unanswered
 from worker.media import fetch_media as fetch_media_async
 from worker.sweep import handle_unhandled, requeue_stranded, schedule_sweep
 
 
-def deliver(message_id: int) -> str:
-    """Deliver one stored outbound message (enqueued by the router)."""
-    job = get_current_job()
-    last_attempt = job is None or not job.retries_left
-    return process.run(
-        lambda context: deliver_async(context, message_id, last_attempt=last_attempt)
+class _JobQueues:
+    """The queue operations a running job needs, off the event loop (rq's client blocks)."""
+
+    def __init__(self, queue: Queue) -> None:
+        self.queue = queue
+
+    async def next_batch(self, broadcast_id: int) -> None:
+        await asyncio.to_thread(queue_batch, self.queue, broadcast_id)
+
+    async def retry_later(self, message_ids: list[int], delay: int) -> None:
+        await asyncio.to_thread(queues.enqueue_deliveries, self.queue, message_ids, delay=delay)
+
+
+def deliver(*message_ids: int) -> str:
+    """Deliver a batch of stored replies, concurrently (queued by the outbox drain)."""
+    return _deliver(list(message_ids), bulk=False)
+
+
+def deliver_bulk(*message_ids: int) -> str:
+    """Deliver a batch of broadcast messages (consent and stop checked again first)."""
+    return _deliver(list(message_ids), bulk=True)
+
+
+def _deliver(message_ids: list[int], *, bulk: bool) -> str:
+    job_queues = _JobQueues(replies_queue_for(get_current_job()))
+    outcomes = process.run(
+        lambda context: deliver_many(
+            context, message_ids, bulk=bulk, retry_later=job_queues.retry_later
+        )
     )
+    return ", ".join(f"{message_id}: {outcome}" for message_id, outcome in outcomes.items())
+
+
+def broadcast_batch(broadcast_id: int) -> str:
+    """The next batch of a broadcast (worker/broadcast.py)."""
+    job_queues = _JobQueues(replies_queue_for(get_current_job()))
+    return process.run(lambda context: broadcast.run_batch(context, broadcast_id, job_queues))
+
+
+def broadcast_start(broadcast_id: int) -> str:
+    """A scheduled broadcast's time came."""
+    job_queues = _JobQueues(replies_queue_for(get_current_job()))
+    return process.run(lambda context: broadcast.start(context, broadcast_id, job_queues))
+
+
+def broadcast_watch() -> int:
+    """Resume and close running broadcasts, then schedule the next watch."""
+    queue = replies_queue_for(get_current_job())
+    try:
+        return process.run(lambda context: broadcast.watch(context, _JobQueues(queue)))
+    finally:
+        schedule_watch(queue)
 
 
 def fetch_media(message_id: int) -> str:
@@ -58,6 +105,11 @@ def sweep(stranded_after: float | None = None, reschedule: bool = True) -> int:
     finally:
         if reschedule:
             schedule_sweep(queue, delay_seconds=1 if more else defaults.SWEEP_INTERVAL_SECONDS)
+            # The broadcast watch reschedules itself; should Redis have lost it, it starts again.
+            if not Job.exists(
+                defaults.broadcast_watch_job_id(queue.name), connection=queue.connection
+            ):
+                schedule_watch(queue)
 
 
 def remind_unanswered_handoff(conversation_id: int, opened_at: str, text: str) -> str:
@@ -74,3 +126,14 @@ def make_queue_for(job: Job | None) -> Queue:
     if job is None or job.origin is None:
         raise RuntimeError("this must run as a queued job")
     return Queue(job.origin, connection=job.connection, serializer=JSONSerializer)
+
+
+def replies_queue_for(job: Job | None) -> Queue:
+    """The deployment's replies queue, whichever of its two queues the job came from."""
+    queue = make_queue_for(job)
+    suffix = "-bulk"
+    if queue.name.endswith(suffix):
+        return Queue(
+            queue.name[: -len(suffix)], connection=queue.connection, serializer=JSONSerializer
+        )
+    return queue

@@ -24,7 +24,8 @@ from rq.serializers import JSONSerializer
 
 from bot.settings import Settings
 from worker import defaults, process
-from worker.queues import make_queue
+from worker.broadcast_service import schedule_watch
+from worker.queues import bulk_queue, make_queue
 from worker.sweep import schedule_sweep, sweep_now
 
 log = logging.getLogger(__name__)
@@ -44,10 +45,15 @@ def run_worker(settings: Settings, redis_url: str, *, burst: bool = False) -> bo
         while True:
             try:
                 queue = make_queue(redis_url, settings.queue_name)
+                # Replies first: rq takes the next job from the first queue that has one.
                 worker = Worker(
-                    [queue], connection=Redis.from_url(redis_url), serializer=JSONSerializer
+                    [queue, bulk_queue(queue)],
+                    connection=Redis.from_url(redis_url),
+                    serializer=JSONSerializer,
                 )
                 worker.mind_redis(queue)
+                # Resume the broadcasts a stopped (or killed) worker left running.
+                schedule_watch(queue, delay_seconds=1)
                 worked = bool(
                     worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
                 )

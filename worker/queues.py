@@ -10,11 +10,12 @@ this, so an id lost on the way is found by the sweep (worker/sweep.py).
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
-from rq import Queue, Retry
+from rq import Queue
 from rq.serializers import JSONSerializer
 
 from bot.redis_batch import script_batch
@@ -31,11 +32,6 @@ if redis.call('set', KEYS[1] .. ':drain', '1', 'NX', 'EX', {defaults.DRAIN_FLAG_
 end
 return 0
 """
-
-_RETRY = Retry(
-    max=len(defaults.DELIVERY_RETRY_INTERVALS), interval=defaults.DELIVERY_RETRY_INTERVALS
-)
-
 
 # The drain job's description and limits: the same for every drain, so built once.
 _DRAIN_JOB = Queue.prepare_data(
@@ -77,13 +73,51 @@ class QueueOutbox:
             pipe.execute()
 
 
-def enqueue_deliveries(queue: Queue, message_ids: list[int]) -> None:
-    """One delivery job per reply, with the retry schedule (blocking: worker side)."""
-    queue.enqueue_many([_delivery_job(queue.name, message_id) for message_id in message_ids])
+def enqueue_deliveries(
+    queue: Queue, message_ids: list[int], *, delay: int = 0, bulk: bool = False
+) -> None:
+    """Delivery jobs of up to DELIVERY_BATCH ids each, with a marker per id so the sweep
+    knows a job carries it (blocking: worker side). Replies go on `queue`, which the worker
+    takes first; bulk messages on its bulk queue."""
+    if not message_ids:
+        return
+    target = bulk_queue(queue) if bulk else queue
+    marker_seconds = delay + defaults.STRANDED_AFTER_SECONDS + defaults.JOB_TIMEOUT_SECONDS
+    size = defaults.DELIVERY_BATCH
+    batches = [message_ids[i : i + size] for i in range(0, len(message_ids), size)]
+    with queue.connection.pipeline() as pipe:
+        for message_id in message_ids:
+            pipe.set(defaults.queued_marker_key(queue.name, message_id), 1, ex=marker_seconds)
+        if delay:
+            for batch in batches:
+                target.enqueue_in(
+                    timedelta(seconds=delay),
+                    "worker.jobs.deliver",
+                    *batch,
+                    job_timeout=defaults.JOB_TIMEOUT_SECONDS,
+                    result_ttl=defaults.RESULT_TTL_SECONDS,
+                    failure_ttl=defaults.FAILURE_TTL_SECONDS,
+                    description=f"deliver {len(batch)} message(s) again",
+                    pipeline=pipe,
+                )
+        else:
+            target.enqueue_many(
+                [_delivery_job(queue.name, batch, bulk) for batch in batches], pipeline=pipe
+            )
+        pipe.execute()
+
+
+def bulk_queue(queue: Queue) -> Queue:
+    """The deployment's queue for broadcast work, beside `queue` (the replies')."""
+    return Queue(
+        defaults.bulk_queue_name(queue.name),
+        connection=queue.connection,
+        serializer=JSONSerializer,
+    )
 
 
 def drain_outbox(queue: Queue) -> list[int]:
-    """Turn every id waiting in the outbox list into a delivery job; returns the ids.
+    """Turn every id waiting in the outbox list into delivery jobs; returns the ids.
 
     The flag is lowered before the list is read, so an id pushed after the last read finds
     it down and queues the next drain.
@@ -101,14 +135,15 @@ def drain_outbox(queue: Queue) -> list[int]:
         drained.extend(ids)
 
 
-def _delivery_job(queue_name: str, message_id: int) -> Any:
+def _delivery_job(queue_name: str, message_ids: list[int], bulk: bool) -> Any:
+    """A job delivering a batch; its id names the first message (one job per batch)."""
+    kind = "bulk " if bulk else ""
     return Queue.prepare_data(
-        "worker.jobs.deliver",
-        args=(message_id,),
-        retry=_RETRY,
+        "worker.jobs.deliver_bulk" if bulk else "worker.jobs.deliver",
+        args=tuple(message_ids),
         timeout=defaults.JOB_TIMEOUT_SECONDS,
         result_ttl=defaults.RESULT_TTL_SECONDS,
         failure_ttl=defaults.FAILURE_TTL_SECONDS,
-        description=f"deliver message {message_id}",
-        job_id=defaults.delivery_job_id(queue_name, message_id),
+        description=f"deliver {len(message_ids)} {kind}message(s) from {message_ids[0]}",
+        job_id=defaults.delivery_job_id(queue_name, message_ids[0]) + ("-bulk" if bulk else ""),
     )

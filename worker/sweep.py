@@ -19,7 +19,6 @@ from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
 from rq import Queue
-from rq.job import Job
 
 from bot.models import InboundMessage, utcnow
 from worker import defaults
@@ -50,15 +49,16 @@ async def requeue_stranded(
     connection = queue.connection
 
     def without_job() -> list[int]:
-        """Those with no delivery job, nor waiting in the outbox list for the drain."""
+        """Those no delivery job carries (its marker lapsed, or it was never queued), nor
+        waiting in the outbox list for the drain."""
+        markers = [defaults.queued_marker_key(queue.name, message_id) for message_id in candidates]
         with connection.pipeline(transaction=False) as pipe:
             pipe.lrange(defaults.outbox_key(queue.name), 0, -1)
-            for message_id in candidates:
-                pipe.exists(Job.key_for(defaults.delivery_job_id(queue.name, message_id)))
-            waiting, *exists = pipe.execute()
+            pipe.mget(markers)
+            waiting, present = pipe.execute()
         in_outbox = {int(value) for value in waiting}
-        pairs = zip(candidates, exists, strict=True)
-        return [id_ for id_, known in pairs if not known and id_ not in in_outbox]
+        pairs = zip(candidates, present, strict=True)
+        return [id_ for id_, mark in pairs if not mark and id_ not in in_outbox]
 
     stranded = await asyncio.to_thread(without_job)
     if stranded:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from aiohttp import web
 
+from bot.app.cli_broadcast import add_parser as add_broadcast_parser
 from bot.i18n import translator
 from bot.migrate import upgrade
 from bot.profile_loader import ProfileError, format_errors, load_profile
@@ -291,14 +292,6 @@ def cmd_user_set_password(settings: Settings, args: argparse.Namespace) -> int:
     return _run_with_store(settings, work)
 
 
-def cmd_broadcast(settings: Settings, args: argparse.Namespace) -> int:
-    print(
-        "error: broadcasts are not available yet; they arrive with the broadcast feature.",
-        file=sys.stderr,
-    )
-    return 2
-
-
 def cmd_profile_check(settings: Settings, args: argparse.Namespace) -> int:
     try:
         profile = load_profile(args.path)
@@ -374,9 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     set_pw.add_argument("--password-stdin", action="store_true", help="read it from stdin")
     set_pw.set_defaults(func=cmd_user_set_password)
 
-    commands.add_parser("broadcast", help="send an update to consenting contacts").set_defaults(
-        func=cmd_broadcast
-    )
+    add_broadcast_parser(commands)
 
     profile = commands.add_parser("profile", help="organisation profile").add_subparsers(
         dest="profile_command", required=True

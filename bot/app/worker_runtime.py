@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from redis.asyncio import Redis
+
 from bot.app.router import Router
 from bot.app.runtime import Runtime, open_runtime, phone_route
 from bot.app.webhooks import Intake
 from bot.models import InboundMessage
+from bot.profile import Profile
 from bot.settings import Settings
 from bot.storage import Store
 from bot.storage.attachments import Attachments
@@ -35,6 +38,18 @@ class WorkerRuntime:
     @property
     def channels(self) -> Mapping[str, Channel]:
         return self.runtime.channels
+
+    @property
+    def redis(self) -> Redis:
+        return self.runtime.redis
+
+    @property
+    def profile(self) -> Profile:
+        return self.runtime.profile
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
 
     async def handle_inbound(self, message: InboundMessage) -> bool:
         channel = self.runtime.channels.get(message.channel)

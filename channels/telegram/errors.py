@@ -44,7 +44,9 @@ def send_error(exc: TelegramError, token: str) -> SendError:
     reason = redact(exc.message, token)
     if isinstance(exc, RetryAfter):
         seconds = _retry_after_seconds(exc)
-        return ThrottledError(f"Telegram flood control: retry after {seconds:g} s", code="429")
+        return ThrottledError(
+            f"Telegram flood control: retry after {seconds:g} s", code="429", retry_after=seconds
+        )
     if isinstance(exc, Forbidden):  # blocked by the user, or the account is deactivated
         return ContactStoppedError(f"Telegram: {reason}", code="403")
     if isinstance(exc, InvalidToken):

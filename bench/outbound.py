@@ -1,0 +1,226 @@
+"""Outbound throughput: a broadcast through real `tawasul worker` processes to a fake Twilio
+API answering after a fixed delay, with rate limits off (issue 14).
+
+For each provider delay (`--delays`, ms) and number of workers (`--workers`) it seeds a
+fresh SQLite database with `--recipients` consenting contacts, creates a broadcast with
+`tawasul broadcast create --yes`, and measures messages/s at the fake (first to last
+request), each worker's peak RSS (VmHWM), and the time to the fake of replies queued every
+200 ms during the broadcast (p50/p99). Beside it, in the same run, a bare aiohttp client
+posting the same number of requests to the same fake with 100 in flight: the ratio says how
+much of the ceiling is the fake and the machine rather than the gateway.
+
+    TAWASUL_REDIS_URL=redis://127.0.0.1:6379/N python bench/outbound.py \\
+        [--recipients 3000] [--delays 0,100,300] [--workers 1,2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import create_engine, insert, select
+from sqlalchemy.orm import Session
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.crypto import Cipher, use_cipher  # noqa: E402
+from bot.tables import Broadcast, ContactAddress, Conversation, Message  # noqa: E402
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio  # noqa: E402
+from tests.test_broadcast import seed  # noqa: E402
+
+SECRET_KEY = "bench-secret-key-not-for-production"
+CLI = [sys.executable, "-m", "bot.app.cli"]
+
+
+class SlowTwilio(FakeTwilio):
+    """The fake Twilio Messages API, lean: waits `delay` seconds, answers, notes when."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.delay = 0.0
+        self.arrivals: list[tuple[float, str]] = []
+
+    async def _create_message(self, request: web.Request) -> web.Response:
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        self.arrivals.append((time.monotonic(), form.get("To", "")))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return web.json_response(self._resource(form, []), status=201)
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def queue_reply(database_url: str, redis_url: str, queue: str, cipher: Cipher, phone: str) -> None:
+    """A reply to a waiting beneficiary, stored and queued as the web process does."""
+    from worker.queues import enqueue_deliveries, make_queue
+
+    engine = create_engine(database_url)
+    with Session(engine) as session, session.begin():
+        address_id, conversation_id = session.execute(
+            select(ContactAddress.id, Conversation.id)
+            .join(Conversation, Conversation.contact_id == ContactAddress.contact_id)
+            .where(ContactAddress.address_hash == cipher.lookup_hash(phone))
+        ).one()
+        now = datetime.now(UTC)
+        message_id = session.scalar(
+            insert(Message)
+            .values(
+                conversation_id=conversation_id,
+                address_id=address_id,
+                direction="out",
+                channel="twilio",
+                body="reply",
+                payload={"text": "reply", "buttons": [], "media": [], "template": None},
+                status="queued",
+                attempts=0,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(Message.id)
+        )
+    engine.dispose()
+    enqueue_deliveries(make_queue(redis_url, queue), [int(message_id or 0)])
+
+
+def one_run(fake: SlowTwilio, redis_url: str, recipients: int, workers: int) -> dict[str, float]:
+    cipher = Cipher(SECRET_KEY)
+    use_cipher(cipher)
+    with tempfile.TemporaryDirectory() as directory:
+        var_dir = Path(directory) / "var"
+        database_url = f"sqlite:///{var_dir / 'tawasul.db'}"
+        queue = f"bench-{uuid.uuid4().hex[:8]}"
+        env = {
+            **os.environ,
+            "TAWASUL_VAR_DIR": str(var_dir),
+            "TAWASUL_DATABASE_URL": database_url,
+            "TAWASUL_REDIS_URL": redis_url,
+            "TAWASUL_SECRET_KEY": SECRET_KEY,
+            "TAWASUL_PROFILE": str(ROOT / "profiles" / "example.yaml"),
+            "TAWASUL_QUEUE": queue,
+            "TAWASUL_RATE_LIMITS": "off",
+            "TAWASUL_LOG_LEVEL": "WARNING",
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "TWILIO_SMS_FROM": "+12025550143",
+            "TWILIO_API_BASE": fake.url,
+        }
+        subprocess.run([*CLI, "migrate"], env=env, check=True, cwd=ROOT, capture_output=True)
+        phones = seed(database_url, cipher, [True] * recipients)
+        waiting = seed(database_url, cipher, [None] * 100)  # they get replies, not the update
+        procs = [
+            subprocess.Popen([*CLI, "worker"], env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
+            for _ in range(workers)
+        ]
+        try:
+            time.sleep(3)  # the workers start (imports, connections)
+            fake.arrivals.clear()
+            created = subprocess.run(
+                [*CLI, "broadcast", "create", "--text-ar", "Ramadan", "--text-en", "Ramadan",
+                 "--yes"],
+                env=env, cwd=ROOT, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            broadcast_id = int(
+                next(line for line in created.stdout.splitlines() if "created" in line).split()[1]
+            )
+            asked: dict[str, float] = {}
+            engine = create_engine(database_url)
+            wanted = set(phones)
+            while True:
+                with Session(engine) as session:
+                    status = session.scalar(
+                        select(Broadcast.status).where(Broadcast.id == broadcast_id)
+                    )
+                if status == "done":
+                    break
+                if len(asked) < len(waiting) and len(fake.arrivals) > 50:
+                    phone = waiting[len(asked)]
+                    asked[phone] = time.monotonic()
+                    queue_reply(database_url, redis_url, queue, cipher, phone)
+                time.sleep(0.2)
+            engine.dispose()
+            rss = [peak_rss_mb(proc.pid) for proc in procs]
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(timeout=30)
+    bulk = [at for at, to in fake.arrivals if to in wanted]
+    reached = {to: at for at, to in fake.arrivals if to in asked}
+    latencies = sorted(reached[phone] - asked[phone] for phone in asked if phone in reached)
+    span = max(bulk) - min(bulk) if len(bulk) > 1 else float("nan")
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else 0
+    return {
+        "rate": len(bulk) / span,
+        "sent": len(bulk),
+        "rss": max(rss),
+        "reply_p50": statistics.median(latencies) if latencies else float("nan"),
+        "reply_p99": p99,
+        "replies": len(latencies),
+    }
+
+
+async def bare_client(url: str, requests: int, in_flight: int = 100) -> float:
+    """Requests/s a bare aiohttp client gets from the same fake (the ceiling)."""
+    gate = asyncio.Semaphore(in_flight)
+    endpoint = f"{url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    form = {"To": "+966500000000", "From": "+12025550143", "Body": "Ramadan"}
+    async with aiohttp.ClientSession(auth=aiohttp.BasicAuth(ACCOUNT_SID, AUTH_TOKEN)) as http:
+
+        async def one() -> None:
+            async with gate, http.post(endpoint, data=form) as response:
+                await response.read()
+
+        started = time.monotonic()
+        await asyncio.gather(*(one() for _ in range(requests)))
+        return requests / (time.monotonic() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recipients", type=int, default=3000)
+    parser.add_argument("--delays", default="0,100,300")
+    parser.add_argument("--workers", default="1,2")
+    args = parser.parse_args()
+    redis_url = os.environ.get("TAWASUL_REDIS_URL")
+    if not redis_url:
+        sys.exit("set TAWASUL_REDIS_URL (a database the benchmark may fill)")
+    fake = SlowTwilio().start()
+    assert isinstance(fake, SlowTwilio)
+    print(f"{args.recipients} recipients, limits off, SQLite; 100 replies queued during each")
+    print("delay  workers  msg/s   bare/s  ratio  peak RSS MB  reply p50 s  reply p99 s")
+    try:
+        for delay_ms in (int(d) for d in args.delays.split(",")):
+            fake.delay = delay_ms / 1000
+            bare = asyncio.run(bare_client(fake.url, args.recipients))
+            fake.arrivals.clear()
+            for workers in (int(w) for w in args.workers.split(",")):
+                found = one_run(fake, redis_url, args.recipients, workers)
+                print(
+                    f"{delay_ms:>4}ms  {workers:>7}  {found['rate']:>6.0f}  {bare:>7.0f}  "
+                    f"{found['rate'] / bare:>5.2f}  {found['rss']:>11.0f}  "
+                    f"{found['reply_p50']:>11.2f}  {found['reply_p99']:>11.2f}",
+                    flush=True,
+                )
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Outbound messages a batch at a time, for the worker's concurrent delivery: one query to
+load a batch, one transaction to record many outcomes (bot/storage/deliveries.py does the
+same one message at a time). On SQLite, whose single writer thread is the worker's limit,
+this is the difference between about 200 and many hundreds of messages a second."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+
+from bot.db import Database
+from bot.models import AddressKind, DeliveryStatus, OutboundMessage, utcnow
+from bot.storage.deliveries import Delivery
+from bot.tables import ContactAddress, Message
+
+_RECORD = (
+    update(Message)
+    .where(Message.id == bindparam("message_id"))
+    .values(
+        status=bindparam("new_status"),
+        attempts=Message.attempts + 1,
+        updated_at=bindparam("now"),
+        error_code=bindparam("error"),
+        provider_id=bindparam("provider"),
+    )
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One attempt's result, as `Deliveries.mark_attempt` records it."""
+
+    message_id: int
+    status: DeliveryStatus
+    provider_id: str | None = None
+    error_code: str | None = None
+
+
+class OutboundBatches:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def load(self, message_ids: Sequence[int]) -> dict[int, Delivery]:
+        """The deliveries of a batch, by id (ids not found are left out)."""
+        return await self.db.run(self._load, list(message_ids))
+
+    def _load(self, message_ids: list[int]) -> dict[int, Delivery]:
+        with self.db.sessions() as session:
+            rows = session.execute(
+                select(Message, ContactAddress.kind, ContactAddress.address)
+                .join(ContactAddress, ContactAddress.id == Message.address_id)
+                .where(Message.id.in_(message_ids), Message.direction == "out")
+            ).all()
+        return {
+            message.id: Delivery(
+                message_id=message.id,
+                channel=message.channel,
+                address_kind=AddressKind(kind),
+                address=address,
+                message=OutboundMessage.from_json(message.payload),
+                status=DeliveryStatus(message.status),
+                attempts=message.attempts,
+            )
+            for message, kind, address in rows
+        }
+
+    async def record(self, outcomes: Sequence[Outcome]) -> None:
+        """Record many attempts in one transaction (a provider id is kept once known)."""
+        if outcomes:
+            await self.db.run(self._record, list(outcomes))
+
+    def _record(self, outcomes: list[Outcome]) -> None:
+        now = utcnow()
+        with_id: list[dict[str, Any]] = []
+        without: list[dict[str, Any]] = []
+        for outcome in outcomes:
+            values = {
+                "message_id": outcome.message_id,
+                "new_status": outcome.status.value,
+                "now": now,
+                "error": outcome.error_code,
+                "provider": outcome.provider_id,
+            }
+            (with_id if outcome.provider_id is not None else without).append(values)
+        with self.db.sessions.begin() as session:
+            connection = session.connection()
+            if with_id:
+                connection.execute(_RECORD, with_id)
+            if without:
+                statement = _RECORD.values(provider_id=Message.provider_id)
+                connection.execute(statement, without)

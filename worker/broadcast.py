@@ -1,0 +1,108 @@
+"""Broadcast jobs: a chain of batch jobs turning recipients into messages and sending them,
+and a watch that resumes what a crash left and closes finished broadcasts.
+
+Each batch job claims the next BROADCAST_BATCH recipients in one transaction (their message
+rows are created there), queues its successor before it sends (so a second worker can take
+the next batch meanwhile), then delivers its messages concurrently through the shared
+budgets. A 100,000-recipient broadcast is a thousand short jobs, never 100,000, and no job
+holds more than one batch in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from bot.storage.broadcasts import Broadcasts
+from worker import defaults
+from worker.context import WorkerContext
+from worker.delivery import RetryLater, budget_for, deliver_many
+
+log = logging.getLogger(__name__)
+
+
+class BroadcastQueues(Protocol):
+    """What the broadcast jobs ask of the queue layer (worker/jobs.py gives it)."""
+
+    async def next_batch(self, broadcast_id: int) -> None: ...
+
+    async def retry_later(self, message_ids: list[int], delay: int) -> None: ...
+
+
+def chain_key(queue_name: str, broadcast_id: int) -> str:
+    """Present while a batch job of the broadcast is queued or running."""
+    return f"tawasul:broadcast:{queue_name}:{broadcast_id}:chain"
+
+
+CHAIN_SECONDS = 60
+
+
+def batch_size(context: WorkerContext) -> int:
+    """Recipients per batch job: BROADCAST_BATCH, or half a second of the slowest budget
+    of the channels that are on, so a reply never waits long behind a running batch."""
+    limits = budget_for(context).limits
+    if limits is None:
+        return defaults.BROADCAST_BATCH
+    rates = [
+        limit.rate
+        for name, limit in limits.items()
+        if name.split("-")[0] in context.channels and not name.endswith("-chat")
+    ]
+    slowest = min(rates, default=float(defaults.BROADCAST_BATCH))
+    return max(1, min(defaults.BROADCAST_BATCH, int(slowest * BATCH_SECONDS)))
+
+
+BATCH_SECONDS = 0.5
+
+
+async def run_batch(context: WorkerContext, broadcast_id: int, queues: BroadcastQueues) -> str:
+    """One batch of a broadcast: claim, queue the next batch, send."""
+    broadcasts = Broadcasts(context.store.db)
+    taken, message_ids = await broadcasts.claim_batch(
+        broadcast_id, batch_size(context), context.profile, list(context.channels)
+    )
+    if not taken:
+        await context.redis.delete(chain_key(context.settings.queue_name, broadcast_id))
+        await broadcasts.finish_if_done(broadcast_id)
+        return "nothing left"
+    await context.redis.set(
+        chain_key(context.settings.queue_name, broadcast_id), 1, ex=CHAIN_SECONDS
+    )
+    await queues.next_batch(broadcast_id)
+    retry: RetryLater = queues.retry_later
+    # Closing the broadcast is for the chain's last job and the watch: counting it after
+    # every batch would read the whole audience a thousand times over.
+    outcomes = await deliver_many(context, message_ids, bulk=True, retry_later=retry)
+    sent = sum(1 for outcome in outcomes.values() if outcome == "sent")
+    return f"{taken} recipients, {sent} sent"
+
+
+async def start(context: WorkerContext, broadcast_id: int, queues: BroadcastQueues) -> str:
+    """A scheduled broadcast's time came: it runs, unless it was cancelled meanwhile."""
+    if not await Broadcasts(context.store.db).start(broadcast_id):
+        return "cancelled before its time"
+    await queues.next_batch(broadcast_id)
+    return "started"
+
+
+async def watch(context: WorkerContext, queues: BroadcastQueues) -> int:
+    """For every running broadcast: send again what a crash left queued (claims keep it to
+    once; a send cut off mid-way becomes unknown), restart a broken chain, close it when
+    done. Returns how many broadcasts are running."""
+    broadcasts = Broadcasts(context.store.db)
+    running = await broadcasts.running()
+    for broadcast_id in running:
+        left = await broadcasts.queued_messages(broadcast_id, defaults.IN_DOUBT_AFTER_SECONDS)
+        if left:
+            log.warning("broadcast %s: resuming %d stranded messages", broadcast_id, len(left))
+            await deliver_many(context, left, bulk=True, retry_later=queues.retry_later)
+        counts = await broadcasts.counts(broadcast_id)
+        key = chain_key(context.settings.queue_name, broadcast_id)
+        if counts is not None and counts.pending and not await context.redis.exists(key):
+            log.warning("broadcast %s: its batch chain was lost; starting it again", broadcast_id)
+            await context.redis.set(key, 1, ex=CHAIN_SECONDS)
+            await queues.next_batch(broadcast_id)
+        await broadcasts.finish_if_done(broadcast_id)
+    await asyncio.sleep(0)
+    return len(running)
