@@ -286,6 +286,9 @@ def gateway_env() -> dict[str, str]:
         "TAWASUL_VAR_DIR": str(var_dir),
         "TAWASUL_QUEUE": f"bench-{uuid.uuid4().hex[:8]}",
         "TAWASUL_LOG_LEVEL": "WARNING",
+        # Every simulated beneficiary posts from this one address: the per-address flood limits
+        # would measure themselves, not the inbound path.
+        "TAWASUL_RATE_LIMITS": os.environ.get("TAWASUL_RATE_LIMITS", "off"),
         "TAWASUL_SECRET_KEY": os.environ.get("TAWASUL_SECRET_KEY", "bench-secret-key-0123456789"),
     }
     env.pop("TAWASUL_DATABASE_URL", None)
