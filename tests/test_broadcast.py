@@ -193,7 +193,7 @@ def seed(
                     channel=channel,
                     provider_id=uuid.uuid4().hex,
                     body="مرحبا",
-                    status="received",
+                    status="handled",  # answered long ago: not for the inbound sweep
                     attempts=0,
                     created_at=when,
                     updated_at=when,

@@ -19,6 +19,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from redis.exceptions import RedisError
+
 from bot.models import DeliveryStatus
 from bot.send_budget import SendBudget, parse_limits
 from bot.storage import Delivery
@@ -34,6 +36,8 @@ from worker import defaults
 from worker.context import WorkerContext
 
 log = logging.getLogger(__name__)
+
+REDIS_AWAY_RETRY_SECONDS = 2  # a Redis that dropped a connection is usually back at once
 
 # Called with message ids to try again after `delay` seconds (the job layer queues them).
 RetryLater = Callable[[list[int], int], Awaitable[None]]
@@ -131,6 +135,16 @@ async def deliver_many(
                 try:
                     outcomes.by_id[delivery.message_id] = await _deliver_one(
                         context, delivery, outcomes, writer.add, bulk=bulk
+                    )
+                except RedisError as exc:
+                    # Redis went away before the send was claimed (the budget and the claim
+                    # come first): nothing reached the provider, so it is tried again soon.
+                    log.warning(
+                        "message %s: Redis away before sending (%s)", delivery.message_id, exc
+                    )
+                    outcomes.by_id[delivery.message_id] = "redis away"
+                    outcomes.retry.setdefault(REDIS_AWAY_RETRY_SECONDS, []).append(
+                        delivery.message_id
                     )
                 except Exception:  # one message's bug must not lose the others' outcomes
                     log.exception("message %s: delivery failed unexpectedly", delivery.message_id)
