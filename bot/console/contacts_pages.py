@@ -23,6 +23,7 @@ from bot.storage.contact_cases import ContactCard
 from bot.storage.references import typed_reference
 from bot.text import normalize_digits
 
+from .beneficiary import beneficiary_translator, notice, push
 from .casework_common import int_id
 from .context import audit, console, staff
 from .rendering import render
@@ -34,6 +35,17 @@ NOTHING_FOUND = N_("No beneficiary matches.")
 MERGE_WHAT = N_("Write the number of the contact to merge into this one (it is then removed).")
 ERASE_CONFIRM = N_("Type ERASE to confirm the deletion.")
 REFERENCE_PREFIXES = ("R", "C", "T")
+# Translators: sent to the beneficiary when staff have erased their data (the privacy
+# journey's deletion request promised to tell them here).
+DELETION_DONE = N_(
+    "Your personal data has been deleted as you asked: your name, ID number, addresses and "
+    "messages. Some records, such as decisions on support requests and complaints, are kept "
+    "without them for the period the law requires; they stay confidential and are deleted when "
+    "that period ends. Thank you for contacting us."
+)
+# How long the erase waits for the worker to send that notice: it must leave before the
+# address it goes to is wiped.
+NOTICE_WAIT_SECONDS = 20.0
 
 
 def _search_terms(cipher: Cipher, typed: str) -> dict[str, str | None]:
@@ -111,9 +123,27 @@ async def erase(request: web.Request) -> web.Response:
     form = await request.post()
     if str(form.get("confirm", "")).strip().upper() != "ERASE":
         return await contact_page(request, ERASE_CONFIRM, 400)
+    await _tell_deletion_done(request, card)
     files = await console(request).store.contact_cases.erase(card.id, staff(request).email)
     await asyncio.to_thread(_remove, files)
     raise web.HTTPFound(f"/console/contacts/{card.id}")
+
+
+async def _tell_deletion_done(request: web.Request, card: ContactCard) -> None:
+    """Keep the deletion journey's promise: tell the beneficiary, in their language, on the
+    address they last wrote from, and wait for the notice to leave before the erase wipes that
+    address (a notice still queued then is marked failed by the erase, and shown so)."""
+    if card.conversation_id is None:
+        return
+    store = console(request).store
+    route = await store.casework_reads.reply_route(card.conversation_id)
+    text = beneficiary_translator(request, card.language).gettext(DELETION_DONE)
+    message = notice(request, card.conversation_id, route, text, None)
+    if message is None:  # no address, or WhatsApp's window closed: nothing can reach them
+        return
+    message_id = await store.casework.send(message, staff(request).email)
+    await push(request, message_id)
+    await store.contact_cases.wait_until_sent(message_id, NOTICE_WAIT_SECONDS)
 
 
 def _remove(files: list[str]) -> None:

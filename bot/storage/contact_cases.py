@@ -6,6 +6,7 @@ Each change is one transaction with its audit row."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,8 +15,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.db import Database
-from bot.models import PHONE_KINDS, utcnow
+from bot.models import PHONE_KINDS, DeliveryStatus, utcnow
 from bot.storage.casework import NotAllowed, audit_entry
+from bot.storage.handoffs import close_tasks
 from bot.tables import (
     Complaint,
     ConsentRecord,
@@ -31,6 +33,11 @@ from bot.tables import (
 )
 
 ERASED = "—"
+# The staff task the privacy journey opens for a deletion request (handlers/privacy.py
+# DATA_DELETION); the erase closes it.
+DATA_DELETION_TASK = "data_deletion"
+# The status of a message the worker has not finished with.
+_UNSENT = (DeliveryStatus.QUEUED.value,)
 
 
 @dataclass(frozen=True)
@@ -271,6 +278,11 @@ class ContactCases:
             session.execute(
                 update(StaffTask).where(StaffTask.contact_id == contact_id).values(details=None)
             )
+            closed = close_tasks(session, contact_id, DATA_DELETION_TASK, actor, now)
+            if closed:
+                session.add(
+                    audit_entry(actor, "task.closed", "contact", contact_id, {"tasks": closed})
+                )
             session.add(
                 audit_entry(
                     actor,
@@ -281,6 +293,26 @@ class ContactCases:
                 )
             )
             return files
+
+    async def wait_until_sent(self, message_id: int, within: float, every: float = 0.2) -> bool:
+        """Wait (up to `within` seconds) for the worker to be done with a message: the
+        deletion notice must leave before the erase wipes the address it goes to. True when
+        it left (sent or failed for good), False when it is still waiting."""
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            status = await self.db.run(self._status, message_id)
+            if status not in _UNSENT:
+                return True
+            if asyncio.get_running_loop().time() >= deadline:
+                return False
+            await asyncio.sleep(every)
+
+    def _status(self, message_id: int) -> str | None:
+        with self.db.sessions() as session:
+            status: str | None = session.scalar(
+                select(Message.status).where(Message.id == message_id)
+            )
+            return status
 
     async def export(self, contact_id: int) -> dict[str, Any] | None:
         """The data-access request: what the association holds about the contact."""

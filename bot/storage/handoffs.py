@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from bot.db import Database
 from bot.effects import CreateTask, OpenHandoff
 from bot.models import DeliveryStatus, OutboundMessage, utcnow
 from bot.storage.turn_write import TurnWrite
-from bot.tables import Conversation, Handoff, Message
+from bot.tables import Conversation, Handoff, Message, StaffTask
 
 # How close a hand-off's stored opening time is to the one a reminder was scheduled with
 # (databases keep different precisions).
@@ -49,6 +50,24 @@ def create_task(write: TurnWrite, effect: CreateTask) -> None:
         },
     )
     write.audit(f"task.{effect.kind}", {"reference": effect.reference})
+
+
+def close_tasks(
+    session: Session, contact_id: int, kind: str, actor: str, now: datetime
+) -> list[str]:
+    """Close the contact's open tasks of `kind` in the caller's transaction, keeping who
+    closed them and when (in the task's details: staff work, nothing of the beneficiary's);
+    returns their references, for the audit row."""
+    closed: list[str] = []
+    for task in session.scalars(
+        select(StaffTask).where(
+            StaffTask.contact_id == contact_id, StaffTask.kind == kind, StaffTask.status == "open"
+        )
+    ):
+        task.status = "closed"
+        task.details = {"closed_by": actor[:64], "closed_at": now.isoformat()}
+        closed.append(task.reference)
+    return closed
 
 
 class Handoffs:
