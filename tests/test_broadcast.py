@@ -320,7 +320,7 @@ def test_a_sigkilled_worker_resumed_sends_no_one_anything_twice(
         others = seed(found.database_url, cipher, [None] * 50 + [False] * 50)
         broadcast_id = create(found)
         for kill_at in (150, 500):
-            wait_until(lambda n=kill_at: sum(received(fake, consenting).values()) >= n)
+            wait_until(lambda n=kill_at: sum(received(fake, consenting).values()) >= n, timeout=150)
             found.kill_worker()
             found.start_worker()
         wait_until(lambda: is_done(found, broadcast_id), timeout=150, what="the broadcast")
