@@ -104,13 +104,15 @@ async def test_the_worker_outlives_redis_and_sends_what_redis_lost(
     await asyncio.to_thread(wait_delivered, fake, [first_phone], 30)  # the worker is at work
 
     # Replies handed to the worker, which is paused before it takes them; then Redis dies
-    # and comes back empty, and replies stored while it was away never reached it at all.
+    # and comes back empty; and replies whose web process could not queue them at all. All
+    # are stored before the pause: a worker stopped in the middle of a write would hold the
+    # SQLite lock, and the test's own writes would wait for it.
     assert worker_only.worker is not None
-    worker_only.worker.send_signal(signal.SIGSTOP)
     handed_over = await stored_replies(store, 20)
+    while_away = await stored_replies(store, 5)  # their web process could not queue them
+    worker_only.worker.send_signal(signal.SIGSTOP)
     await queue_replies(worker_only, own_redis.url, list(handed_over.values()))
     own_redis.kill()
-    while_away = await stored_replies(store, 5)  # their web process could not queue them
     worker_only.worker.send_signal(signal.SIGCONT)
     own_redis.start()  # on the same port, empty
 
