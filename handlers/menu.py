@@ -7,6 +7,7 @@ apply for help", "where is my request") starts its journey as the menu choice wo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -106,27 +107,39 @@ def other_language(language: str) -> str:
 
 def menu_buttons(t: Translator) -> list[Button]:
     """The main menu's buttons in the beneficiary's language; the last switches language."""
+    return list(_menu_buttons(t.language))
+
+
+@functools.cache
+def _menu_buttons(language: str) -> tuple[Button, ...]:
+    t = translator(language)
     buttons = [Button(MENU_PREFIX + entry.key, t.gettext(entry.title)) for entry in MAIN_MENU]
     other = other_language(t.language)
     buttons.append(Button(LANGUAGE_PREFIX + other, translator(other).gettext(LANGUAGE_NAME)))
-    return buttons
+    return tuple(buttons)
 
 
 def chosen_button(turn: Turn) -> str | None:
     """The menu button a message means: pressed, typed as its number, or typed as a word."""
     if turn.message.button_id:
         return turn.message.button_id
-    buttons = menu_buttons(turn.t)
     number = parse_int(turn.message.text)
     if number is not None:
+        buttons = menu_buttons(turn.t)
         return buttons[number - 1].id if 1 <= number <= len(buttons) else None
-    text = turn.text
+    return _menu_words(turn.t.language).get(turn.text)
+
+
+@functools.cache
+def _menu_words(language: str) -> dict[str, str]:
+    """Every word that chooses a menu line (in any language) and its title in `language`,
+    normalised once: the button id each means. The menu's order settles a word two share."""
+    t = translator(language)
+    chosen: dict[str, str] = {}
     for entry in MAIN_MENU:
-        if text in keywords(entry.words) or text == normalize_for_matching(
-            turn.t.gettext(entry.title)
-        ):
-            return MENU_PREFIX + entry.key
-    return None
+        for word in (*keywords(entry.words), normalize_for_matching(t.gettext(entry.title))):
+            chosen.setdefault(word, MENU_PREFIX + entry.key)
+    return chosen
 
 
 # Translators: comma-separated words that make a message a question for the FAQ rather than
@@ -139,9 +152,28 @@ INFORMATION_WORDS = N_(
 MAX_WISH_WORDS = 8
 
 
-def _contains(words: list[str], phrase: tuple[str, ...]) -> bool:
-    size = len(phrase)
-    return any(tuple(words[i : i + size]) == phrase for i in range(len(words) - size + 1))
+def _padded(words: list[str] | tuple[str, ...]) -> str:
+    """Words joined with a space on each side, so that a phrase is found only as whole words."""
+    return f" {' '.join(words)} "
+
+
+@functools.cache
+def _wish_phrases() -> tuple[frozenset[str], tuple[tuple[int, str, MenuEntry], ...]]:
+    """The information words and every entry's wish phrases (in every language), padded for
+    whole-word search and longest first, worked out once: a message is matched against them
+    with plain substring search instead of word-by-word comparisons."""
+    information = frozenset(_padded(word.split()) for word in keywords(INFORMATION_WORDS))
+    phrases: list[tuple[int, int, str, MenuEntry]] = []
+    for order, entry in enumerate(MAIN_MENU):
+        # The menu words of two or more words count as phrases too ("request status").
+        candidates = set(keywords(entry.phrases)) if entry.phrases else set()
+        candidates |= {word for word in keywords(entry.words) if " " in word}
+        for candidate in candidates:
+            words = candidate.split()
+            phrases.append((len(words), order, _padded(words), entry))
+    # The longest phrase wins; ties go to the menu's order.
+    phrases.sort(key=lambda item: (-item[0], item[1]))
+    return information, tuple((size, padded, entry) for size, _, padded, entry in phrases)
 
 
 def intended_entry(turn: Turn) -> MenuEntry | None:
@@ -153,19 +185,11 @@ def intended_entry(turn: Turn) -> MenuEntry | None:
     words = turn.text.split()
     if not words or len(words) > MAX_WISH_WORDS:
         return None
-    information = keywords(INFORMATION_WORDS)
-    if any(_contains(words, tuple(word.split())) for word in information):
+    text = _padded(words)
+    information, phrases = _wish_phrases()
+    if any(word in text for word in information):
         return None
-    best: tuple[int, MenuEntry] | None = None
-    for entry in MAIN_MENU:
-        # The menu words of two or more words count as phrases too ("request status").
-        candidates = keywords(entry.phrases) if entry.phrases else frozenset()
-        candidates |= {word for word in keywords(entry.words) if " " in word}
-        for candidate in candidates:
-            phrase = tuple(candidate.split())
-            if (best is None or len(phrase) > best[0]) and _contains(words, phrase):
-                best = (len(phrase), entry)
-    return best[1] if best else None
+    return next((entry for _, phrase, entry in phrases if phrase in text), None)
 
 
 def show_menu(turn: Turn, lead: str | None = None) -> None:

@@ -25,7 +25,7 @@ from bot import metrics
 from bot.app.flood import HeldRouters
 from bot.app.router import Outcome, Router
 from bot.models import InboundMessage, Media, StatusUpdate
-from bot.rate_limit import Limit, RateLimiter, Verdict
+from bot.rate_limit import ALLOWED, Limit, RateLimiter, Verdict
 from bot.storage.attachments import Attachments
 from bot.text import repair_unicode
 from channels.base import Channel, WebhookRequest
@@ -122,6 +122,8 @@ class Intake:
             await self.fetches.queue_fetch(message_id)
 
     async def _count(self, message: InboundMessage, client: str | None) -> Verdict:
+        if not self.limiter.enabled:  # TAWASUL_RATE_LIMITS=off: nothing to count, or hash
+            return ALLOWED
         sender = self.router.store.cipher.lookup_hash(
             f"{message.channel}:{message.address_kind}:{message.address}"
         )

@@ -121,6 +121,8 @@ class FaqIndex:
         exact = self._exact.get(tuple(sorted(query.stems))) if query.stems else None
         if exact is not None:
             return FaqResult("answer", (FaqMatch(*self._entries[exact], score=1.0),))
+        if not any(docs.knows_any(query.terms, query.grams) for docs in self._doc_sets):
+            return decide([], self.thresholds)  # nothing of it in any entry: scores all 0
         words = len(set(query.terms))
         ranked = self._rank(query, language, first=MAX_SUGGESTIONS + 1)
         return decide(ranked, self.thresholds, words=words)

@@ -74,6 +74,10 @@ class _Channel:
         # A term found in no document gets the highest IDF there can be.
         self._unknown_idf = _idf(entries, 0)
 
+    def knows_any(self, terms: Sequence[str]) -> bool:
+        """Whether any of `terms` is in some document (else every score is 0)."""
+        return any(term in self._postings for term in terms)
+
     def scores(self, terms: Sequence[str]) -> np.ndarray:
         if not self.avgdl or not terms:
             return np.zeros(self.size)
@@ -135,6 +139,10 @@ class Documents:
             language: np.array([lang == language for lang in self.language], dtype=bool)
             for language in ("ar", "en")
         }
+
+    def knows_any(self, terms: Sequence[str], grams: Sequence[str]) -> bool:
+        """Whether any word or 3-gram of a query is in one of these documents."""
+        return self.word_channel.knows_any(terms) or self.gram_channel.knows_any(grams)
 
     def scores(self, terms: Sequence[str], grams: Sequence[str]) -> np.ndarray:
         """Each document's weighted score, 0..weight, for the query's terms and 3-grams."""

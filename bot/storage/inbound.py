@@ -149,6 +149,13 @@ class Inbound:
         )
         return status
 
+    async def reference_known(self, kind: str, reference: str) -> bool:
+        """Whether a request ("R") or complaint ("C") has this stored reference."""
+        statements = self.statements
+        statement = statements.request_known if kind == "R" else statements.complaint_known
+        found = await self._inbound_batcher(_Read(statement, {"reference": reference}))
+        return found is not None
+
     async def save_turn(
         self,
         record: InboundRecord,

@@ -69,6 +69,14 @@ _FIND_INBOUND = (
 _HANDOFF_STATUS = select(Base.metadata.tables["handoffs"].c.status).where(
     Base.metadata.tables["handoffs"].c.id == bindparam("handoff_id")
 )
+# Whether a typed reference names a stored record: most typed digits name none (a menu number
+# typed in the status journey), and this answers that on the batched path.
+_REQUEST_KNOWN = select(Base.metadata.tables["support_requests"].c.id).where(
+    Base.metadata.tables["support_requests"].c.reference == bindparam("reference")
+)
+_COMPLAINT_KNOWN = select(Base.metadata.tables["complaints"].c.id).where(
+    Base.metadata.tables["complaints"].c.reference == bindparam("reference")
+)
 _LOAD_STATE = select(_conversations.c.state).where(
     _conversations.c.id == bindparam("conversation_id")
 )
@@ -105,6 +113,8 @@ class InboundStatements:
         self.unstop_address = Prepared(_UNSTOP_ADDRESS, dialect)
         self.load_state = Prepared(_LOAD_STATE, dialect)
         self.handoff_status = Prepared(_HANDOFF_STATUS, dialect)
+        self.request_known = Prepared(_REQUEST_KNOWN, dialect)
+        self.complaint_known = Prepared(_COMPLAINT_KNOWN, dialect)
         self.save_state = Prepared(_SAVE_STATE, dialect)
         self.mark_handled = Prepared(_MARK_HANDLED, dialect)
         self.insert_contact = prepared_insert(_contacts, dialect)

@@ -64,7 +64,10 @@ class Reads:
 
     async def request(self, reference: str) -> RequestView | None:
         """A request by its reference as typed; None if there is no such request."""
-        return await self._requests.request(reference)
+        stored = typed_reference(REQUEST_PREFIX, reference)
+        if stored is None or not await self._inbound.reference_known(REQUEST_PREFIX, stored):
+            return None  # asked on the batched path: most typed digits name nothing
+        return await self._requests.request(stored)
 
     async def record(self, typed: str) -> RequestView | ComplaintView | None:
         """The request or complaint a typed reference names: by its letter (R-, C-), or, when
@@ -72,12 +75,14 @@ class Reads:
         letter = _TYPED_LETTER.search(normalize_digits(typed))
         kind = letter.group(1).upper() if letter else None
         if kind in (None, REQUEST_PREFIX):
-            view = await self._requests.request(typed)
+            view = await self.request(typed)
             if view is not None or kind is not None:
                 return view
         if kind in (None, COMPLAINT_PREFIX):
             stored = typed_reference(COMPLAINT_PREFIX, typed)
-            return None if stored is None else await self._complaints.complaint(stored)
+            if stored is None or not await self._inbound.reference_known(COMPLAINT_PREFIX, stored):
+                return None
+            return await self._complaints.complaint(stored)
         return None
 
     async def requests_of(self, contact_id: int) -> list[RequestView]:
