@@ -25,8 +25,12 @@ migrate: $(STAMP)
 run: catalogs migrate
 	$(BIN)/tawasul serve
 
+# The suite's tests wait on real processes more than they compute: TEST_WORKERS pytest-xdist
+# workers run its files side by side (each file in one worker; each worker its own Redis db).
+TEST_WORKERS ?= 3
+
 test: catalogs
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

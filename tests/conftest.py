@@ -33,7 +33,24 @@ from bot.settings import Settings, load_settings
 from bot.storage import Store
 
 ROOT = Path(__file__).resolve().parent.parent
-REDIS_URL = os.environ.get("TAWASUL_REDIS_URL") or "redis://127.0.0.1:6379/15"
+
+
+def _redis_url_for_this_worker(url: str) -> str:
+    """`make test` runs the suite in several pytest-xdist workers (gw0, gw1, ...): each gets
+    a Redis database of its own (15, 14, ... below the one given), since each flushes its
+    database when it starts."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    base, _, number = url.rpartition("/")
+    database = int(number) if number.isdigit() else 0
+    offset = int(worker[2:])
+    return f"{base}/{database - offset if database >= offset else database + offset}"
+
+
+REDIS_URL = _redis_url_for_this_worker(
+    os.environ.get("TAWASUL_REDIS_URL") or "redis://127.0.0.1:6379/15"
+)
 POSTGRES_ADMIN_URL = (
     os.environ.get("TAWASUL_TEST_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/test"
 )
