@@ -25,7 +25,13 @@ from .rendering import render
 
 PAGE = "/console/questions"
 MAX_QUESTION, MAX_ANSWER = 500, 4000
-PERIODS = (7, 30, 90, 365)
+# Translators: the periods of the unanswered-questions page.
+PERIODS = {
+    7: N_("Last 7 days"),
+    30: N_("Last 30 days"),
+    90: N_("Last 90 days"),
+    365: N_("Last 12 months"),
+}
 DEFAULT_DAYS = 30
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 # Translators: errors of the unanswered-questions page of the console.
