@@ -144,18 +144,16 @@ class LiveFaq:
         except Exception as exc:
             log.warning("FAQ additions not read (%s): answering with the index built", exc)
             return
-        if not additions and self._state.additions == 0:
-            self._version = version
-            return
         started = time.perf_counter()
-        profile = merged_profile(self._base, additions)
-        index = await asyncio.to_thread(FaqIndex, profile)
-        self._state = FaqState(profile, index, len(additions))
+        if additions or self._state.additions:
+            profile = merged_profile(self._base, additions)
+            index = await asyncio.to_thread(FaqIndex, profile)
+            self._state = FaqState(profile, index, len(additions))
         self._version = version
         log.info(
-            "FAQ index rebuilt in process %d with %d staff additions (version %s) in %.1f ms",
+            "FAQ of process %d at version %s: %d staff additions, index built in %.1f ms",
             os.getpid(),
-            len(additions),
             (version or b"0").decode(),
+            len(additions),
             (time.perf_counter() - started) * 1000,
         )
