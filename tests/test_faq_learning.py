@@ -133,3 +133,26 @@ async def test_a_dismissed_question_leaves_the_list_and_is_audited(
     )
     entries = await store.audit.search(actor="manager@example.org")
     assert [e.action for e in entries] == ["faq.question_dismissed"]
+
+
+async def test_erasing_a_beneficiary_erases_the_questions_they_asked(
+    store: Store, redis: Redis, profile: Profile, namespace: str
+) -> None:
+    router = _router(store, redis, profile, namespace)
+    await _ask(router, store, "كم سعر البنزين", "erased-one")
+    await _ask(router, store, "كم سعر البنزين", "staying-one")
+    (group,) = await unanswered_questions(store.db)
+    assert group.people == 2
+    record = await store.inbound.record_inbound(
+        InboundMessage(
+            channel="webchat",
+            address_kind=AddressKind.WEBCHAT,
+            address="erased-one",
+            provider_id=uuid.uuid4().hex,
+            text="x",
+        )
+    )
+    assert record is not None
+    await store.contact_cases.erase(record.contact_id, "officer@example.org")
+    (group,) = await unanswered_questions(store.db)
+    assert (group.asks, group.people) == (1, 1)
