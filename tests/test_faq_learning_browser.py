@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,11 +19,12 @@ import requests
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from bot.profile_loader import load_profile
-from tests.conftest import PROFILE, REDIS_URL, ROOT
+from tests.conftest import PROFILE, REDIS_URL
 from tests.processes import Gateway
 from tests.test_chat_page import CHROMIUM, CHROMIUM_ARGS
+from tests.test_console_browser import _add_staff
+from tests.test_console_browser import sign_in as signed_in
 
-PASSWORD = "correct horse battery"
 TIMEOUT = 20_000  # ms: two web processes and a worker on a loaded machine
 CLOTHES = "هل توزعون ملابس العيد؟"
 CLOTHES_AGAIN = "هَل توزعون  ملابس العيد"
@@ -100,37 +99,12 @@ def on_every_process(gateway: Gateway, question: str, expected: str, additions: 
     raise AssertionError(f"one process only: {gateway.log('serve')[-2000:]}")
 
 
-def add_staff(gateway: Gateway, email: str, role: str) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bot.app.cli",
-            "user",
-            "add",
-            "--email",
-            email,
-            "--name",
-            role.title(),
-            "--role",
-            role,
-            "--password-stdin",
-        ],
-        input=PASSWORD + "\n",
-        text=True,
-        env=gateway.env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-
-
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     gateway = Gateway(tmp_path_factory.mktemp("faq-learning"), REDIS_URL, {})
     try:
-        add_staff(gateway, "officer@example.org", "officer")
-        add_staff(gateway, "researcher@example.org", "researcher")
+        for role in ("officer", "researcher"):  # it reads only .env
+            _add_staff(gateway, f"{role}@example.org", role.title(), role)  # type: ignore[arg-type]
         gateway.start_serve(processes=2)
         gateway.start_worker()
         yield gateway
@@ -141,9 +115,9 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
 def new_page(browser: Browser) -> Page:
@@ -173,10 +147,7 @@ def open_chat(browser: Browser, gateway: Gateway, english: bool = False) -> Page
 
 
 def sign_in(page: Page, gateway: Gateway, email: str) -> None:
-    page.goto(f"{gateway.url}/console/login")
-    page.get_by_label("البريد الإلكتروني").fill(email)
-    page.get_by_label("كلمة المرور").fill(PASSWORD)
-    page.get_by_role("button", name="تسجيل الدخول").click()
+    signed_in(page, gateway, email)  # type: ignore[arg-type]  (it reads only .url)
     expect(page).to_have_url(f"{gateway.url}/console/")
 
 
