@@ -22,7 +22,7 @@ from bot.profile_loader import load_profile
 from tests.conftest import PROFILE, REDIS_URL
 from tests.processes import Gateway
 from tests.test_chat_page import CHROMIUM, CHROMIUM_ARGS
-from tests.test_console_browser import _add_staff
+from tests.test_console_browser import SCREENSHOTS, _add_staff
 from tests.test_console_browser import sign_in as signed_in
 
 TIMEOUT = 20_000  # ms: two web processes and a worker on a loaded machine
@@ -177,7 +177,8 @@ def test_staff_teach_the_faq_and_every_process_answers_from_the_next_message(
     expect(row).to_have_count(1)
     expect(row.locator("td.asks")).to_have_text("2")
     expect(row_of(staff, PETROL).locator("td.asks")).not_to_have_text("0")
-    staff.screenshot(path="/tmp/h15f/questions-ar.png", full_page=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    staff.screenshot(path=str(SCREENSHOTS / "console-questions-ar.png"), full_page=True)
     row.get_by_text("إضافته إلى سؤال شائع").click()
     row.locator("form.attach select[name=entry]").select_option("services-list")
     row.locator("form.attach").get_by_role("button", name="إضافة").click()
