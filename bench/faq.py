@@ -15,6 +15,7 @@ profile's own phrasings). The machine is shared, so figures vary from run to run
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import sys
 import time
@@ -28,7 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.faq import FaqIndex  # noqa: E402
-from bot.profile import FaqEntry, FaqTopic, Profile, load_profile  # noqa: E402
+from bot.faq_live import merged_profile  # noqa: E402
+from bot.profile import FaqEntry, FaqTopic, Profile  # noqa: E402
+from bot.profile_loader import load_profile  # noqa: E402
+from bot.storage.faq_additions import Addition  # noqa: E402
 from bot.text import normalize_for_matching  # noqa: E402
 
 SEARCH_TARGET_MS = 5.0
@@ -63,6 +67,75 @@ def grown(profile: Profile, entries: int) -> Profile:
         topics.append(profile.faq[0].model_copy(update={"id": f"copy-{copy}", "entries": copied}))
         copy += 1
     return profile.model_copy(update={"faq": topics})
+
+
+def staff_additions(profile: Profile, count: int) -> list[Addition]:
+    """`count` additions as staff make them in the console: half new phrasings of existing
+    entries, half new entries in both languages."""
+    entries = [(t.id, e.id) for t in profile.faq for e in t.entries]
+    additions = []
+    for n in range(count):
+        topic_id, entry_id = entries[n % len(entries)]
+        if n % 2:
+            additions.append(
+                Addition(
+                    n,
+                    "entry",
+                    f"staff-{n}",
+                    topic_id,
+                    None,
+                    f"سؤال جديد رقم {n} عن البرنامج",
+                    f"new question {n} about the programme",
+                    f"إجابة {n}",
+                    f"answer {n}",
+                    "bench@example.org",
+                    None,
+                )  # type: ignore[arg-type]
+            )
+        else:
+            additions.append(
+                Addition(
+                    n,
+                    "phrasing",
+                    entry_id,
+                    None,
+                    "ar",
+                    f"صيغة جديدة {n} للسؤال",
+                    None,
+                    None,
+                    None,
+                    "bench@example.org",
+                    None,
+                )  # type: ignore[arg-type]
+            )
+    return additions
+
+
+def rebuild(profile: Profile, additions: list[Addition]) -> FaqIndex:
+    """What each process does when staff change the FAQ (bot/faq_live.py): merge, index."""
+    return FaqIndex(merged_profile(profile, additions))
+
+
+async def version_check_ms(profile: Profile, redis_url: str) -> tuple[float, float]:
+    """What every FAQ search now costs first: LiveFaq.current() when nothing changed."""
+    from redis.asyncio import Redis
+
+    from bot.faq_live import LiveFaq
+
+    async def none() -> list[Addition]:
+        return []
+
+    redis = Redis.from_url(redis_url)
+    live = LiveFaq(profile, redis, none, "bench-faq")
+    await live.current()
+    times = []
+    for _ in range(2000):
+        start = time.perf_counter()
+        await live.current()
+        times.append((time.perf_counter() - start) * 1000)
+    await redis.aclose()
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.99)]
 
 
 def dict_index(profile: Profile) -> dict[str, str]:
@@ -102,6 +175,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--redis", help="also time the per-search version check on this Redis")
     args = parser.parse_args()
 
     example = load_profile(ROOT / "profiles" / "example.yaml")
@@ -124,6 +198,14 @@ def main() -> None:
             f"{'dict lookup, ' + name:34} {baseline_build * 1000:8.1f}ms "
             f"{median:12.3f}ms {p99:9.3f}ms"
         )
+    for count in (1, 50):
+        for name, profile in (("example", example), ("grown", large)):
+            took = best_of(args.repeat, partial(rebuild, profile, staff_additions(profile, count)))
+            label = f"rebuild, {name} + {count} staff additions"
+            print(f"{label:34} {took * 1000:8.1f}ms")
+    if args.redis:
+        median, p99 = asyncio.run(version_check_ms(example, args.redis))
+        print(f"{'version check (Redis GET), no change':34} {'':10} {median:12.3f}ms {p99:9.3f}ms")
     print(f"targets: search < {SEARCH_TARGET_MS:g} ms, build of 500 entries < {BUILD_TARGET_S:g} s")
 
 

@@ -101,6 +101,17 @@ class LinkPhone:
     phone: str
 
 
+@dataclass(frozen=True)
+class RecordUnanswered:
+    """A question the FAQ could not answer ("unknown") or answered only with "did you mean"
+    ("suggest", with the entries offered): listed for staff in the console, to teach the FAQ."""
+
+    question: str
+    outcome: str
+    language: str
+    suggested: tuple[str, ...] = ()
+
+
 Effect = (
     SetLanguage
     | RecordConsent
@@ -111,4 +122,5 @@ Effect = (
     | CreateTask
     | SendToAddress
     | LinkPhone
+    | RecordUnanswered
 )

@@ -8,9 +8,12 @@ end) — it never hands the conversation over unasked, which would silence the b
 
 from __future__ import annotations
 
-from bot.faq import FaqIndex
+from bot.effects import RecordUnanswered
+from bot.faq import content_terms
+from bot.faq_live import FaqSource
 from bot.i18n import N_
 from bot.models import Button
+from bot.profile import Profile
 from handlers.base import Flow, Turn
 from handlers.choices import choose
 from handlers.handoff import REQUESTED, hand_off
@@ -38,15 +41,16 @@ def _typed_choice(turn: Turn) -> str:
     return choose(turn, offered) or ""
 
 
-def _question_title(turn: Turn, entry_id: str) -> str:
-    entry = turn.profile.get_faq_entry(entry_id)
+def _question_title(turn: Turn, faq: Profile, entry_id: str) -> str:
+    entry = faq.get_faq_entry(entry_id)
     if entry is None:
         return entry_id
     return entry.questions.get(turn.t.language)[0]
 
 
-def _answer(turn: Turn, entry_id: str) -> bool:
-    entry = turn.profile.get_faq_entry(entry_id)
+def _answer(turn: Turn, faq: Profile, entry_id: str) -> bool:
+    """Say the entry's answer; `faq` is the profile with staff's additions merged."""
+    entry = faq.get_faq_entry(entry_id)
     if entry is None:
         return False
     turn.state.misunderstood = 0
@@ -58,12 +62,22 @@ def _answer(turn: Turn, entry_id: str) -> bool:
     return True
 
 
-async def understand(turn: Turn, index: FaqIndex) -> bool:
-    """Answer the message from the FAQ if it can; False when it cannot (nothing said)."""
-    result = index.search(turn.message.text, turn.t.language)
+def _record_unanswered(turn: Turn, outcome: str, suggested: tuple[str, ...] = ()) -> None:
+    """A question the FAQ could not answer goes to staff's list (not a greeting or digits)."""
+    if content_terms(turn.message.text):
+        turn.effect(RecordUnanswered(turn.message.text, outcome, turn.t.language, suggested))
+
+
+async def understand(turn: Turn, faq: FaqSource) -> bool:
+    """Answer the message from the FAQ if it can; False when it cannot (nothing said). The
+    FAQ is the one staff have taught so far (bot/faq_live.py); what it cannot answer, or
+    answers only with "did you mean", is recorded for staff."""
+    current = await faq.current()
+    result = current.index.search(turn.message.text, turn.t.language)
     if result.kind == "answer":
-        return _answer(turn, result.matches[0].entry_id)
+        return _answer(turn, current.profile, result.matches[0].entry_id)
     if result.kind == "suggest":
+        _record_unanswered(turn, "suggest", tuple(m.entry_id for m in result.matches))
         turn.state.misunderstood = 0
         if turn.state.flow != NAME:  # asked at the menu: the choice is this journey's
             turn.state.enter(NAME)
@@ -71,11 +85,15 @@ async def understand(turn: Turn, index: FaqIndex) -> bool:
             turn,
             turn.t.gettext(N_("Did you mean one of these?")),
             [
-                Button(ENTRY_PREFIX + match.entry_id, _question_title(turn, match.entry_id))
+                Button(
+                    ENTRY_PREFIX + match.entry_id,
+                    _question_title(turn, current.profile, match.entry_id),
+                )
                 for match in result.matches
             ],
         )
         return True
+    _record_unanswered(turn, "unknown")
     return False
 
 
@@ -105,8 +123,8 @@ async def not_understood(turn: Turn) -> bool:
 class InquiriesFlow(Flow):
     name = NAME
 
-    def __init__(self, index: FaqIndex) -> None:
-        self.index = index
+    def __init__(self, faq: FaqSource) -> None:
+        self.faq = faq
 
     def check(self, turn: Turn) -> bool:
         """A wish said in words ("I want to complain") goes to the menu, which starts it."""
@@ -114,13 +132,11 @@ class InquiriesFlow(Flow):
 
     async def start(self, turn: Turn) -> None:
         t = turn.t
+        faq = (await self.faq.current()).profile
         _offer(
             turn,
             t.gettext(N_("Write your question in your own words, or choose a topic:")),
-            [
-                Button(TOPIC_PREFIX + topic.id, topic.title.get(t.language))
-                for topic in turn.profile.faq
-            ],
+            [Button(TOPIC_PREFIX + topic.id, topic.title.get(t.language)) for topic in faq.faq],
         )
 
     async def handle(self, turn: Turn) -> None:
@@ -128,21 +144,24 @@ class InquiriesFlow(Flow):
         if button == STAFF:
             await hand_off(turn, REQUESTED)
             return
+        faq = (await self.faq.current()).profile if button else turn.profile
         if button.startswith(TOPIC_PREFIX):
-            topic = turn.profile.get_faq_topic(button.removeprefix(TOPIC_PREFIX))
+            topic = faq.get_faq_topic(button.removeprefix(TOPIC_PREFIX))
             if topic is not None:
                 _offer(
                     turn,
                     topic.title.get(turn.t.language),
                     [
-                        Button(ENTRY_PREFIX + e.id, _question_title(turn, e.id))
+                        Button(ENTRY_PREFIX + e.id, _question_title(turn, faq, e.id))
                         for e in topic.entries
                     ],
                 )
                 return
-        if button.startswith(ENTRY_PREFIX) and _answer(turn, button.removeprefix(ENTRY_PREFIX)):
+        if button.startswith(ENTRY_PREFIX) and _answer(
+            turn, faq, button.removeprefix(ENTRY_PREFIX)
+        ):
             return
-        if await understand(turn, self.index):
+        if await understand(turn, self.faq):
             return
         if await not_understood(turn):
             return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.faq import FaqIndex
+from bot.faq_live import FaqSource, StaticFaq
 from bot.profile import Profile
 from handlers.base import Dispatcher, Flow, Turn
 from handlers.complaint import ComplaintFlow
@@ -18,11 +18,12 @@ from handlers.subscription import OptInHandler, OptOutHandler
 from handlers.support_request import SupportRequestFlow
 
 
-def build_dispatcher(profile: Profile) -> Dispatcher:
+def build_dispatcher(profile: Profile, faq: FaqSource | None = None) -> Dispatcher:
     """Opt-out/opt-in first (any state, even while staff hold the conversation), then the
     staff hand-off's silence, language and menu words, then the active journey, then the menu
-    (which tries the FAQ on anything that is not a menu choice)."""
-    index = FaqIndex(profile)
+    (which tries the FAQ on anything that is not a menu choice). `faq` is the FAQ staff
+    teach (bot/faq_live.py); the profile's alone when None."""
+    index = StaticFaq(profile) if faq is None else faq
     link_phone = LinkPhoneFlow()
     flows: dict[str, Flow] = {
         flow.name: flow

@@ -116,8 +116,11 @@ class Gateway:
             [*CLI, *args], env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
         )
 
-    def start_serve(self) -> None:
-        self.serve = self._start("serve", "serve", "--port", str(self.port), "--no-worker")
+    def start_serve(self, processes: int = 1) -> None:
+        options = ["--processes", str(processes)] if processes > 1 else []
+        self.serve = self._start(
+            "serve", "serve", "--port", str(self.port), "--no-worker", *options
+        )
         _wait_for(self.url, self.serve, self.logs / "serve.log")
 
     def kill_serve(self) -> None:

@@ -23,7 +23,7 @@ from tests.console_helpers import (
     sign_in,
 )
 
-SAMPLE_VALUES = {"{id}": "1", "{reference}": "R-123456789"}
+SAMPLE_VALUES = {"{id}": "1", "{reference}": "R-123456789", "{key}": "0" * 64}
 # Last: the language switch changes the next pages' language, and sign-out ends the session.
 LAST = [("POST", "/console/language"), ("POST", "/console/logout")]
 

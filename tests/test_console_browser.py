@@ -38,6 +38,7 @@ NAV_AR = {
     "/console/requests": "طلبات الدعم",
     "/console/complaints": "الشكاوى",
     "/console/contacts": "المستفيدون",
+    "/console/questions": "الأسئلة التي لم يُجب عنها",
     "/console/broadcasts": "الرسائل الجماعية",
     "/console/reports": "التقارير",
     "/console/users": "حسابات الموظفين",

@@ -166,7 +166,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 async def chat(settings: Settings, address: str | None, stdin: TextIO, stdout: TextIO) -> int:
     """Talk to the bot as a beneficiary: one message per input line, every reply printed."""
     from bot.app.router import Router
-    from bot.app.runtime import open_runtime
+    from bot.app.runtime import live_faq, open_runtime
     from channels.terminal import TerminalChannel
     from handlers.wiring import build_dispatcher
     from worker.inline import InlineOutbox
@@ -179,7 +179,7 @@ async def chat(settings: Settings, address: str | None, stdin: TextIO, stdout: T
         runtime.store,
         runtime.redis,
         InlineOutbox(runtime),
-        build_dispatcher(runtime.profile),
+        build_dispatcher(runtime.profile, live_faq(runtime)),
         runtime.profile,
     )
     session = uuid.uuid4().hex[:12]

@@ -15,6 +15,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from bot.crypto import Cipher, resolve_secret, use_cipher
 from bot.db import Database
 from bot.embedded_redis import EmbeddedRedis
+from bot.faq_live import LiveFaq
 from bot.media import MediaStore
 from bot.models import PHONE_KINDS, AddressKind
 from bot.profile import Profile
@@ -121,3 +122,11 @@ def phone_route_among(channels: Mapping[str, Channel]) -> tuple[str, AddressKind
             if kind in channel.phone_kinds():
                 return name, kind
     return None
+
+
+def live_faq(runtime: Runtime) -> LiveFaq:
+    """The FAQ with staff's additions, watched through the deployment's Redis counter."""
+    store = runtime.store
+    return LiveFaq(
+        runtime.profile, runtime.redis, store.faq_additions.all, runtime.settings.queue_name
+    )

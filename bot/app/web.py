@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bot import metrics
 from bot.app.chat_page import chat_routes
 from bot.app.router import Router
-from bot.app.runtime import Runtime, phone_route
+from bot.app.runtime import Runtime, live_faq, phone_route
 from bot.app.webhooks import MINUTE, InboundLimits, Intake, webhook_handler
 from bot.console import PREFIX as CONSOLE_PREFIX
 from bot.console import ConsoleContext, console_app
@@ -63,7 +63,7 @@ def create_app(
             runtime.store,
             runtime.redis,
             outbox,
-            build_dispatcher(runtime.profile),
+            build_dispatcher(runtime.profile, live_faq(runtime)),
             runtime.profile,
             phone_route(runtime),
             HandoffReminders(queue),

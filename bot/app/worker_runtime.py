@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from bot.app.router import Router
-from bot.app.runtime import Runtime, open_runtime, phone_route
+from bot.app.runtime import Runtime, live_faq, open_runtime, phone_route
 from bot.app.webhooks import Intake
 from bot.models import InboundMessage
 from bot.profile import Profile
@@ -70,7 +70,7 @@ async def open_worker_runtime(settings: Settings, redis_url: str) -> WorkerRunti
         runtime.store,
         runtime.redis,
         QueueOutbox(queue, runtime.redis),
-        build_dispatcher(runtime.profile),
+        build_dispatcher(runtime.profile, live_faq(runtime)),
         runtime.profile,
         phone_route(runtime),
     )

@@ -28,6 +28,8 @@ COMPLAINTS = frozenset({"officer", "quality", "manager", "admin"})
 CONTACTS = frozenset({"officer", "researcher", "manager", "admin"})
 # Merging contacts and the data requests of the privacy policy: beneficiary relations.
 CONTACT_CHANGES = frozenset({"officer", "manager", "admin"})
+# Teaching the FAQ from the questions the bot could not answer.
+FAQ_EDITORS = frozenset({"officer", "quality", "manager", "admin"})
 MANAGEMENT = frozenset({"manager", "admin"})
 ADMIN = frozenset({"admin"})
 
@@ -57,6 +59,10 @@ ROUTE_ROLES: Mapping[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/contacts/{id}/export"): CONTACT_CHANGES,
     ("POST", "/console/contacts/{id}/merge"): CONTACT_CHANGES,
     ("POST", "/console/contacts/{id}/erase"): CONTACT_CHANGES,
+    ("GET", "/console/questions"): FAQ_EDITORS,
+    ("POST", "/console/questions/{key}/attach"): FAQ_EDITORS,
+    ("POST", "/console/questions/{key}/entry"): FAQ_EDITORS,
+    ("POST", "/console/questions/{key}/dismiss"): FAQ_EDITORS,
     ("GET", "/console/broadcasts"): MANAGEMENT,
     ("GET", "/console/reports"): MANAGEMENT,
     ("GET", "/console/users"): ADMIN,

@@ -39,6 +39,7 @@ NAV = (
     ("/console/requests", N_("Support requests")),
     ("/console/complaints", N_("Complaints")),
     ("/console/contacts", N_("Beneficiaries")),
+    ("/console/questions", N_("Unanswered questions")),
     ("/console/broadcasts", N_("Broadcasts")),
     ("/console/reports", N_("Reports")),
     ("/console/users", N_("Staff accounts")),

@@ -6,7 +6,8 @@ kind's module applies: bot/storage/turn_effects.py), `deliveries` (outbound rows
 statuses, the sweep), `contacts`, `requests`, `handoffs`, `consent`, and `reads` (what a
 journey may look up), `audit` (staff actions, for the console), and for the console's work
 pages `casework` (what staff do to hand-offs, conversations and requests), `casework_reads`
-(inbox, timeline), `request_cases`, `complaint_cases` and `contact_cases`.
+(inbox, timeline), `request_cases`, `complaint_cases` and `contact_cases`; `unanswered` and
+`faq_additions` for the FAQ that learns from staff.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from bot.storage.consent import ConsentRecords
 from bot.storage.contact_cases import ContactCases
 from bot.storage.contacts import Contacts
 from bot.storage.deliveries import Deliveries, Delivery
+from bot.storage.faq_additions import FaqAdditions
 from bot.storage.handoffs import Handoffs
 from bot.storage.inbound import Inbound, TurnConflict
 from bot.storage.inbound_rows import InboundRecord, state_version
 from bot.storage.reads import Reads
 from bot.storage.request_cases import RequestCases
 from bot.storage.requests import Requests
+from bot.storage.unanswered import UnansweredQuestions
 
 __all__ = ["Delivery", "InboundRecord", "Store", "TurnConflict", "state_version"]
 
@@ -53,6 +56,8 @@ class Store:
         self.complaint_cases = ComplaintCases(db)
         self.contact_cases = ContactCases(db)
         self.request_cases = RequestCases(db)
+        self.unanswered = UnansweredQuestions(db)  # the FAQ's unanswered questions
+        self.faq_additions = FaqAdditions(db)  # and what staff taught it
         self.reads = Reads(cipher, self.inbound, self.contacts, self.requests, self.complaints)
 
     async def ping(self) -> None:

@@ -31,6 +31,7 @@ from bot.tables import (
     StaffTask,
     SupportRequest,
 )
+from bot.tables_faq import UnansweredQuestion
 
 ERASED = "—"
 # The staff task the privacy journey opens for a deletion request (handlers/privacy.py
@@ -199,7 +200,8 @@ class ContactCases:
                     .where(Handoff.contact_id == gone)
                     .values(contact_id=kept, conversation_id=conversation)
                 )
-            for owned in (ContactAddress, ConsentRecord, SupportRequest, Complaint, StaffTask):
+            owners = (ContactAddress, ConsentRecord, SupportRequest, Complaint, StaffTask)
+            for owned in (*owners, UnansweredQuestion):
                 session.execute(
                     update(owned).where(owned.contact_id == gone).values(contact_id=kept)
                 )
@@ -277,6 +279,10 @@ class ContactCases:
                 complaint.attachments = None
             session.execute(
                 update(StaffTask).where(StaffTask.contact_id == contact_id).values(details=None)
+            )
+            # The questions the FAQ could not answer are their words too.
+            session.execute(
+                delete(UnansweredQuestion).where(UnansweredQuestion.contact_id == contact_id)
             )
             closed = close_tasks(session, contact_id, DATA_DELETION_TASK, actor, now)
             if closed:
