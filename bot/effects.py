@@ -101,6 +101,20 @@ class LinkPhone:
     phone: str
 
 
+# What the FAQ made of a message it could not simply answer (FaqMissed.kind).
+FAQ_UNANSWERED, FAQ_SUGGESTED = "faq_unanswered", "faq_suggested"
+
+
+@dataclass(frozen=True)
+class FaqMissed:
+    """The FAQ had no answer to the message (FAQ_UNANSWERED) or only "did you mean"
+    (FAQ_SUGGESTED): kept on the message's row, for the reports and for staff to teach the
+    FAQ (bot/storage/unanswered.py)."""
+
+    message_id: int
+    kind: str
+
+
 Effect = (
     SetLanguage
     | RecordConsent
@@ -111,4 +125,5 @@ Effect = (
     | CreateTask
     | SendToAddress
     | LinkPhone
+    | FaqMissed
 )

@@ -8,6 +8,7 @@ end) — it never hands the conversation over unasked, which would silence the b
 
 from __future__ import annotations
 
+from bot.effects import FAQ_SUGGESTED, FAQ_UNANSWERED, FaqMissed
 from bot.faq import FaqIndex
 from bot.i18n import N_
 from bot.models import Button
@@ -58,12 +59,19 @@ def _answer(turn: Turn, entry_id: str) -> bool:
     return True
 
 
+def _missed(turn: Turn, kind: str) -> None:
+    """Keep on the message's row that the FAQ missed it (the reports, the FAQ to learn)."""
+    if turn.message_id is not None and turn.message.text.strip():
+        turn.effect(FaqMissed(turn.message_id, kind))
+
+
 async def understand(turn: Turn, index: FaqIndex) -> bool:
     """Answer the message from the FAQ if it can; False when it cannot (nothing said)."""
     result = index.search(turn.message.text, turn.t.language)
     if result.kind == "answer":
         return _answer(turn, result.matches[0].entry_id)
     if result.kind == "suggest":
+        _missed(turn, FAQ_SUGGESTED)
         turn.state.misunderstood = 0
         if turn.state.flow != NAME:  # asked at the menu: the choice is this journey's
             turn.state.enter(NAME)
@@ -76,6 +84,7 @@ async def understand(turn: Turn, index: FaqIndex) -> bool:
             ],
         )
         return True
+    _missed(turn, FAQ_UNANSWERED)
     return False
 
 

@@ -6,7 +6,8 @@ kind's module applies: bot/storage/turn_effects.py), `deliveries` (outbound rows
 statuses, the sweep), `contacts`, `requests`, `handoffs`, `consent`, and `reads` (what a
 journey may look up), `audit` (staff actions, for the console), and for the console's work
 pages `casework` (what staff do to hand-offs, conversations and requests), `casework_reads`
-(inbox, timeline), `request_cases`, `complaint_cases` and `contact_cases`.
+(inbox, timeline), `request_cases`, `complaint_cases` and `contact_cases`; `reports` (the
+manager's).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bot.storage.handoffs import Handoffs
 from bot.storage.inbound import Inbound, TurnConflict
 from bot.storage.inbound_rows import InboundRecord, state_version
 from bot.storage.reads import Reads
+from bot.storage.reports import Reports
 from bot.storage.request_cases import RequestCases
 from bot.storage.requests import Requests
 
@@ -53,6 +55,7 @@ class Store:
         self.complaint_cases = ComplaintCases(db)
         self.contact_cases = ContactCases(db)
         self.request_cases = RequestCases(db)
+        self.reports = Reports(db)  # the manager's reports
         self.reads = Reads(cipher, self.inbound, self.contacts, self.requests, self.complaints)
 
     async def ping(self) -> None:

@@ -9,6 +9,7 @@ from bot.effects import (
     Audit,
     CreateTask,
     Effect,
+    FaqMissed,
     FileComplaint,
     FileRequest,
     LinkPhone,
@@ -17,7 +18,7 @@ from bot.effects import (
     SendToAddress,
     SetLanguage,
 )
-from bot.storage import complaints, consent, contacts, handoffs, requests
+from bot.storage import complaints, consent, contacts, handoffs, requests, unanswered
 from bot.storage.turn_write import TurnWrite
 
 
@@ -35,6 +36,7 @@ _APPLY: dict[type[Any], Callable[[TurnWrite, Any], None]] = {
     CreateTask: handoffs.create_task,
     SendToAddress: contacts.send_to_address,
     LinkPhone: contacts.link_phone,
+    FaqMissed: unanswered.mark_missed,
 }
 
 
