@@ -20,8 +20,18 @@ from sqlalchemy import ColumnElement, func, select
 from bot.db import Database
 from bot.storage.casework import DECISIONS
 from bot.storage.unanswered import UnansweredMessage, unanswered_messages
-from bot.tables import Complaint, Handoff, Message, RequestStatusEvent, SupportRequest
+from bot.tables import (
+    Complaint,
+    ContactAddress,
+    Handoff,
+    Message,
+    RequestStatusEvent,
+    SupportRequest,
+)
 from bot.tables_quality import Survey
+
+# A WhatsApp user id and a WhatsApp group are WhatsApp too, for a count per channel.
+WHATSAPP_KINDS = {"whatsapp_user": "whatsapp", "whatsapp_group": "whatsapp"}
 
 
 @dataclass(frozen=True)
@@ -119,16 +129,19 @@ class Reports:
     def _messages_per_day(self, period: Period) -> list[DayCount]:
         # Grouped by the hour in SQL (few rows however many messages), by the local day here.
         hour = _hour(self.db.engine.dialect.name)
+        # The channel as the beneficiary knows it (SMS or WhatsApp, not the provider that
+        # carries both): the kind of address the message came from or went to.
         query = (
-            select(Message.channel, Message.direction, hour, func.count())
+            select(ContactAddress.kind, Message.direction, hour, func.count())
+            .join(ContactAddress, ContactAddress.id == Message.address_id)
             .where(Message.created_at >= period.start, Message.created_at < period.end)
-            .group_by(Message.channel, Message.direction, hour)
+            .group_by(ContactAddress.kind, Message.direction, hour)
         )
         counts: Counter[tuple[date, str, str]] = Counter()
         with self.db.sessions() as session:
-            for channel, direction, hour_value, count in session.execute(query):
-                moment = _hour_start(hour_value)
-                counts[(moment.astimezone(period.tz).date(), channel, direction)] += count
+            for kind, direction, hour_value, count in session.execute(query):
+                day = _hour_start(hour_value).astimezone(period.tz).date()
+                counts[(day, WHATSAPP_KINDS.get(kind, kind), direction)] += count
         days = sorted({(day, channel) for day, channel, _ in counts})
         return [
             DayCount(day, channel, counts[(day, channel, "in")], counts[(day, channel, "out")])
@@ -174,7 +187,10 @@ class Reports:
             .order_by(SupportRequest.submitted_at, SupportRequest.id)
         )
         with self.db.sessions() as session:
-            return [RequestCase(*row[:6], _aware(row[6]), row[7]) for row in session.execute(query)]
+            return [
+                RequestCase(r[0], r[1], r[2], r[3], r[4], r[5], _aware(r[6]), r[7])
+                for r in session.execute(query)
+            ]
 
     def _complaints(self, period: Period) -> list[ComplaintCase]:
         query = (
@@ -213,7 +229,10 @@ class Reports:
             .order_by(Survey.answered_at, Survey.id)
         )
         with self.db.sessions() as session:
-            return [SurveyAnswer(*row) for row in session.execute(query)]
+            return [
+                SurveyAnswer(r[0], r[1], r[2], r[3], r[4], int(r[5] or 0), r[6] or period.start)
+                for r in session.execute(query)
+            ]
 
     def _handoffs(self, period: Period) -> list[HandoffCase]:
         opened = (

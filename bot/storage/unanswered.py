@@ -85,7 +85,7 @@ def unanswered_messages(db: Database, start: datetime, end: datetime) -> list[Un
     )
     with db.sessions() as session:
         return [
-            UnansweredMessage(row[0], row[1], row[2], row[3], row[4], row[5] or "")
+            UnansweredMessage(row[0], row[1], row[2], row[3], str(row[4]), row[5] or "")
             for row in session.execute(query)
             if (row[5] or "").strip()
         ]
