@@ -69,7 +69,8 @@ def bar_chart(
     label_width: int = 210,
 ) -> Chart:
     """Horizontal bars, one a row: (label, value, the value as shown)."""
-    row, gap, pad, value_room = 26, 8, 8, 90
+    row, gap, pad = 26, 8, 8
+    value_room = 12 + CHAR_WIDTH * max((len(shown) for _, _, shown in bars), default=4)
     height = pad * 2 + max(1, len(bars)) * (row + gap)
     origin = width - pad - label_width if rtl else pad + label_width
     room = width - 2 * pad - label_width - value_room
@@ -81,11 +82,17 @@ def bar_chart(
         x = origin - length if rtl else origin
         rects.append(Rect(x, y, length, row, PALETTE[0], f"{label}: {shown}"))
         label_x = width - pad if rtl else pad
-        texts.append(Text(label_x, y + row * 0.68, _anchor(rtl, True), label))
+        # From the outer edge; a label too long for its room is cut (the tooltip has it all).
+        texts.append(Text(label_x, y + row * 0.68, "start", _fit(label, label_width)))
         value_x = origin - length - 6 if rtl else origin + length + 6
         texts.append(Text(value_x, y + row * 0.68, _anchor(rtl, rtl), shown))
     axis = ((origin, pad / 2, origin, height - pad / 2),)
     return Chart(id, title, width, height, rtl, tuple(rects), tuple(texts), axis, (), not bars)
+
+
+def _fit(label: str, room: float) -> str:
+    most = int(room / CHAR_WIDTH)
+    return label if len(label) <= most else label[: most - 1] + "…"
 
 
 def nice_ticks(top: float, count: int = 4) -> list[float]:
@@ -128,7 +135,8 @@ def column_chart(
         lines.append((left, y, right, y))
         tick_x = width - pad if rtl else axis_room - 6
         texts.append(Text(tick_x, y + 4, _anchor(rtl, True), str(fmt(tick))))
-    every = max(1, math.ceil(len(labels) * CHAR_WIDTH * 7 / (right - left)))
+    widest = CHAR_WIDTH * max((len(label) for label in labels), default=1) + 12
+    every = max(1, math.ceil(widest / step))
     for n, label in enumerate(labels):
         x = (right - (n + 1) * step if rtl else left + n * step) + (step - bar_w) / 2
         base: float = top_pad + plot_h

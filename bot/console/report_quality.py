@@ -41,7 +41,6 @@ QUESTION, TIMES = N_("Question"), N_("Times asked")
 NO_ANSWER, SUGGESTED = N_("No answer"), N_("Offered “did you mean”")
 LAST_ASKED, CHANNELS = N_("Last asked"), N_("Channels")
 TOP = 10
-LABEL_LENGTH = 40
 
 
 def _score(answers: list[SurveyAnswer]) -> tuple[int, float, float]:
@@ -146,7 +145,7 @@ def _figures(group: list[SurveyAnswer]) -> tuple[int, float, float]:
 
 
 def unanswered_section(t: Translator, questions: list[AskedQuestion]) -> Section:
-    top = [(_short(q.text), q.count, t.format_number(q.count)) for q in questions[:TOP]]
+    top = [(" ".join(q.text.split()), q.count, t.format_number(q.count)) for q in questions[:TOP]]
     chart = bar_chart(
         "unanswered-top", t.gettext(TOP_QUESTIONS), top, t.direction == "rtl", label_width=300
     )
@@ -170,8 +169,3 @@ def unanswered_section(t: Translator, questions: list[AskedQuestion]) -> Section
         ],
     )
     return Section("unanswered", t.gettext(UNANSWERED), [chart], [table])
-
-
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= LABEL_LENGTH else text[: LABEL_LENGTH - 1] + "…"
