@@ -96,13 +96,14 @@ def _fit(label: str, room: float) -> str:
 
 
 def nice_ticks(top: float, count: int = 4) -> list[float]:
-    """Round steps from 0 to at least `top`: 0, 5, 10, 15 rather than 0, 3.7, 7.4."""
+    """Round steps from 0 to at least `top`: 0, 5, 10, 15 rather than 0, 3.7, 7.4; never
+    below 1 (the charts show counts, and ratings from 1 to 5)."""
     if top <= 0:
         return [0, 1]
-    raw = top / count
+    raw = max(top / count, 1)
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
-    return [step * n for n in range(math.ceil(top / step + 1e-9) + 1)]
+    return [step * n for n in range(math.ceil(top / step - 1e-9) + 1)]
 
 
 def column_chart(
