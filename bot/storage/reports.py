@@ -284,7 +284,8 @@ def _hour(dialect: str) -> ColumnElement[Any]:
     """The UTC hour a message was stored in (SQLite keeps UTC text, PostgreSQL timestamptz)."""
     if dialect == "sqlite":
         return func.strftime("%Y-%m-%d %H", Message.created_at)
-    return func.date_trunc("hour", Message.created_at)
+    # Truncated in UTC, whatever the session's time zone (a +05:30 zone would cut half hours).
+    return func.date_trunc("hour", func.timezone("UTC", Message.created_at))
 
 
 def _hour_start(value: datetime | str) -> datetime:
