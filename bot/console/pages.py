@@ -1,6 +1,6 @@
 """The console's pages. Those of the work pages (inbox, conversation, requests, complaints,
-contacts) are placeholders here until their own modules replace them; broadcasts and
-reports say they come later."""
+contacts) are placeholders here until their own modules replace them; broadcasts say
+they come later."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from .conversations import conversation_routes
 from .inbox import inbox_routes
 from .questions_pages import question_routes
 from .rendering import render
+from .reports_pages import report_routes
 from .requests_pages import request_routes
 
 # Translators: the console's page titles, shown in the navigation and as headings.
@@ -59,5 +60,5 @@ def page_routes() -> list[web.RouteDef]:
         *contact_routes(),
         *question_routes(),
         web.get("/broadcasts", placeholder(BROADCASTS, LATER)),
-        web.get("/reports", placeholder(REPORTS, LATER)),
+        *report_routes(),
     ]

@@ -7,7 +7,7 @@ statuses, the sweep), `contacts`, `requests`, `handoffs`, `consent`, and `reads`
 journey may look up), `audit` (staff actions, for the console), and for the console's work
 pages `casework` (what staff do to hand-offs, conversations and requests), `casework_reads`
 (inbox, timeline), `request_cases`, `complaint_cases` and `contact_cases`; `unanswered` and
-`faq_additions` for the FAQ that learns from staff.
+`faq_additions` for the FAQ that learns from staff; `reports` (the manager's).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from bot.storage.handoffs import Handoffs
 from bot.storage.inbound import Inbound, TurnConflict
 from bot.storage.inbound_rows import InboundRecord, state_version
 from bot.storage.reads import Reads
+from bot.storage.reports import Reports
 from bot.storage.request_cases import RequestCases
 from bot.storage.requests import Requests
 from bot.storage.unanswered import UnansweredQuestions
@@ -58,6 +59,7 @@ class Store:
         self.request_cases = RequestCases(db)
         self.unanswered = UnansweredQuestions(db)  # the FAQ's unanswered questions
         self.faq_additions = FaqAdditions(db)  # and what staff taught it
+        self.reports = Reports(db)  # the manager's reports
         self.reads = Reads(cipher, self.inbound, self.contacts, self.requests, self.complaints)
 
     async def ping(self) -> None:
