@@ -11,6 +11,7 @@ from aiohttp import web
 from bot.i18n import N_
 
 from .attachments import attachment_routes
+from .broadcasts_pages import broadcast_routes
 from .complaints_pages import complaint_routes
 from .contacts_pages import contact_routes
 from .conversations import conversation_routes
@@ -56,6 +57,6 @@ def page_routes() -> list[web.RouteDef]:
         *attachment_routes(),
         *complaint_routes(),
         *contact_routes(),
-        web.get("/broadcasts", placeholder(BROADCASTS, LATER)),
+        *broadcast_routes(),
         web.get("/reports", placeholder(REPORTS, LATER)),
     ]

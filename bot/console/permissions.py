@@ -58,6 +58,10 @@ ROUTE_ROLES: Mapping[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/contacts/{id}/merge"): CONTACT_CHANGES,
     ("POST", "/console/contacts/{id}/erase"): CONTACT_CHANGES,
     ("GET", "/console/broadcasts"): MANAGEMENT,
+    ("POST", "/console/broadcasts"): MANAGEMENT,  # count, review, send
+    ("POST", "/console/broadcasts/count"): MANAGEMENT,  # the live count, for its script
+    ("GET", "/console/broadcasts/progress"): MANAGEMENT,  # the list's rows, for its script
+    ("POST", "/console/broadcasts/{id}/cancel"): MANAGEMENT,
     ("GET", "/console/reports"): MANAGEMENT,
     ("GET", "/console/users"): ADMIN,
     ("POST", "/console/users"): ADMIN,
