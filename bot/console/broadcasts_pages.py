@@ -82,6 +82,16 @@ def _channels_on(request: web.Request) -> list[str]:
     return [name for name in console(request).channels if name in CHANNEL_LABELS]
 
 
+def _whatsapp_on(request: web.Request) -> list[str]:
+    """The WhatsApp providers on: Meta's channel, and Twilio when it has a WhatsApp sender."""
+    channels = console(request).channels
+    return [
+        name
+        for name in ("whatsapp", "twilio")
+        if name in channels and (name != "twilio" or getattr(channels[name], "whatsapp_from", None))
+    ]
+
+
 async def _count(request: web.Request, draft: Draft) -> dict[str, int]:
     return (await _service(request).create(draft.spec(), dry_run=True)).per_channel
 
@@ -110,7 +120,7 @@ async def _compose_values(request: web.Request, draft: Draft) -> dict[str, Any]:
         "channels_on": channels_on,
         "channel_labels": CHANNEL_LABELS,
         "previews": previews(draft.text_ar, draft.text_en),
-        "templates": templates_used(console(request).profile, channels_on),
+        "templates": templates_used(console(request).profile, _whatsapp_on(request)),
         "provider_labels": PROVIDER_LABELS,
     }
 
