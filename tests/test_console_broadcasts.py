@@ -8,17 +8,15 @@ in Arabic. The page's picture goes to docs/screenshots/console-broadcasts.png (S
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from itertools import count
 from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.crypto import Cipher
@@ -27,11 +25,6 @@ from bot.send_budget import sms_segments
 from bot.tables import (
     AuditEntry,
     Broadcast,
-    ConsentRecord,
-    Contact,
-    ContactAddress,
-    Conversation,
-    Message,
 )
 from tests.conftest import REDIS_URL, LiveGateway, launch_gateway
 from tests.fakes import twilio as tw
@@ -39,11 +32,13 @@ from tests.fakes.telegram import FakeBotAPI
 from tests.fakes.twilio import FakeTwilio
 from tests.fakes.whatsapp import FakeGraphAPI, message_text, recipient_of
 from tests.fixtures import whatsapp as wa
+from tests.test_broadcast import seed
 from tests.test_chat_page import CHROMIUM, CHROMIUM_ARGS
 from tests.test_console_browser import SCREENSHOTS, _add_staff, sign_in
 from worker.queues import bulk_queue, make_queue
 
 TELEGRAM_TOKEN = "123:BROADCAST"
+CHAT_ID = 7100042
 SMS_FROM = "+12025550143"
 TIMEOUT = 30_000  # the worker sends on a loaded machine
 TEXT_AR = "توزيع السلال الغذائية يوم الخميس القادم في مقر الجمعية من التاسعة صباحًا"
@@ -51,7 +46,6 @@ TEXT_EN = "Food baskets on Thursday at the association, from 9 am"
 OPT_OUT_AR = "لإيقاف هذه التحديثات، أرسل كلمة «إيقاف»."
 OPT_OUT_EN = "To stop receiving these updates, reply STOP."
 RIYADH = ZoneInfo("Asia/Riyadh")
-_ids = count(1)
 expect.set_options(timeout=TIMEOUT)
 
 
@@ -105,90 +99,28 @@ def gateway(
         yield live
 
 
-def add_contact(
-    database_url: str,
-    cipher: Cipher,
-    kind: str,
-    channel: str,
-    address: str,
-    language: str = "ar",
-    consents: tuple[bool, ...] = (True,),
-    wrote_ago: timedelta = timedelta(minutes=5),
-) -> str:
-    """A contact who last wrote from `address` `wrote_ago`, with these `updates` consents
-    in order (the last one counts)."""
-    engine = make_engine(database_url)
-    when = datetime.now(UTC) - wrote_ago
-    with Session(engine) as session, session.begin():
-        contact = Contact(language=language, created_at=when)
-        session.add(contact)
-        session.flush()
-        found = ContactAddress(
-            contact_id=contact.id,
-            kind=kind,
-            address=address,
-            address_hash=cipher.lookup_hash(address),
-            created_at=when,
-        )
-        session.add(found)
-        session.flush()
-        conversation = Conversation(
-            contact_id=contact.id, last_address_id=found.id, updated_at=when
-        )
-        session.add(conversation)
-        session.flush()
-        session.execute(
-            insert(Message).values(
-                conversation_id=conversation.id,
-                address_id=found.id,
-                direction="in",
-                channel=channel,
-                provider_id=uuid.uuid4().hex,
-                body="مرحبا",
-                status="handled",
-                attempts=0,
-                created_at=when,
-                updated_at=when,
-            )
-        )
-        for granted in consents:
-            session.add(
-                ConsentRecord(
-                    contact_id=contact.id,
-                    purpose="updates",
-                    granted=granted,
-                    channel=channel,
-                    address_id=found.id,
-                    source="keyword",
-                    wording_version="v1",
-                    created_at=when,
-                )
-            )
-    engine.dispose()
-    return address
-
-
-def phone() -> str:
-    return f"+9665{80000000 + next(_ids):08d}"
-
-
 @pytest.fixture(scope="module")
 def audience(gateway: LiveGateway, cipher: Cipher) -> dict[str, list[str]]:
     """Six consenting contacts (three by SMS, two on WhatsApp, one on Telegram) and two
     who must get nothing (never asked; agreed, then withdrew)."""
     url = gateway.database_url
+    on = {"kind": "whatsapp", "channel": "whatsapp"}
     return {
-        "sms_ar": [add_contact(url, cipher, "sms", "twilio", phone()) for _ in range(2)],
-        "sms_en": [add_contact(url, cipher, "sms", "twilio", phone(), "en")],
-        "whatsapp": [add_contact(url, cipher, "whatsapp", "whatsapp", phone())],
+        "sms_ar": seed(url, cipher, [True, True]),
+        "sms_en": seed(url, cipher, [True], language="en"),
+        "whatsapp": seed(url, cipher, [True], **on),
         # Last wrote two days ago: WhatsApp's window is closed, the template goes.
-        "whatsapp_late": [
-            add_contact(url, cipher, "whatsapp", "whatsapp", phone(), wrote_ago=timedelta(days=2))
-        ],
-        "telegram_en": [add_contact(url, cipher, "telegram", "telegram", "7100042", "en")],
-        "never": [add_contact(url, cipher, "sms", "twilio", phone(), consents=())],
-        "withdrew": [add_contact(url, cipher, "sms", "twilio", phone(), consents=(True, False))],
+        "whatsapp_late": seed(url, cipher, [True], wrote_ago=timedelta(days=2), **on),
+        "telegram_en": seed(
+            url, cipher, [True], "en", kind="telegram", channel="telegram", new_address=chat_id
+        ),
+        "never": seed(url, cipher, [None]),
+        "withdrew": seed(url, cipher, [False]),  # agreed, then withdrew
     }
+
+
+def chat_id() -> str:
+    return str(CHAT_ID)
 
 
 @pytest.fixture(scope="module")
@@ -302,7 +234,7 @@ def test_a_manager_composes_counts_previews_and_sends_a_broadcast(
         assert [s.body for s in twilio.wait_sent(to, 1, 60)] == [f"{TEXT_AR}\n\n{OPT_OUT_AR}"]
     for to in audience["sms_en"]:
         assert [s.body for s in twilio.wait_sent(to, 1, 60)] == [f"{TEXT_EN}\n\n{OPT_OUT_EN}"]
-    sent = bot_api.wait_calls("sendMessage", 1, 60, chat_id=7100042)
+    sent = bot_api.wait_calls("sendMessage", 1, 60, chat_id=CHAT_ID)
     assert [c["text"] for c in sent] == [f"{TEXT_EN}\n\n{OPT_OUT_EN}"]
     wait_for(lambda: len(graph.accepted) >= 2)
     by_phone = {to: message_text(body) for to, _wamid, body in graph.accepted}
