@@ -110,18 +110,32 @@ GSM7 = frozenset(
 GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
 
 
-def sms_segments(text: str) -> int:
-    """How many SMS segments a text costs: GSM-7 160 alone, 153 each when split; anything
-    else (Arabic) is UCS-2, 70 alone and 67 each when split."""
+@dataclass(frozen=True)
+class SmsEncoding:
+    """How a text travels by SMS: its alphabet, its length in that alphabet's units, and
+    how many units a segment holds alone and once the text is split."""
+
+    name: str  # "GSM-7" or "UCS-2"
+    units: int
+    single: int
+    part: int
+
+    @property
+    def segments(self) -> int:
+        return 1 if self.units <= self.single else -(-self.units // self.part)
+
+
+def sms_encoding(text: str) -> SmsEncoding:
+    """GSM-7 (160 alone, 153 each when split; the extended characters take two units) when
+    every character has a place in it; otherwise (any Arabic letter) UCS-2, 70 and 67."""
     if all(ch in GSM7 or ch in GSM7_EXTENDED for ch in text):
-        units = sum(2 if ch in GSM7_EXTENDED else 1 for ch in text)
-        single, part = 160, 153
-    else:
-        units = sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
-        single, part = 70, 67
-    if units <= single:
-        return 1
-    return -(-units // part)
+        return SmsEncoding("GSM-7", sum(2 if ch in GSM7_EXTENDED else 1 for ch in text), 160, 153)
+    return SmsEncoding("UCS-2", sum(2 if ord(ch) > 0xFFFF else 1 for ch in text), 70, 67)
+
+
+def sms_segments(text: str) -> int:
+    """How many SMS segments a text costs (see `sms_encoding`)."""
+    return sms_encoding(text).segments
 
 
 def scopes_for(channel: str, kind: AddressKind, address: str) -> list[tuple[str, str]]:

@@ -70,6 +70,12 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Stored as UTC: SQLite would keep another offset's wall time and drop the offset."""
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value
+
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)

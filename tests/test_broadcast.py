@@ -12,7 +12,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -158,15 +158,17 @@ def seed(
     wrote_ago: timedelta = timedelta(minutes=5),
     kind: str = "sms",
     channel: str = "twilio",
+    new_address: Callable[[], str] = new_phone,
 ) -> list[str]:
-    """Contacts who wrote by SMS through Twilio, each with the given latest `updates`
-    consent (None: never asked); returns their phones, in order."""
+    """Contacts who wrote by SMS through Twilio (or `kind` through `channel`, from
+    `new_address()`), each with the given latest `updates` consent (None: never asked);
+    returns their addresses, in order."""
     engine = make_engine(database_url)
     phones: list[str] = []
     when = datetime.now(UTC) - wrote_ago
     with Session(engine) as session, session.begin():
         for consent in consents:
-            phone = new_phone()
+            phone = new_address()
             phones.append(phone)
             contact = Contact(language=language, created_at=when)
             session.add(contact)

@@ -98,3 +98,20 @@ async def test_whatsapp_outside_the_window_gets_the_template_or_is_skipped(
     counts = await broadcasts.counts(broadcast_id)
     assert counts is not None
     assert counts.skipped == {"WhatsApp window closed, no approved template": 1}
+
+
+async def test_a_time_given_in_the_association_zone_is_kept_as_the_same_instant(
+    store: Store,
+) -> None:
+    """`--at 2027-03-01T09:00+03:00` (and the console's Riyadh time) is 06:00 UTC on both
+    backends: SQLite used to keep the wall time and drop the offset (three hours late)."""
+    from zoneinfo import ZoneInfo
+
+    broadcasts = Broadcasts(store.db)
+    at = datetime(2027, 3, 1, 9, 0, tzinfo=ZoneInfo("Asia/Riyadh"))
+    broadcast_id, _ = await broadcasts.create(
+        BroadcastSpec("a", "b", at=at, created_by="manager@example.org"), "ar"
+    )
+    [summary] = [s for s in await broadcasts.summaries() if s.id == broadcast_id]
+    assert summary.scheduled_at == datetime(2027, 3, 1, 6, 0, tzinfo=UTC)
+    assert (summary.text_ar, summary.created_by) == ("a", "manager@example.org")

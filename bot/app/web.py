@@ -22,6 +22,7 @@ from bot.rate_limit import Limit, RateLimiter
 from bot.storage.attachments import Attachments
 from channels.webchat import WebChatChannel
 from handlers.wiring import build_dispatcher
+from worker.broadcast_service import BroadcastService
 from worker.defaults import outbox_key
 from worker.handoff import HandoffReminders
 from worker.media import MediaFetches
@@ -151,6 +152,7 @@ def create_app(
         runtime.settings.queue_name,
         outbox,
         runtime.channels,
+        BroadcastService(runtime.db, queue, runtime.profile.default_language),
     )
 
     async def console_home(request: web.Request) -> web.Response:

@@ -16,6 +16,7 @@ from bot.storage import Store
 from bot.storage.audit import Subject
 from bot.users import StaffMember
 from channels.base import Channel
+from worker.broadcast_service import BroadcastService
 
 from .sessions import Session, Sessions
 from .throttle import LoginThrottle
@@ -41,6 +42,8 @@ class ConsoleContext:
     outbox: Outbox | None = None
     # The channels this process runs, by name (e.g. to know which can send a template).
     channels: Mapping[str, Channel] = field(default_factory=dict)
+    # Broadcasts: the same service as `tawasul broadcast` (bot/console/broadcasts_pages.py).
+    broadcasts: BroadcastService | None = None
 
     @property
     def secure_cookies(self) -> bool:

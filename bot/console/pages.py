@@ -1,53 +1,19 @@
-"""The console's pages. Those of the work pages (inbox, conversation, requests, complaints,
-contacts) are placeholders here until their own modules replace them; broadcasts say
-they come later."""
+"""The console's work pages: each module of this package registers its own routes, and this
+list is where they meet (bot/console/__init__.py adds them)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 
-from bot.i18n import N_
-
 from .attachments import attachment_routes
+from .broadcasts_pages import broadcast_routes
 from .complaints_pages import complaint_routes
 from .contacts_pages import contact_routes
 from .conversations import conversation_routes
 from .inbox import inbox_routes
 from .questions_pages import question_routes
-from .rendering import render
 from .reports_pages import report_routes
 from .requests_pages import request_routes
-
-# Translators: the console's page titles, shown in the navigation and as headings.
-INBOX = N_("Inbox")
-CONVERSATION = N_("Conversation")
-REQUESTS = N_("Support requests")
-REQUEST = N_("Support request")
-COMPLAINTS = N_("Complaints")
-CONTACTS = N_("Beneficiaries")
-BROADCASTS = N_("Broadcasts")
-REPORTS = N_("Reports")
-
-# Translators: shown on a console page whose content is not built yet.
-BEING_BUILT = N_("This page is being prepared.")
-# Translators: the broadcasts and reports pages of the console, which arrive in a later version.
-LATER = N_("This page comes in a later version of Tawasul.")
-
-
-def placeholder(
-    title: str, note: str = BEING_BUILT
-) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def page(request: web.Request) -> web.Response:
-        return render(request, "placeholder.html", {"title": title, "note": note})
-
-    return page
-
-
-async def not_yet(request: web.Request) -> web.Response:
-    """A POST route whose work is not built yet: nothing is done, and it says so."""
-    raise web.HTTPNotImplemented(text="not available yet")
 
 
 def page_routes() -> list[web.RouteDef]:
@@ -59,6 +25,6 @@ def page_routes() -> list[web.RouteDef]:
         *complaint_routes(),
         *contact_routes(),
         *question_routes(),
-        web.get("/broadcasts", placeholder(BROADCASTS, LATER)),
+        *broadcast_routes(),
         *report_routes(),
     ]

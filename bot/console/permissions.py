@@ -64,6 +64,10 @@ ROUTE_ROLES: Mapping[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/questions/{key}/entry"): FAQ_EDITORS,
     ("POST", "/console/questions/{key}/dismiss"): FAQ_EDITORS,
     ("GET", "/console/broadcasts"): MANAGEMENT,
+    ("POST", "/console/broadcasts"): MANAGEMENT,  # count, review, send
+    ("POST", "/console/broadcasts/count"): MANAGEMENT,  # the live count, for its script
+    ("GET", "/console/broadcasts/progress"): MANAGEMENT,  # the list's rows, for its script
+    ("POST", "/console/broadcasts/{id}/cancel"): MANAGEMENT,
     ("GET", "/console/reports"): MANAGEMENT,
     # The reports' tables as CSV (bot/console/reports_pages.py TABLES), one line each.
     ("GET", "/console/reports/messages.csv"): MANAGEMENT,

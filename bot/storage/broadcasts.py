@@ -45,6 +45,9 @@ class BroadcastSummary:
     created_at: datetime
     scheduled_at: datetime | None
     recipients: int
+    text_ar: str = ""
+    text_en: str = ""
+    created_by: str = ""
 
 
 @dataclass
@@ -400,6 +403,9 @@ class Broadcasts:
                         Broadcast.created_at,
                         Broadcast.scheduled_at,
                         recipients,
+                        Broadcast.text_ar,
+                        Broadcast.text_en,
+                        Broadcast.created_by,
                     )
                     .order_by(Broadcast.id.desc())
                     .limit(limit)
