@@ -203,8 +203,8 @@ class WebChatChannel(Channel):
                 not isinstance(filename, str) or len(filename) > MAX_FILENAME
             ):
                 raise ValueError("filename must be a short string")
-            path = self.context.media.root / name[:2] / name
-            media.append(Media(content_type=content_type, filename=filename, stored_path=str(path)))
+            stored = self.context.media.locator_of_name(name)
+            media.append(Media(content_type=content_type, filename=filename, stored_path=stored))
         return tuple(media)
 
     # -- inbound ----------------------------------------------------------------------------

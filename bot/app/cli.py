@@ -152,6 +152,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from worker import process
     from worker.main import run_worker
 
+    if args.check:
+        return _check_worker(settings)
     redis_url, embedded = redis_url_for(settings, embedded_redis=True)
     process.use_opener(lambda: open_worker_runtime(settings, redis_url))
     try:
@@ -159,6 +161,21 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         if embedded is not None:
             embedded.close()
+    return 0
+
+
+def _check_worker(settings: Settings) -> int:
+    """0 when a worker of this host is alive (a container's healthcheck), else 1 and why."""
+    from worker.health import worker_alive
+
+    if not settings.redis_url:
+        print("error: TAWASUL_REDIS_URL is not set", file=sys.stderr)
+        return 1
+    problem = worker_alive(settings.redis_url, settings.queue_name)
+    if problem:
+        print(f"unhealthy: {problem}", file=sys.stderr)
+        return 1
+    print("ok")
     return 0
 
 
@@ -339,6 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="deliver queued messages and run scheduled jobs")
     worker.add_argument("--burst", action="store_true", help="stop when the queue is empty")
+    worker.add_argument(
+        "--check", action="store_true", help="exit 0 when a worker of this host is alive"
+    )
     worker.set_defaults(func=cmd_worker)
 
     chat_cmd = commands.add_parser("chat", help="talk to the bot as a beneficiary")

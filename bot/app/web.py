@@ -151,6 +151,7 @@ def create_app(
         runtime.settings.queue_name,
         outbox,
         runtime.channels,
+        runtime.media,
     )
 
     async def console_home(request: web.Request) -> web.Response:

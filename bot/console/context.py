@@ -11,6 +11,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from bot.i18n import Translator, translator
+from bot.media import MediaStore
 from bot.profile import Profile
 from bot.storage import Store
 from bot.storage.audit import Subject
@@ -41,6 +42,8 @@ class ConsoleContext:
     outbox: Outbox | None = None
     # The channels this process runs, by name (e.g. to know which can send a template).
     channels: Mapping[str, Channel] = field(default_factory=dict)
+    # Where attachments are kept; the console reads them from there, never from a request.
+    media: MediaStore | None = None
 
     @property
     def secure_cookies(self) -> bool:
