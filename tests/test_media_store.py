@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import subprocess
 import sys
 import time
@@ -174,9 +175,28 @@ async def test_a_store_that_cannot_be_used_stops_start_up_with_a_sentence(
         load_settings(var_dir=tmp_path / "var", media_store="s3")
     with pytest.raises(ObjectStoreError, match="no-such-bucket"):
         await s3_media(tmp_path, s3, "no-such-bucket").check()
+    # The commands say so in a sentence, and stop.
+    env = {**tawasul_env(tmp_path), **s3.env("no-such-bucket")}
+    worker = await asyncio.to_thread(_cli, env, "worker")
+    assert worker.returncode == 2 and "bucket 'no-such-bucket'" in worker.stderr
+    env["TAWASUL_S3_BUCKET"] = ""
+    listed = await asyncio.to_thread(_cli, env, "user", "list")
+    assert listed.returncode == 2
+    assert "TAWASUL_MEDIA_STORE=s3 needs TAWASUL_S3_BUCKET" in listed.stderr
+    assert "Traceback" not in listed.stderr
 
 
 # -- two hosts, one bucket ------------------------------------------------------------------------
+def tawasul_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "TAWASUL_VAR_DIR": str(tmp_path / "var"),
+        "TAWASUL_REDIS_URL": REDIS_URL,
+        "TAWASUL_SECRET_KEY": SECRET_KEY,
+        "TAWASUL_PROFILE": str(PROFILE),
+    }
+
+
 def _cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*CLI, *args], input=stdin, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120

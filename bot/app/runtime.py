@@ -105,6 +105,20 @@ async def open_runtime(
     return runtime
 
 
+def media_problem(settings: Settings) -> str | None:
+    """Why the configured object store cannot be used (checked before serving or working, so
+    a wrong bucket or credentials stop the command with a sentence); None when it can."""
+    if settings.media_store != "s3":
+        return None
+    from bot.media_s3 import ObjectStoreError
+
+    try:
+        asyncio.run(media_store_for(settings, cipher_for(settings)).check())
+    except ObjectStoreError as exc:
+        return str(exc)
+    return None
+
+
 # A verification code goes by SMS when the deployment can send one (it reaches basic phones
 # too), else on WhatsApp.
 PHONE_KINDS_BY_PREFERENCE = PHONE_KINDS  # SMS first, then WhatsApp
