@@ -33,7 +33,7 @@ from bot.tables import Message, MessageMedia
 from tests.conftest import PROFILE, REDIS_URL, ROOT, SECRET_KEY
 from tests.console_helpers import PASSWORD, sign_in_at
 from tests.fakes.s3 import CREDENTIALS, FakeS3
-from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, new_sid, payload, sign
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, new_sid, sign, twilio_photo
 from tests.journeys import database
 from tests.processes import CLI, gateway
 
@@ -61,15 +61,18 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
-def s3_media(tmp_path: Path, s3: FakeS3, bucket: str, secret: str = SECRET_KEY) -> MediaStore:
-    settings = load_settings(
+def s3_media(
+    tmp_path: Path, s3: FakeS3, bucket: str, secret: str = SECRET_KEY, **settings: str
+) -> MediaStore:
+    configured = load_settings(
         var_dir=tmp_path / "var",
         media_store="s3",
         s3_bucket=bucket,
         s3_endpoint_url=s3.url,
         s3_region="us-east-1",
+        **settings,
     )
-    return media_store_for(settings, Cipher(secret))
+    return media_store_for(configured, Cipher(secret))
 
 
 # -- the local directory, the default -----------------------------------------------------------
@@ -144,15 +147,7 @@ async def test_server_side_encryption_is_asked_for_when_set(
     tmp_path: Path, s3: FakeS3, aws: None
 ) -> None:
     bucket = s3.new_bucket()
-    settings = load_settings(
-        var_dir=tmp_path / "var",
-        media_store="s3",
-        s3_bucket=bucket,
-        s3_endpoint_url=s3.url,
-        s3_sse="AES256",
-        s3_prefix="",
-    )
-    media = media_store_for(settings, Cipher(SECRET_KEY))
+    media = s3_media(tmp_path, s3, bucket, s3_sse="AES256", s3_prefix="")
     saved = await media.save(b"%PDF-1.4 lease", "application/pdf")
     assert saved.stored_path is not None
     head = s3.client().head_object(Bucket=bucket, Key=saved.stored_path.removeprefix("s3:"))
@@ -254,21 +249,7 @@ async def test_the_console_shows_what_a_worker_on_another_host_kept_in_the_bucke
 
             content = unique_png()
             sid = new_sid("MM")
-            form = payload(
-                "whatsapp_text",
-                From="whatsapp:+966551234567",
-                WaId="966551234567",
-                ChannelMetadata=None,
-                MessageSid=sid,
-                SmsMessageSid=sid,
-                SmsSid=sid,
-                Body="صورة الهوية",
-                AccountSid=ACCOUNT_SID,
-                MessageType="image",
-                NumMedia="1",
-                MediaUrl0=twilio.add_media(content, "image/png"),
-                MediaContentType0="image/png",
-            )
+            form = twilio_photo("+966551234567", sid, twilio.add_media(content, "image/png"))
             headers = {"X-Twilio-Signature": sign(live.url + "/webhooks/twilio", form)}
             async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as web:
                 async with web.post(
