@@ -4,6 +4,10 @@ Names, national IDs, phone numbers and message bodies are stored encrypted (AES-
 a keyed hash (HMAC-SHA256) of the normalised value is stored beside a field that must be
 found by value, so the clear text never reaches the database. Both keys are derived from
 `TAWASUL_SECRET_KEY` with HKDF, so one secret is all an administrator keeps.
+
+Files (attachments kept in an object store) are sealed as bytes with a third derived key; each
+sealed file starts with the id of the key that sealed it, so a later key ring can tell which
+secret opens it and a wrong secret is named as such instead of reading as tampering.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ log = logging.getLogger(__name__)
 
 _PREFIX = "v1:"
 _NONCE_BYTES = 12
+# A sealed file: magic and version, the sealing key's id, the nonce, then ciphertext and tag.
+_FILE_MAGIC = b"TWF1"
+_KEY_ID_BYTES = 8
+_FILE_HEADER = len(_FILE_MAGIC) + _KEY_ID_BYTES + _NONCE_BYTES
 
 
 class DecryptionError(ValueError):
@@ -43,6 +51,9 @@ class Cipher:
         raw = secret.encode()
         self._aead = AESGCM(_derive(raw, b"encryption"))
         self._hash_key = _derive(raw, b"lookup-hash")
+        self._files = AESGCM(_derive(raw, b"file-encryption"))
+        # Public, and names the secret without revealing it (a hash of a derived key).
+        self.key_id = hashlib.sha256(_derive(raw, b"key-id")).digest()[:_KEY_ID_BYTES]
 
     def encrypt(self, plain: str) -> str:
         nonce = os.urandom(_NONCE_BYTES)
@@ -57,6 +68,26 @@ class Cipher:
             return self._aead.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], None).decode()
         except Exception as exc:  # cryptography raises InvalidTag without a message
             raise DecryptionError("cannot decrypt: wrong TAWASUL_SECRET_KEY?") from exc
+
+    def seal_file(self, data: bytes, name: str) -> bytes:
+        """The file's bytes encrypted and bound to `name` (its key in the store), so one stored
+        file cannot be passed off as another."""
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = self._files.encrypt(nonce, data, name.encode())
+        return _FILE_MAGIC + self.key_id + nonce + sealed
+
+    def open_file(self, blob: bytes, name: str) -> bytes:
+        """The clear bytes of a file sealed by `seal_file` under the same name."""
+        if len(blob) < _FILE_HEADER or not blob.startswith(_FILE_MAGIC):
+            raise DecryptionError("not a sealed file")
+        key_id = blob[len(_FILE_MAGIC) : len(_FILE_MAGIC) + _KEY_ID_BYTES]
+        if not hmac.compare_digest(key_id, self.key_id):
+            raise DecryptionError(f"sealed with another key (id {key_id.hex()}), not this one")
+        nonce = blob[len(_FILE_MAGIC) + _KEY_ID_BYTES : _FILE_HEADER]
+        try:
+            return self._files.decrypt(nonce, blob[_FILE_HEADER:], name.encode())
+        except Exception as exc:
+            raise DecryptionError(f"cannot open the sealed file {name}") from exc
 
     def lookup_hash(self, value: str) -> str:
         """Stable keyed hash, so equal values match without storing them in clear."""

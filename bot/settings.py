@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PROFILE = "profiles/example.yaml"
@@ -62,6 +63,25 @@ class Settings(BaseSettings):
     webchat_history_hours: int = Field(
         24, ge=1, validation_alias=_env("TAWASUL_WEBCHAT_HISTORY_HOURS")
     )
+
+    # Where attachments' bytes are kept: `local` (var/media, the default) or `s3` (any
+    # S3-compatible object store; credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
+    # a profile or the host's role). Files in S3 are encrypted with TAWASUL_SECRET_KEY first.
+    media_store: Literal["local", "s3"] = Field(
+        "local", validation_alias=_env("TAWASUL_MEDIA_STORE")
+    )
+    s3_bucket: str = Field("", validation_alias=_env("TAWASUL_S3_BUCKET"))
+    s3_endpoint_url: str = Field("", validation_alias=_env("TAWASUL_S3_ENDPOINT_URL"))
+    s3_region: str = Field("", validation_alias=_env("TAWASUL_S3_REGION"))
+    s3_prefix: str = Field("media/", validation_alias=_env("TAWASUL_S3_PREFIX"))
+    # Server-side encryption asked for on top: "", "AES256" or "aws:kms".
+    s3_sse: Literal["", "AES256", "aws:kms"] = Field("", validation_alias=_env("TAWASUL_S3_SSE"))
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> Settings:
+        if self.media_store == "s3" and not self.s3_bucket.strip():
+            raise ValueError("TAWASUL_MEDIA_STORE=s3 needs TAWASUL_S3_BUCKET")
+        return self
 
     @property
     def limits_on(self) -> bool:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import re
 import secrets
 import uuid
@@ -51,12 +52,14 @@ from channels.context import ChannelContext
 MAX_TEXT = 4096
 STREAM_MAXLEN = 200  # the page keeps as many of the visitor's own messages (chat.js)
 MAX_WAIT_SECONDS = 25.0
+log = logging.getLogger(__name__)
+
 UPLOAD_PATH = "/chat/api/uploads"
 # What the page lets a visitor attach: document photos and scans (the form checks again).
 UPLOAD_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "application/pdf"})
 MAX_ATTACHMENTS = 5
 MAX_FILENAME = 200
-# A stored file's name is the SHA-256 of its content and an extension (bot/media.py).
+# A stored file's name is a digest of its content and an extension (bot/media.py).
 _STORED_NAME = re.compile(r"[0-9a-f]{64}\.[a-z0-9]{1,8}")
 _UPLOAD_CHUNK = 64 * 1024
 # A session's poll count outlives a poll cut off with its process by at most this long.
@@ -176,6 +179,9 @@ class WebChatChannel(Channel):
             stored = await self.context.media.save(bytes(data), content_type)
         except MediaTooLargeError:
             return web.json_response({"error": "the file is too large"}, status=413)
+        except Exception as exc:  # the object store did not answer: the page may send again
+            log.warning("webchat: upload not stored: %r", exc)
+            return web.json_response({"error": "the file could not be kept"}, status=503)
         name = Path(stored.stored_path or "").name
         token = f"{name}.{self._upload_signature(session, name, content_type)}"
         return web.json_response({"upload": token, "content_type": content_type}, status=201)
@@ -203,8 +209,8 @@ class WebChatChannel(Channel):
                 not isinstance(filename, str) or len(filename) > MAX_FILENAME
             ):
                 raise ValueError("filename must be a short string")
-            path = self.context.media.root / name[:2] / name
-            media.append(Media(content_type=content_type, filename=filename, stored_path=str(path)))
+            stored = self.context.media.locator_of_name(name)
+            media.append(Media(content_type=content_type, filename=filename, stored_path=stored))
         return tuple(media)
 
     # -- inbound ----------------------------------------------------------------------------

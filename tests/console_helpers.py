@@ -79,12 +79,17 @@ async def sign_in(
     console: ConsoleServer, client: aiohttp.ClientSession, email: str, password: str = PASSWORD
 ) -> aiohttp.ClientResponse:
     """Open the sign-in page and submit it, as a browser does; the response is not followed."""
-    async with client.get(console.url("/console/login")) as page:
+    return await sign_in_at(console.url("/console/login"), client, email, password)
+
+
+async def sign_in_at(
+    login_url: str, client: aiohttp.ClientSession, email: str, password: str = PASSWORD
+) -> aiohttp.ClientResponse:
+    """The same at any gateway's sign-in page (a `tawasul serve` of another process)."""
+    async with client.get(login_url) as page:
         token = csrf_token(await page.text())
     form = {"email": email, "password": password, "csrf_token": token}
-    async with client.post(
-        console.url("/console/login"), data=form, allow_redirects=False
-    ) as response:
+    async with client.post(login_url, data=form, allow_redirects=False) as response:
         await response.read()
         return response
 

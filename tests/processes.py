@@ -109,11 +109,17 @@ class Gateway:
         subprocess.run([*CLI, "migrate"], env=self.env, check=True, cwd=ROOT, capture_output=True)
         self.logs.mkdir(parents=True, exist_ok=True)
 
-    def _start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def _start(
+        self, name: str, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{name}.log").open("ab")
         self._files.append(log)
         return subprocess.Popen(
-            [*CLI, *args], env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+            [*CLI, *args],
+            env={**self.env, **(env or {})},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
     def start_serve(self, processes: int = 1) -> None:
@@ -130,8 +136,10 @@ class Gateway:
         self.serve.wait(timeout=10)
         self.serve = None
 
-    def start_worker(self) -> None:
-        self.worker = self._start("worker", "worker")
+    def start_worker(self, env: dict[str, str] | None = None) -> None:
+        """`env` changes the worker's settings only (another var directory, as on another
+        host)."""
+        self.worker = self._start("worker", "worker", env=env)
 
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")

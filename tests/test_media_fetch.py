@@ -36,7 +36,14 @@ from bot.tables import Message, MessageMedia
 from tests.conftest import PROFILE, REDIS_URL, ROOT, SECRET_KEY
 from tests.fakes.server import FakeServer, MediaGate
 from tests.fakes.telegram import FakeBotAPI
-from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, new_sid, payload, sign
+from tests.fakes.twilio import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    FakeTwilio,
+    new_sid,
+    sign,
+    twilio_photo,
+)
 from tests.fakes.whatsapp import FakeGraphAPI
 from tests.fixtures import telegram as updates
 from tests.fixtures import whatsapp as wa
@@ -99,21 +106,7 @@ def _twilio(fake: FakeTwilio) -> Callable[..., tuple[Webhook, str, str]]:
             url = url.rsplit("/", 1)[0] + "/" + new_sid("ME")
         phone = f"+9665{50000000 + next(_numbers):08d}"
         sid = new_sid("MM")
-        form = payload(
-            "whatsapp_text",
-            From="whatsapp:" + phone,
-            WaId=phone[1:],
-            ChannelMetadata=None,
-            MessageSid=sid,
-            SmsMessageSid=sid,
-            SmsSid=sid,
-            Body="صورة الهوية",
-            AccountSid=ACCOUNT_SID,
-            MessageType="image",
-            NumMedia="1",
-            MediaUrl0=url,
-            MediaContentType0="image/png",
-        )
+        form = twilio_photo(phone, sid, url)
         path = "/webhooks/twilio"
         headers = {"X-Twilio-Signature": sign(PUBLIC_URL + path, form)}
         return Webhook(path, headers, form=form), sid, url

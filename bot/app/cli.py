@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from bot.app.cli_broadcast import add_parser as add_broadcast_parser
 from bot.i18n import translator
@@ -41,9 +42,9 @@ def _configure_logging(level: str) -> None:
 
 # -- serve ------------------------------------------------------------------------------------
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app.runtime import redis_url_for
+    from bot.app.runtime import media_problem, redis_url_for
 
-    problem = _schema_problem(settings)
+    problem = _schema_problem(settings) or media_problem(settings)
     if problem is not None:
         log.error("cannot serve: %s", problem)
         return 2
@@ -147,11 +148,17 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 # -- worker -----------------------------------------------------------------------------------
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app.runtime import redis_url_for
+    from bot.app.runtime import media_problem, redis_url_for
     from bot.app.worker_runtime import open_worker_runtime
     from worker import process
     from worker.main import run_worker
 
+    if args.check:
+        return _check_worker(settings)
+    problem = media_problem(settings)
+    if problem is not None:
+        log.error("cannot work: %s", problem)
+        return 2
     redis_url, embedded = redis_url_for(settings, embedded_redis=True)
     process.use_opener(lambda: open_worker_runtime(settings, redis_url))
     try:
@@ -159,6 +166,21 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         if embedded is not None:
             embedded.close()
+    return 0
+
+
+def _check_worker(settings: Settings) -> int:
+    """0 when a worker of this host is alive (a container's healthcheck), else 1 and why."""
+    from worker.health import worker_alive
+
+    if not settings.redis_url:
+        print("error: TAWASUL_REDIS_URL is not set", file=sys.stderr)
+        return 1
+    problem = worker_alive(settings.redis_url, settings.queue_name)
+    if problem:
+        print(f"unhealthy: {problem}", file=sys.stderr)
+        return 1
+    print("ok")
     return 0
 
 
@@ -339,6 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="deliver queued messages and run scheduled jobs")
     worker.add_argument("--burst", action="store_true", help="stop when the queue is empty")
+    worker.add_argument(
+        "--check", action="store_true", help="exit 0 when a worker of this host is alive"
+    )
     worker.set_defaults(func=cmd_worker)
 
     chat_cmd = commands.add_parser("chat", help="talk to the bot as a beneficiary")
@@ -388,7 +413,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ValidationError as exc:  # a setting an administrator typed: say which, no trace
+        for error in exc.errors():
+            print(f"error: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
     level = "WARNING" if args.command in ("chat", "profile") else settings.log_level
     _configure_logging(level)
     code: int = args.func(settings, args)

@@ -16,7 +16,7 @@ from bot.crypto import Cipher, resolve_secret, use_cipher
 from bot.db import Database
 from bot.embedded_redis import EmbeddedRedis
 from bot.faq_live import LiveFaq
-from bot.media import MediaStore
+from bot.media import MediaStore, media_store_for
 from bot.models import PHONE_KINDS, AddressKind
 from bot.profile import Profile
 from bot.profile_loader import load_profile
@@ -41,6 +41,8 @@ class Runtime:
     store: Store
     redis: Redis
     redis_url: str
+    # Where attachments are kept (var/media, or the object store every host shares).
+    media: MediaStore
     channels: dict[str, Channel] = field(default_factory=dict)
     embedded: EmbeddedRedis | None = None
 
@@ -80,6 +82,8 @@ async def open_runtime(
     """Everything a process needs; the profile is validated here, so a bad one stops start-up."""
     profile = load_profile(settings.profile)
     cipher = cipher_for(settings)
+    media = media_store_for(settings, cipher)
+    await media.check()  # a wrong bucket or credentials stop start-up, with a clear sentence
     embedded = None
     if redis_url is None:
         redis_url, embedded = redis_url_for(settings, embedded_redis=embedded_redis)
@@ -92,16 +96,28 @@ async def open_runtime(
     )
     db = Database(settings.sqlalchemy_url)
     store = Store(db, cipher)
-    runtime = Runtime(settings, profile, cipher, db, store, redis, redis_url, {}, embedded)
+    runtime = Runtime(settings, profile, cipher, db, store, redis, redis_url, media, {}, embedded)
     if with_channels:
         runtime.channels = build_channels(
-            ChannelContext(
-                settings, redis, redis_url, cipher, profile, MediaStore(settings.var_dir / "media")
-            )
+            ChannelContext(settings, redis, redis_url, cipher, profile, media)
         )
         for channel in runtime.channels.values():
             await channel.start()
     return runtime
+
+
+def media_problem(settings: Settings) -> str | None:
+    """Why the configured object store cannot be used (checked before serving or working, so
+    a wrong bucket or credentials stop the command with a sentence); None when it can."""
+    if settings.media_store != "s3":
+        return None
+    from bot.media_s3 import ObjectStoreError
+
+    try:
+        asyncio.run(media_store_for(settings, cipher_for(settings)).check())
+    except ObjectStoreError as exc:
+        return str(exc)
+    return None
 
 
 # A verification code goes by SMS when the deployment can send one (it reaches basic phones

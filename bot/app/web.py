@@ -152,7 +152,8 @@ def create_app(
         runtime.settings.queue_name,
         outbox,
         runtime.channels,
-        BroadcastService(runtime.db, queue, runtime.profile.default_language),
+        broadcasts=BroadcastService(runtime.db, queue, runtime.profile.default_language),
+        media=runtime.media,
     )
 
     async def console_home(request: web.Request) -> web.Response:

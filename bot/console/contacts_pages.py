@@ -7,9 +7,7 @@ audited."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from pathlib import Path
 
 from aiohttp import web
 
@@ -125,7 +123,9 @@ async def erase(request: web.Request) -> web.Response:
         return await contact_page(request, ERASE_CONFIRM, 400)
     await _tell_deletion_done(request, card)
     files = await console(request).store.contact_cases.erase(card.id, staff(request).email)
-    await asyncio.to_thread(_remove, files)
+    media = console(request).media
+    if media is not None:
+        await media.remove(files)
     raise web.HTTPFound(f"/console/contacts/{card.id}")
 
 
@@ -144,11 +144,6 @@ async def _tell_deletion_done(request: web.Request, card: ContactCard) -> None:
     message_id = await store.casework.send(message, staff(request).email)
     await push(request, message_id)
     await store.contact_cases.wait_until_sent(message_id, NOTICE_WAIT_SECONDS)
-
-
-def _remove(files: list[str]) -> None:
-    for name in files:
-        Path(name).unlink(missing_ok=True)
 
 
 async def export(request: web.Request) -> web.Response:

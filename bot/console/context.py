@@ -11,6 +11,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from bot.i18n import Translator, translator
+from bot.media import MediaStore
 from bot.profile import Profile
 from bot.storage import Store
 from bot.storage.audit import Subject
@@ -44,6 +45,8 @@ class ConsoleContext:
     channels: Mapping[str, Channel] = field(default_factory=dict)
     # Broadcasts: the same service as `tawasul broadcast` (bot/console/broadcasts_pages.py).
     broadcasts: BroadcastService | None = None
+    # Where attachments are kept; the console reads them from there, never from a request.
+    media: MediaStore | None = None
 
     @property
     def secure_cookies(self) -> bool:

@@ -79,6 +79,25 @@ def payload(name: str, **overrides: str | None) -> dict[str, str]:
     return form
 
 
+def twilio_photo(phone: str, sid: str, media_url: str) -> dict[str, str]:
+    """A Twilio WhatsApp message from `phone` carrying one PNG at `media_url`."""
+    return payload(
+        "whatsapp_text",
+        From="whatsapp:" + phone,
+        WaId=phone[1:],
+        ChannelMetadata=None,
+        MessageSid=sid,
+        SmsMessageSid=sid,
+        SmsSid=sid,
+        Body="صورة الهوية",
+        AccountSid=ACCOUNT_SID,
+        MessageType="image",
+        NumMedia="1",
+        MediaUrl0=media_url,
+        MediaContentType0="image/png",
+    )
+
+
 @dataclass(frozen=True)
 class Reply:
     """A scripted answer: an HTTP status with a Twilio error code, or a delayed success."""
