@@ -30,6 +30,8 @@ from bot.storage.inbound_rows import InboundRecord, state_version
 from bot.storage.reads import Reads
 from bot.storage.request_cases import RequestCases
 from bot.storage.requests import Requests
+from bot.storage.sla import SlaStore
+from bot.storage.staff_notifications import StaffNotifications
 
 __all__ = ["Delivery", "InboundRecord", "Store", "TurnConflict", "state_version"]
 
@@ -53,6 +55,8 @@ class Store:
         self.complaint_cases = ComplaintCases(db)
         self.contact_cases = ContactCases(db)
         self.request_cases = RequestCases(db)
+        self.sla = SlaStore(db)  # deadlines' alerts (issue 15)
+        self.staff_notifications = StaffNotifications(db)
         self.reads = Reads(cipher, self.inbound, self.contacts, self.requests, self.complaints)
 
     async def ping(self) -> None:
