@@ -10,7 +10,7 @@ waiting on the beneficiary moves its deadline by the working time it waited. The
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from bot.profile import Profile
 
@@ -18,7 +18,8 @@ SEARCH_DAYS = 800  # a calendar with no working time at all falls back to clock 
 
 
 class WorkCalendar:
-    """The profile's working calendar; every datetime in and out is timezone-aware."""
+    """The profile's working calendar; every datetime in and out is timezone-aware, and
+    every moment it returns is in UTC (SQLite keeps no offset: the tables store UTC)."""
 
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
@@ -54,11 +55,14 @@ class WorkCalendar:
         for offset in range(SEARCH_DAYS):
             for opens, closes in self.periods(local.date() + timedelta(days=offset)):
                 if closes > local:
-                    return max(opens, local)
+                    return max(opens, local).astimezone(UTC)
         return None
 
     def add(self, start: datetime, amount: timedelta) -> datetime:
         """The moment `amount` of working time after `start`."""
+        return self._add(start, amount).astimezone(UTC)
+
+    def _add(self, start: datetime, amount: timedelta) -> datetime:
         left = amount
         local = start.astimezone(self.tz)
         if left <= timedelta(0):
@@ -79,6 +83,9 @@ class WorkCalendar:
     def add_days(self, start: datetime, days: int) -> datetime:
         """The close of the `days`-th working day after `start`'s day (the day it starts
         does not count: a request filed on Sunday, 2 days, is due Tuesday at closing)."""
+        return self._add_days(start, days).astimezone(UTC)
+
+    def _add_days(self, start: datetime, days: int) -> datetime:
         local = start.astimezone(self.tz)
         day, counted = local.date(), 0
         for _ in range(SEARCH_DAYS):
@@ -130,7 +137,7 @@ def complaint_response_due(profile: Profile, category_id: str, created_at: datet
     if category is not None and category.urgent:
         if sla.urgent_in_working_time:
             return calendar.add_hours(created_at, sla.urgent_complaint_hours)
-        return created_at + timedelta(hours=sla.urgent_complaint_hours)
+        return (created_at + timedelta(hours=sla.urgent_complaint_hours)).astimezone(UTC)
     return calendar.add_days(created_at, sla.complaint_response_days)
 
 

@@ -151,10 +151,12 @@ class SlaWatch:
         link = console_link(self.context.settings.public_url, case.case_kind, case.reference)
         key = f"sla:{case.case_kind}:{case.case_id}:{d.name}:{kind}:{int(d.due.timestamp())}"
         notes = [
-            NewNotification(key, to, f"sla_{kind}", line, link)
+            NewNotification(key, to, f"sla_{kind}", line, link, self.now)
             for to in recipients(self.profile, email)
         ]
-        alert = Alert(case.case_kind, case.case_id, d.name, kind, d.due, sent_to=email)
+        alert = Alert(
+            case.case_kind, case.case_id, d.name, kind, d.due, sent_to=email, created_at=self.now
+        )
         return await self.context.store.sla.record_alert(alert, notes)
 
     async def _late_notice(self, d: Deadline) -> bool:
@@ -181,7 +183,8 @@ class SlaWatch:
                 )
             )
         alert = Alert("request", d.case.case_id, d.name, "late_notice", d.due,
-                      sent_to=f"contact:{d.case.contact_id}", expected_at=expected)  # fmt: skip
+                      sent_to=f"contact:{d.case.contact_id}", expected_at=expected,
+                      created_at=self.now)  # fmt: skip
         message_id = await sla.record_late_notice(
             alert, route, OutboundMessage(text=text, template=template)
         )
@@ -215,7 +218,7 @@ class SlaWatch:
             link = console_link(url, "inbox", "")
         key = f"{work.kind}:{work.item_id}"
         return [
-            NewNotification(key, to, work.kind, text, link)
+            NewNotification(key, to, work.kind, text, link, work.created_at)
             for to in recipients(profile, domain.officer.email)
         ]
 

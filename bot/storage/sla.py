@@ -61,6 +61,7 @@ class Alert:
     due_at: datetime
     sent_to: str | None = None
     expected_at: datetime | None = None
+    created_at: datetime | None = None  # the watch's clock (None: now)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class NewNotification:
     kind: str
     text: str
     link: str
+    created_at: datetime  # the watch's clock: the digest's minute counts from it
 
 
 @dataclass(frozen=True)
@@ -302,7 +304,7 @@ def _alert_row(alert: Alert) -> SlaAlert:
         due_at=alert.due_at,
         sent_to=alert.sent_to,
         expected_at=alert.expected_at,
-        created_at=utcnow(),
+        created_at=alert.created_at or utcnow(),
     )
 
 
@@ -320,7 +322,7 @@ def _add_notification(session: Session, n: NewNotification) -> int:
             session.add(
                 StaffNotification(
                     item_key=n.item_key, recipient=n.recipient, kind=n.kind, text=n.text[:2000],
-                    link=n.link[:500], status="pending", attempts=0, created_at=utcnow(),
+                    link=n.link[:500], status="pending", attempts=0, created_at=n.created_at,
                 )
             )  # fmt: skip
         return 1
