@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import bot.tables_quality  # noqa: F401  (its tables join Base.metadata)
-import bot.tables_sla  # noqa: F401  (its tables join Base.metadata)
+import bot.tables_sla as _sla_tables  # noqa: F401  (its tables join Base.metadata)
 from bot.db import make_engine
 from bot.migrate import alembic_config, upgrade
 from bot.tables import Base

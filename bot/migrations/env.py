@@ -8,8 +8,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
 
-import bot.tables_quality
-import bot.tables_sla  # noqa: F401  (its tables join Base.metadata)
+import bot.tables_quality  # noqa: F401  (its tables join Base.metadata)
+import bot.tables_sla as _sla_tables  # noqa: F401  (its tables join Base.metadata)
 from bot.db import make_engine
 from bot.tables import Base
 
