@@ -24,7 +24,6 @@ from worker.context import WorkerContext
 log = logging.getLogger(__name__)
 
 SUBJECT = N_("{name}: {count} new items for you")
-SUBJECT_ONE = N_("{name}: {text}")
 HEADER = N_("Items waiting for you in the console:")
 
 
@@ -77,7 +76,7 @@ async def _send(
     if channel != "email":
         raise NotSendable(f"unknown recipient {recipient!r}")
     if len(items) == 1:
-        subject = t.gettext(SUBJECT_ONE).format(name=name, text=items[0].text)
+        subject = f"{name}: {items[0].text}"  # the item says itself
     else:
         subject = t.gettext(SUBJECT).format(name=name, count=t.format_number(len(items)))
     await send_email(address, subject, body)
