@@ -278,8 +278,17 @@ class SlaStore:
     def _add_many(self, notifications: list[NewNotification]) -> int:
         added = 0
         with self.db.sessions.begin() as session:
+            stored = {  # one read for the batch: most were announced on earlier rounds
+                (key, recipient)
+                for key, recipient in session.execute(
+                    select(StaffNotification.item_key, StaffNotification.recipient).where(
+                        StaffNotification.item_key.in_({n.item_key for n in notifications})
+                    )
+                )
+            }
             for notification in notifications:
-                added += _add_notification(session, notification)
+                if (notification.item_key, notification.recipient) not in stored:
+                    added += _add_notification(session, notification)
         return added
 
 
