@@ -15,17 +15,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import yaml
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from sqlalchemy import update
 
 from bot.i18n import translator
 from bot.tables import SupportRequest
-from tests.conftest import PROFILE, ROOT, LiveGateway, launch_gateway
+from tests.conftest import ROOT, LiveGateway, launch_gateway
 from tests.fakes.smtp import FakeSmtpServer
 from tests.journeys import database, form_answers_ar, national_id
 from tests.test_chat_page import CHROMIUM, CHROMIUM_ARGS
 from tests.test_console_work import PASSWORD, Chat, sign_in
+from tests.test_sla_processes import sla_env
 
 RESEARCHER, MANAGER = "research@example.org", "director@example.org"
 AR = translator("ar")
@@ -44,18 +44,7 @@ def gateway(
     tmp_path_factory: pytest.TempPathFactory, smtp: FakeSmtpServer
 ) -> Iterator[LiveGateway]:
     directory = tmp_path_factory.mktemp("sla-browser")
-    data = yaml.safe_load(PROFILE.read_text(encoding="utf-8"))
-    data["notifications"]["digest_seconds"] = 2
-    profile = directory / "profile.yaml"
-    profile.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    env = {
-        "TAWASUL_PROFILE": str(profile),
-        "TAWASUL_SLA_WATCH_SECONDS": "1",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp.port),
-        "SMTP_FROM": "tawasul@example.org",
-        "SMTP_STARTTLS": "false",
-    }
+    env = sla_env(directory, smtp.port)
     with launch_gateway(directory, env) as live:
         subprocess.run(
             [sys.executable, "-m", "bot.app.cli", "user", "add", "--email", RESEARCHER,

@@ -35,20 +35,27 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = 90.0) -> N
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_two_real_workers_escalate_remind_and_tell_once(tmp_path: Path, cipher: Cipher) -> None:
-    smtp = FakeSmtpServer().start()
-    profile_data = yaml.safe_load(PROFILE.read_text(encoding="utf-8"))
-    profile_data["notifications"]["digest_seconds"] = 2
-    profile_path = tmp_path / "profile.yaml"
-    profile_path.write_text(yaml.safe_dump(profile_data, allow_unicode=True), encoding="utf-8")
-    env = {
-        "TAWASUL_PROFILE": str(profile_path),
+def sla_env(directory: Path, smtp_port: int) -> dict[str, str]:
+    """A deployment whose SLA watch runs every second and whose digests wait two seconds,
+    emailing through the test's SMTP server."""
+    data = yaml.safe_load(PROFILE.read_text(encoding="utf-8"))
+    data["notifications"]["digest_seconds"] = 2
+    profile = directory / "sla-profile.yaml"
+    profile.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return {
+        "TAWASUL_PROFILE": str(profile),
         "TAWASUL_SLA_WATCH_SECONDS": "1",
         "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp.port),
+        "SMTP_PORT": str(smtp_port),
         "SMTP_FROM": "tawasul@example.org",
         "SMTP_STARTTLS": "false",
     }
+
+
+def test_two_real_workers_escalate_remind_and_tell_once(tmp_path: Path, cipher: Cipher) -> None:
+    smtp = FakeSmtpServer().start()
+    env = sla_env(tmp_path, smtp.port)
+    profile_path = Path(env["TAWASUL_PROFILE"])
     try:
         with gateway(tmp_path / "g", REDIS_URL, env) as live:
             db = Database(live.database_url)

@@ -12,14 +12,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.db import Database
-from bot.models import DeliveryStatus, OutboundMessage, utcnow
+from bot.models import OutboundMessage, utcnow
+from bot.storage.inbound_rows import InboundRecord, outbound_values
 from bot.storage.requests import OPEN_REQUEST_STATUSES
 from bot.tables import (
+    Base,
     Complaint,
     Contact,
     ContactAddress,
@@ -33,6 +35,7 @@ from bot.tables import (
 from bot.tables_sla import SlaAlert, StaffNotification
 
 WHATSAPP_KINDS = ("whatsapp", "whatsapp_user")
+_messages = Base.metadata.tables["messages"]
 
 
 @dataclass(frozen=True)
@@ -249,25 +252,13 @@ class SlaStore:
                 row = _alert_row(alert)
                 session.add(row)
                 session.flush()
-                now = utcnow()
-                out = Message(
-                    conversation_id=route.conversation_id,
-                    address_id=route.address_id,
-                    direction="out",
-                    channel=route.channel,
-                    provider_id=None,
-                    body=message.text,
-                    payload=message.to_json(),
-                    status=DeliveryStatus.QUEUED.value,
-                    error_code=None,
-                    attempts=0,
-                    created_at=now,
-                    updated_at=now,
-                )
-                session.add(out)
-                session.flush()
-                row.message_id = out.id
-                return out.id
+                record = InboundRecord(0, 0, route.address_id, route.conversation_id, None, False)
+                message_id: int = session.execute(
+                    insert(_messages).returning(_messages.c.id),
+                    outbound_values(record, route.channel, utcnow(), message),
+                ).scalar_one()  # queued as the router queues a reply
+                row.message_id = message_id
+                return message_id
         except IntegrityError:
             return None
 
