@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import update
 
 from bot.i18n import translator
@@ -23,11 +23,11 @@ from bot.tables import SupportRequest
 from tests.conftest import ROOT, LiveGateway, launch_gateway
 from tests.fakes.smtp import FakeSmtpServer
 from tests.journeys import database, form_answers_ar, national_id
-from tests.test_chat_page import CHROMIUM, CHROMIUM_ARGS
-from tests.test_console_work import PASSWORD, Chat, sign_in
+from tests.test_console_work import PASSWORD, Chat, browser, desk, sign_in
 from tests.test_sla_processes import sla_env
 
 RESEARCHER, MANAGER = "research@example.org", "director@example.org"
+__all__ = ["browser", "desk"]  # the browser fixtures of the console's work tests
 AR = translator("ar")
 expect.set_options(timeout=20_000)
 
@@ -54,14 +54,6 @@ def gateway(
         yield live
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 def set_due(gateway: LiveGateway, reference: str, due: datetime) -> None:
     with database(gateway.database_url) as db:
         db.execute(
@@ -78,7 +70,7 @@ def change_status(page: Page, status: str) -> None:
 
 
 def test_a_late_request_reminds_its_researcher_and_tells_the_beneficiary(
-    gateway: LiveGateway, browser: Browser, smtp: FakeSmtpServer
+    gateway: LiveGateway, desk: BrowserContext, smtp: FakeSmtpServer
 ) -> None:
     chat = Chat(gateway.url).start()
     chat.say("مرحبا")
@@ -91,41 +83,37 @@ def test_a_late_request_reminds_its_researcher_and_tells_the_beneficiary(
     assert found is not None
     reference = found.group()
 
-    context: BrowserContext = browser.new_context(viewport={"width": 1280, "height": 860})
-    try:
-        page = sign_in(context, gateway, RESEARCHER)
-        page.goto(f"{gateway.url}/console/requests/{reference}")
-        expect(page.locator("dd.sla-state")).to_have_text("ضمن المهلة")
-        change_status(page, "under_review")
-        chat.replies(1)
-        page.locator("#note").fill("نحتاج إلى صورة عقد الإيجار")
-        change_status(page, "needs_info")
-        chat.replies(1)
-        expect(page.locator("dd.sla-state")).to_have_text("متوقف: بانتظار المستفيد")
-        change_status(page, "under_review")
-        chat.replies(1)
+    page = sign_in(desk, gateway, RESEARCHER)
+    page.goto(f"{gateway.url}/console/requests/{reference}")
+    expect(page.locator("dd.sla-state")).to_have_text("ضمن المهلة")
+    change_status(page, "under_review")
+    chat.replies(1)
+    page.locator("#note").fill("نحتاج إلى صورة عقد الإيجار")
+    change_status(page, "needs_info")
+    chat.replies(1)
+    expect(page.locator("dd.sla-state")).to_have_text("متوقف: بانتظار المستفيد")
+    change_status(page, "under_review")
+    chat.replies(1)
 
-        # A day and a half before the deadline: the researcher is reminded, by email.
-        set_due(gateway, reference, datetime.now(UTC) + timedelta(hours=36))
-        (reminder,) = smtp.wait_for(RESEARCHER, timeout=60)
-        assert reference in reminder.text and "تذكير" in reminder.text
-        assert f"{gateway.env['TAWASUL_PUBLIC_URL']}/console/requests/{reference}" in reminder.text
+    # A day and a half before the deadline: the researcher is reminded, by email.
+    set_due(gateway, reference, datetime.now(UTC) + timedelta(hours=36))
+    (reminder,) = smtp.wait_for(RESEARCHER, timeout=60)
+    assert reference in reminder.text and "تذكير" in reminder.text
+    assert f"{gateway.env['TAWASUL_PUBLIC_URL']}/console/requests/{reference}" in reminder.text
 
-        # Past it: the manager hears of it, and the beneficiary is told in their chat.
-        set_due(gateway, reference, datetime.now(UTC) - timedelta(hours=1))
-        (late,) = chat.replies(1, within=60)
-        assert late.startswith("نعتذر إليك") and reference in late and "هـ" in late
-        (escalated,) = smtp.wait_for(MANAGER, timeout=60)
-        assert reference in escalated.text and "تجاوز المهلة" in escalated.text
+    # Past it: the manager hears of it, and the beneficiary is told in their chat.
+    set_due(gateway, reference, datetime.now(UTC) - timedelta(hours=1))
+    (late,) = chat.replies(1, within=60)
+    assert late.startswith("نعتذر إليك") and reference in late and "هـ" in late
+    (escalated,) = smtp.wait_for(MANAGER, timeout=60)
+    assert reference in escalated.text and "تجاوز المهلة" in escalated.text
 
-        page.reload()
-        state = page.locator("dd.sla-state")
-        for part in ("متأخر", "أُرسل التذكير", "رُفع إلى المدير", "أُبلغ المستفيد بالتأخير"):
-            expect(state).to_contain_text(part)
-        assert page.locator("html").get_attribute("dir") == "rtl"
-        # Nothing is said twice, however many more rounds the watch makes.
-        chat.write("شكرا")
-        chat.replies(1)
-        assert len(smtp.to(RESEARCHER)) == 1 and len(smtp.to(MANAGER)) == 1
-    finally:
-        context.close()
+    page.reload()
+    state = page.locator("dd.sla-state")
+    for part in ("متأخر", "أُرسل التذكير", "رُفع إلى المدير", "أُبلغ المستفيد بالتأخير"):
+        expect(state).to_contain_text(part)
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    # Nothing is said twice, however many more rounds the watch makes.
+    chat.write("شكرا")
+    chat.replies(1)
+    assert len(smtp.to(RESEARCHER)) == 1 and len(smtp.to(MANAGER)) == 1
