@@ -92,6 +92,10 @@ def test_a_late_request_reminds_its_researcher_and_tells_the_beneficiary(
     change_status(page, "needs_info")
     chat.replies(1)
     expect(page.locator("dd.sla-state")).to_have_text("متوقف: بانتظار المستفيد")
+    page.goto(f"{gateway.url}/console/")  # the inbox says so too, and not "overdue"
+    row = page.locator(f'tr[data-reference="{reference}"]')
+    expect(row).to_contain_text("متوقف: بانتظار المستفيد")
+    page.goto(f"{gateway.url}/console/requests/{reference}")
     change_status(page, "under_review")
     chat.replies(1)
 

@@ -37,6 +37,7 @@ def time_left(t: Translator, due: datetime, now: datetime) -> tuple[str, bool]:
     return t.gettext(N_("{span} left")).format(span=span), False
 
 
+PAUSED = N_("Paused: waiting on the beneficiary")
 ALERT_LABELS = {
     "remind": N_("reminder sent"),
     "escalate": N_("escalated to the manager"),
@@ -52,7 +53,7 @@ def sla_state(
     if not running:
         return ""
     if paused:
-        parts = [t.gettext(N_("Paused: waiting on the beneficiary"))]
+        parts = [t.gettext(PAUSED)]
     else:
         parts = [t.gettext(N_("Overdue") if now > due else N_("On time"))]
     parts += [t.gettext(label) for kind, label in ALERT_LABELS.items() if kind in alerts]
