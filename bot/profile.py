@@ -29,6 +29,7 @@ from pydantic import (
 
 from bot.fields import ChoiceField, FormField
 from bot.profile_references import SKIP_REFERENCE_CHECKS, reference_errors
+from bot.profile_sla import HolidayEntry, Notifications, Sla
 from bot.profile_types import (
     ChoiceOption,
     Identifier,
@@ -250,15 +251,8 @@ class Domain(StrictModel):
     id: Identifier
     label: LocalizedText
     officer: Officer
-
-
-class Sla(StrictModel):
-    """Promised response times; the research committee answers within about two weeks."""
-
-    request_decision_days: int = Field(default=14, gt=0)
-    complaint_response_days: int = Field(default=5, gt=0)
-    handoff_response_hours: int = Field(default=4, gt=0)
-    urgent_complaint_hours: int = Field(default=24, gt=0)
+    # Who is told when the domain's deadlines pass (SLA escalation); else the officer.
+    manager: Officer | None = None
 
 
 class Survey(StrictModel):
@@ -317,6 +311,8 @@ class Profile(StrictModel):
     contact: Contact
     timezone: str = "Asia/Riyadh"
     working_hours: WorkingHours
+    # Days closed beyond the weekly ones (Eid...): no working time is counted on them.
+    holidays: list[HolidayEntry] = Field(default_factory=list)
     privacy_notice_url: Url
     consent: Consent
     faq: list[FaqTopic] = Field(min_length=1)
@@ -327,6 +323,7 @@ class Profile(StrictModel):
     # Where a hand-off goes when no journey names a domain (e.g. "talk to staff" from the menu).
     general_domain: str | None = None
     sla: Sla = Field(default_factory=Sla)
+    notifications: Notifications = Field(default_factory=Notifications)
     survey: Survey
     templates: dict[Identifier, WhatsAppTemplate] = Field(default_factory=dict)
 
@@ -364,6 +361,8 @@ class Profile(StrictModel):
         """Whether the association is open at `now` (aware; compared in the profile's zone)."""
         local = self._local(now)
         clock = local.time()
+        if any(h.covers(local.date()) for h in self.holidays):
+            return False
         return any(r.open_time <= clock < r.close_time for r in self.working_hours.for_date(local))
 
     def next_opening(self, now: datetime) -> datetime | None:
@@ -375,8 +374,10 @@ class Profile(StrictModel):
         local = self._local(now)
         if self.is_open(local):
             return local
-        for offset in range(8):
+        for offset in range(40):  # a week, beyond the longest holiday
             day = local + timedelta(days=offset)
+            if any(h.covers(day.date()) for h in self.holidays):
+                continue
             for period in self.working_hours.for_date(day):
                 start = datetime.combine(day.date(), period.open_time, tzinfo=self.tz)
                 if start >= local:

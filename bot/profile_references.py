@@ -46,7 +46,17 @@ def reference_errors(data: Any) -> list[str]:
     unique(items(form.get("fields") if isinstance(form, dict) else None, "support_form.fields"),
            "field")  # fmt: skip
     unique(items(data.get("request_types"), "request_types"), "request type")
-    unique(items(data.get("complaint_categories"), "complaint_categories"), "complaint category")
+    categories = unique(
+        items(data.get("complaint_categories"), "complaint_categories"), "complaint category"
+    )
+    sla = data.get("sla")
+    own = sla.get("complaint_categories") if isinstance(sla, dict) else None
+    for category in own if isinstance(own, dict) else {}:
+        if category not in categories:
+            errors.append(
+                f"sla.complaint_categories.{category}: unknown complaint category; the "
+                f"categories are: {', '.join(sorted(categories)) or 'none'}"
+            )
     domains = unique(items(data.get("domains"), "domains"), "domain")
     if isinstance(data.get("domains"), list):
         known = ", ".join(sorted(domains)) or "none"

@@ -8,7 +8,6 @@ hours instead of days. "back" returns one question, "cancel" abandons with nothi
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from bot.effects import FileComplaint
@@ -17,6 +16,7 @@ from bot.models import Button
 from bot.profile import ComplaintCategory
 from bot.storage.attachments import reference
 from bot.storage.references import COMPLAINT_PREFIX, new_reference
+from bot.work_calendar import complaint_response_due
 from handlers.base import N_, Flow, Turn
 from handlers.choices import BACK_WORDS, CANCEL_WORDS, SKIP_WORDS, choose, said
 from handlers.consent import offer_updates_once
@@ -270,11 +270,8 @@ class ComplaintFlow(Flow):
             ask_category(turn)
             return
         sla = profile.sla
-        if category.urgent:
-            respond_within = timedelta(hours=sla.urgent_complaint_hours)
-        else:
-            respond_within = timedelta(days=sla.complaint_response_days)
-        reference, respond_by = new_reference(COMPLAINT_PREFIX), turn.now + respond_within
+        reference = new_reference(COMPLAINT_PREFIX)
+        respond_by = complaint_response_due(profile, category.id, turn.now)  # working time
         turn.effect(
             FileComplaint(
                 reference=reference,

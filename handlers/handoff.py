@@ -8,11 +8,12 @@ rather than left in silence."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.effects import OpenHandoff
 from bot.i18n import N_
 from bot.profile import Profile
+from bot.work_calendar import handoff_response_due
 from handlers.base import Flow, Handler, Turn
 from handlers.choices import CANCEL_WORDS, said
 from handlers.menu import MENU_WORDS, show_menu
@@ -23,8 +24,7 @@ REQUESTED, MISUNDERSTOOD, FROM_FORM = "requested", "misunderstood", "form"
 def answer_due(profile: Profile, now: datetime) -> datetime:
     """When staff should have answered a hand-off opened at `now`: the profile's response
     time, counted from now while open, or from the next opening outside working hours."""
-    start = profile.next_opening(now) or now
-    return start + timedelta(hours=profile.sla.handoff_response_hours)
+    return handoff_response_due(profile, now)
 
 
 async def hand_off(turn: Turn, reason: str, domain_id: str | None = None) -> None:

@@ -18,6 +18,7 @@ from bot.i18n import N_
 from bot.models import Button
 from bot.storage.attachments import reference
 from bot.storage.references import REQUEST_PREFIX, new_reference
+from bot.work_calendar import request_decision_due
 from handlers.base import Flow, Turn
 from handlers.choices import (
     BACK_WORDS,
@@ -425,7 +426,7 @@ class SupportRequestFlow(Flow):
             answers=dict(answers),
             attestation_version=profile.support_form.attestation.version,
             attested_at=turn.now,
-            decision_due=turn.now + timedelta(days=days),
+            decision_due=request_decision_due(profile, turn.now),
         )
         turn.effect(request)
         turn.state.drafts.pop(NAME, None)

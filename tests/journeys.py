@@ -17,10 +17,13 @@ from sqlalchemy.orm import Session
 from bot.db import Database
 from bot.fields.national_id import luhn_valid
 from bot.i18n import translator
+from bot.profile_loader import load_profile
 from bot.tables import MessageMedia
+from bot.work_calendar import WorkCalendar
 from tests.chat_client import ChatClient
 
 RIYADH = ZoneInfo("Asia/Riyadh")
+EXAMPLE_PROFILE = Path(__file__).resolve().parent.parent / "profiles" / "example.yaml"
 
 
 def national_id(seed: int, first: str = "1") -> str:
@@ -72,9 +75,14 @@ async def exchange(
 
 
 def due_date_text(language: str, days: int = 14) -> str:
-    """How the bot writes "today + days" (Riyadh), Hijri beside Gregorian."""
-    due = (datetime.now(RIYADH) + timedelta(days=days)).date()
-    return translator(language).format_date(due)
+    """How the bot writes "today + days" (Riyadh), Hijri beside Gregorian: working days on
+    the example profile's calendar (the promises count them), or days ago when negative."""
+    now = datetime.now(RIYADH)
+    if days > 0:
+        due = WorkCalendar(load_profile(EXAMPLE_PROFILE)).add_days(now, days).astimezone(RIYADH)
+    else:
+        due = now + timedelta(days=days)
+    return translator(language).format_date(due.date())
 
 
 @contextmanager

@@ -28,6 +28,7 @@ from bot.profile import Profile
 from bot.storage import Store
 from bot.storage.references import check_digit
 from bot.tables import Complaint, ConsentRecord, ContactAddress, StaffTask
+from bot.work_calendar import complaint_response_due
 from handlers import complaint, consent, privacy, privacy_options
 from handlers.choices import BACK_WORDS, CANCEL_WORDS, SKIP_WORDS
 from handlers.wiring import build_dispatcher
@@ -151,7 +152,8 @@ async def test_complaint_in_arabic_then_the_updates_question_once(
     )
     assert row.description == "تأخرت السلة الغذائية عن موعدها أسبوعين"
     assert row.attachments is None
-    assert row.respond_by - row.created_at == timedelta(days=5)
+    # Five working days (the profile's week and holidays), at the close of the fifth.
+    assert row.respond_by == complaint_response_due(profile, "aid_delay", row.created_at)
     assert consents(database, contact_id) == []
 
     # "1" answers the question (its first button): a consent record, then the menu.

@@ -97,3 +97,11 @@ def queued_marker_key(queue_name: str, message_id: int) -> str:
 
 def broadcast_watch_job_id(queue_name: str) -> str:
     return f"{queue_name}-broadcast-watch"
+
+
+# -- SLA watch and staff notifications (issue 15) ---------------------------------------------
+SLA_WATCH_SECONDS = _seconds("TAWASUL_SLA_WATCH_SECONDS", 20)
+
+
+def sla_watch_job_id(queue_name: str) -> str:
+    return f"{queue_name}-sla-watch"

@@ -9,11 +9,14 @@ from rq import Queue, get_current_job
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from bot.models import utcnow
 from worker import broadcast, defaults, process, queues
 from worker.broadcast_service import queue_batch, schedule_watch
 from worker.delivery import deliver_many
 from worker.handoff import remind_unanswered
 from worker.media import fetch_media as fetch_media_async
+from worker.sla import schedule_sla_watch, watch
+from worker.staff_notify import send_digests
 from worker.sweep import handle_unhandled, requeue_stranded, schedule_sweep
 
 
@@ -110,6 +113,21 @@ def sweep(stranded_after: float | None = None, reschedule: bool = True) -> int:
                 defaults.broadcast_watch_job_id(queue.name), connection=queue.connection
             ):
                 schedule_watch(queue)
+            if not Job.exists(defaults.sla_watch_job_id(queue.name), connection=queue.connection):
+                schedule_sla_watch(queue)
+
+
+def sla_watch(reschedule: bool = True) -> str:
+    """Remind, escalate, tell late beneficiaries, announce new work, send staff digests
+    (worker/sla.py, worker/staff_notify.py); then schedule the next watch."""
+    queue = replies_queue_for(get_current_job())
+    try:
+        counts = process.run(lambda context: watch(context, queue, utcnow()))
+        counts["notified"] = process.run(lambda context: send_digests(context, utcnow()))
+        return ", ".join(f"{name}: {n}" for name, n in counts.items())
+    finally:
+        if reschedule:
+            schedule_sla_watch(queue)
 
 
 def remind_unanswered_handoff(conversation_id: int, opened_at: str, text: str) -> str:

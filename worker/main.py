@@ -26,6 +26,7 @@ from bot.settings import Settings
 from worker import defaults, process
 from worker.broadcast_service import schedule_watch
 from worker.queues import bulk_queue, make_queue
+from worker.sla import schedule_sla_watch
 from worker.sweep import schedule_sweep, sweep_now
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ def run_worker(settings: Settings, redis_url: str, *, burst: bool = False) -> bo
                 worker.mind_redis(queue)
                 # Resume the broadcasts a stopped (or killed) worker left running.
                 schedule_watch(queue, delay_seconds=1)
+                schedule_sla_watch(queue, delay_seconds=1)  # deadlines, staff notifications
                 worked = bool(
                     worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
                 )

@@ -14,12 +14,13 @@ from bot.storage.audit import Subject
 from bot.storage.casework import NotAllowed
 from bot.storage.complaint_cases import PROOFS, Compensation, ComplaintCase
 from bot.storage.references import COMPLAINT_PREFIX, typed_reference
+from bot.work_calendar import complaint_resolution_due
 
 from .beneficiary import beneficiary_translator, notice, push
 from .casework_common import domain_label
 from .context import audit, console, staff, translator_for
 from .rendering import render
-from .sla import time_left
+from .sla import sla_state, time_left
 
 MAX_TEXT = 4000
 # Translators: the statuses of a complaint in the console.
@@ -91,12 +92,24 @@ async def complaint_page(
     )
     label, domain = _category(request, case.category)
     media = await console(request).store.casework_reads.media_of(case.attachments)
+    alerts = (await console(request).store.sla.alerts("complaint", [case.id])).get(case.id, set())
+    resolve_by = complaint_resolution_due(console(request).profile, case.category, case.created_at)
+    state = sla_state(
+        translator_for(request),
+        case.respond_by,
+        utcnow(),
+        paused=False,
+        running=case.status == "open",
+        alerts=alerts,
+    )
     return render(
         request,
         "complaint.html",
         {
             "case": case,
             "media": media,
+            "sla_state": state,
+            "resolve_by": resolve_by,
             "label": label,
             "domain": domain,
             "statuses": STATUSES,

@@ -21,7 +21,7 @@ from .beneficiary import beneficiary_translator, notice, push
 from .casework_common import back_to, colleagues, domain_label, domain_of, domains_of, int_id
 from .context import console, staff, translator_for
 from .rendering import render, render_fragment
-from .sla import add_working_hours, time_left
+from .sla import PAUSED, add_working_hours, time_left
 
 FILTERS = ("domains", "mine", "unassigned", "all")
 # Translators: the inbox's filters.
@@ -75,6 +75,8 @@ def _rows(request: web.Request, items: list[InboxItem], chosen: str) -> list[Row
             profile, item.opened_at, profile.sla.handoff_response_hours
         )
         left, overdue = time_left(t, due, now)
+        if item.kind == "request" and item.status == "needs_info":  # its clock is stopped
+            left, overdue = t.gettext(PAUSED), False
         rows.append(
             Row(item, domain, domain_label(profile, domain, t.language), due, left, overdue)
         )

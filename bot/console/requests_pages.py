@@ -19,12 +19,15 @@ from bot.storage.audit import Subject
 from bot.storage.casework import DECISIONS, REQUEST_TRANSITIONS, NotAllowed
 from bot.storage.references import REQUEST_PREFIX, typed_reference
 from bot.storage.request_cases import RequestDetail
+from bot.storage.requests import OPEN_REQUEST_STATUSES
+from bot.work_calendar import WorkCalendar
 from handlers.request_status import STATUS_LABELS
 
 from .beneficiary import beneficiary_translator, notice, push
 from .casework_common import domain_label
 from .context import audit, console, staff, translator_for
 from .rendering import render
+from .sla import sla_state
 
 # Who sees the applicant's answers (personal data): those who study the request.
 ANSWER_ROLES = frozenset({"researcher", "manager", "admin"})
@@ -56,7 +59,9 @@ async def requests_page(request: web.Request) -> web.Response:
         request_type = profile.get_request_type(r.request_type)
         if domain and (request_type is None or request_type.domain != domain):
             continue
-        late = r.status in ("submitted", "under_review", "needs_info") and r.decision_due < now
+        late = (
+            r.status in ("submitted", "under_review") and r.decision_due < now
+        )  # needs_info: paused
         if overdue and not late:
             continue
         rows.append({"r": r, "label": _label_of(request, r.request_type), "late": late})
@@ -110,6 +115,15 @@ async def request_page(
         answers.append({"label": label, "value": value, "attachments": attachments})
     request_type = profile.get_request_type(detail.request_type)
     domain = request_type.domain if request_type else None
+    alerts = await console(request).store.sla.alerts("request", [detail.id])
+    state = sla_state(
+        t,
+        detail.decision_due,
+        utcnow(),
+        paused=detail.status == "needs_info",
+        running=detail.status in OPEN_REQUEST_STATUSES,
+        alerts=alerts.get(detail.id, set()),
+    )
     return render(
         request,
         "request.html",
@@ -119,6 +133,7 @@ async def request_page(
             "domain": domain_label(profile, domain, t.language),
             "shows_answers": shows_answers,
             "answers": answers,
+            "sla_state": state,
             "next_statuses": REQUEST_TRANSITIONS.get(detail.status, ()),
             "decisions": DECISIONS,
             "status_labels": STATUS_LABELS,
@@ -161,7 +176,13 @@ async def change_status(request: web.Request) -> web.Response:
             )
     try:
         message_id = await ctx.store.casework.set_request_status(
-            detail.reference, status, staff(request).email, note, decided_on, told
+            detail.reference,
+            status,
+            staff(request).email,
+            note,
+            decided_on,
+            told,
+            WorkCalendar(ctx.profile),
         )
     except NotAllowed:
         return await request_page(request, BAD_STATUS, 409)

@@ -8,26 +8,13 @@ from datetime import datetime, timedelta
 
 from bot.i18n import N_, Translator
 from bot.profile import Profile
-
-SEARCH_DAYS = 370  # a profile with no working hours at all falls back to wall-clock time
+from bot.work_calendar import WorkCalendar
 
 
 def add_working_hours(profile: Profile, start: datetime, hours: float) -> datetime:
-    """The moment `hours` of working time after `start` (aware)."""
-    left = timedelta(hours=hours)
-    local = start.astimezone(profile.tz)
-    for offset in range(SEARCH_DAYS):
-        day = (local + timedelta(days=offset)).date()
-        for period in profile.working_hours.for_date(day):
-            opens = datetime.combine(day, period.open_time, tzinfo=profile.tz)
-            closes = datetime.combine(day, period.close_time, tzinfo=profile.tz)
-            begin = max(opens, local)
-            if begin >= closes:
-                continue
-            if begin + left <= closes:
-                return begin + left
-            left -= closes - begin
-    return start + timedelta(hours=hours)
+    """The moment `hours` of working time after `start` (aware), holidays skipped; the
+    calendar itself is bot/work_calendar.py, shared with the handlers and the worker."""
+    return WorkCalendar(profile).add_hours(start, hours)
 
 
 def time_left(t: Translator, due: datetime, now: datetime) -> tuple[str, bool]:
@@ -48,3 +35,26 @@ def time_left(t: Translator, due: datetime, now: datetime) -> tuple[str, bool]:
     if overdue:
         return t.gettext(N_("overdue by {span}")).format(span=span), True
     return t.gettext(N_("{span} left")).format(span=span), False
+
+
+PAUSED = N_("Paused: waiting on the beneficiary")
+ALERT_LABELS = {
+    "remind": N_("reminder sent"),
+    "escalate": N_("escalated to the manager"),
+    "late_notice": N_("beneficiary told of the delay"),
+}
+
+
+def sla_state(
+    t: Translator, due: datetime, now: datetime, *, paused: bool, running: bool, alerts: set[str]
+) -> str:
+    """The deadline's state as staff read it: paused, on time or overdue, and what the SLA
+    watch has sent about it (worker/sla.py)."""
+    if not running:
+        return ""
+    if paused:
+        parts = [t.gettext(PAUSED)]
+    else:
+        parts = [t.gettext(N_("Overdue") if now > due else N_("On time"))]
+    parts += [t.gettext(label) for kind, label in ALERT_LABELS.items() if kind in alerts]
+    return " · ".join(parts)

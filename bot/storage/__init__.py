@@ -33,6 +33,8 @@ from bot.storage.reads import Reads
 from bot.storage.reports import Reports
 from bot.storage.request_cases import RequestCases
 from bot.storage.requests import Requests
+from bot.storage.sla import SlaStore
+from bot.storage.staff_notifications import StaffNotifications
 from bot.storage.unanswered import UnansweredQuestions
 
 __all__ = ["Delivery", "InboundRecord", "Store", "TurnConflict", "state_version"]
@@ -60,6 +62,8 @@ class Store:
         self.unanswered = UnansweredQuestions(db)  # the FAQ's unanswered questions
         self.faq_additions = FaqAdditions(db)  # and what staff taught it
         self.reports = Reports(db)  # the manager's reports
+        self.sla = SlaStore(db)  # deadlines' alerts (issue 15)
+        self.staff_notifications = StaffNotifications(db)
         self.reads = Reads(cipher, self.inbound, self.contacts, self.requests, self.complaints)
 
     async def ping(self) -> None:

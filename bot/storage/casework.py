@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from bot.db import Database
 from bot.models import OutboundMessage, utcnow
 from bot.storage.inbound_rows import InboundRecord, outbound_values
+from bot.storage.sla import paused_since
 from bot.tables import (
     AuditEntry,
     Base,
@@ -26,6 +27,7 @@ from bot.tables import (
     StaffNote,
     SupportRequest,
 )
+from bot.work_calendar import WorkCalendar
 
 _messages = Base.metadata.tables["messages"]
 
@@ -137,12 +139,14 @@ class Casework:
         note: str | None,
         decided_on: date | None,
         notice: Outgoing | None,
+        calendar: WorkCalendar | None = None,
     ) -> int | None:
         """Move the request on (only along REQUEST_TRANSITIONS, else NotAllowed), keep the
         change in its history and store the message that tells the beneficiary; returns
-        that message's id."""
+        that message's id. Leaving "needs_info", its decision deadline moves by the working
+        time (on `calendar`) it waited on the beneficiary."""
         return await self.db.run(
-            self._set_request_status, reference, status, actor, note, decided_on, notice
+            self._set_request_status, reference, status, actor, note, decided_on, notice, calendar
         )
 
     def _set_request_status(
@@ -153,6 +157,7 @@ class Casework:
         note: str | None,
         decided_on: date | None,
         notice: Outgoing | None,
+        calendar: WorkCalendar | None = None,
     ) -> int | None:
         with self.db.sessions.begin() as session:
             request = session.scalar(
@@ -164,6 +169,12 @@ class Casework:
                 raise KeyError(reference)
             if status not in REQUEST_TRANSITIONS.get(request.status, ()):
                 raise NotAllowed(f"{request.status} cannot become {status}")
+            if request.status == "needs_info" and calendar is not None:
+                paused = paused_since(session, request.id)
+                if paused is not None:  # the clock ran again: the deadline moves on
+                    request.decision_due = calendar.resumed_due(
+                        request.decision_due, paused, utcnow()
+                    )
             request.status = status
             session.add(
                 RequestStatusEvent(
