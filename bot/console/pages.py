@@ -14,6 +14,7 @@ from .attachments import attachment_routes
 from .complaints_pages import complaint_routes
 from .contacts_pages import contact_routes
 from .conversations import conversation_routes
+from .follow_ups import follow_up_routes
 from .inbox import inbox_routes
 from .rendering import render
 from .requests_pages import request_routes
@@ -56,6 +57,7 @@ def page_routes() -> list[web.RouteDef]:
         *attachment_routes(),
         *complaint_routes(),
         *contact_routes(),
+        *follow_up_routes(),
         web.get("/broadcasts", placeholder(BROADCASTS, LATER)),
         web.get("/reports", placeholder(REPORTS, LATER)),
     ]

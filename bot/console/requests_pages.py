@@ -19,6 +19,7 @@ from bot.storage.audit import Subject
 from bot.storage.casework import DECISIONS, REQUEST_TRANSITIONS, NotAllowed
 from bot.storage.references import REQUEST_PREFIX, typed_reference
 from bot.storage.request_cases import RequestDetail
+from bot.storage.surveys import SurveySchedule
 from handlers.request_status import STATUS_LABELS
 
 from .beneficiary import beneficiary_translator, notice, push
@@ -161,7 +162,13 @@ async def change_status(request: web.Request) -> web.Response:
             )
     try:
         message_id = await ctx.store.casework.set_request_status(
-            detail.reference, status, staff(request).email, note, decided_on, told
+            detail.reference,
+            status,
+            staff(request).email,
+            note,
+            decided_on,
+            told,
+            SurveySchedule.from_profile(ctx.profile),
         )
     except NotAllowed:
         return await request_page(request, BAD_STATUS, 409)

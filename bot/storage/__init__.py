@@ -30,6 +30,8 @@ from bot.storage.inbound_rows import InboundRecord, state_version
 from bot.storage.reads import Reads
 from bot.storage.request_cases import RequestCases
 from bot.storage.requests import Requests
+from bot.storage.survey_follow_ups import SurveyFollowUps
+from bot.storage.surveys import Surveys
 
 __all__ = ["Delivery", "InboundRecord", "Store", "TurnConflict", "state_version"]
 
@@ -53,6 +55,8 @@ class Store:
         self.complaint_cases = ComplaintCases(db)
         self.contact_cases = ContactCases(db)
         self.request_cases = RequestCases(db)
+        self.surveys = Surveys(db)  # satisfaction surveys (issue 15)
+        self.survey_follow_ups = SurveyFollowUps(db)
         self.reads = Reads(cipher, self.inbound, self.contacts, self.requests, self.complaints)
 
     async def ping(self) -> None:

@@ -7,17 +7,19 @@ from typing import Any
 
 from bot.effects import (
     Audit,
+    CommentSurvey,
     CreateTask,
     Effect,
     FileComplaint,
     FileRequest,
     LinkPhone,
     OpenHandoff,
+    RateSurvey,
     RecordConsent,
     SendToAddress,
     SetLanguage,
 )
-from bot.storage import complaints, consent, contacts, handoffs, requests
+from bot.storage import complaints, consent, contacts, handoffs, requests, surveys
 from bot.storage.turn_write import TurnWrite
 
 
@@ -35,6 +37,8 @@ _APPLY: dict[type[Any], Callable[[TurnWrite, Any], None]] = {
     CreateTask: handoffs.create_task,
     SendToAddress: contacts.send_to_address,
     LinkPhone: contacts.link_phone,
+    RateSurvey: surveys.rate,
+    CommentSurvey: surveys.comment,
 }
 
 

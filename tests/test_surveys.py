@@ -1,0 +1,312 @@
+"""Satisfaction surveys (issue 15) on both backends, with the real Redis and a real RQ queue:
+closing a case schedules one survey; the worker's sweep step sends it once its time has come
+(time moved by the injectable clock, never by sleeping), not while the beneficiary is in the
+middle of a form; the answer goes through the router like any message; a low rating opens
+the quality officer's follow-up with the comment; WhatsApp past its 24-hour window gets the
+profile's template, through the fake Twilio, or nothing and a reason when there is none."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from rq import Queue
+from sqlalchemy import select, update
+
+from bot.app.router import Router
+from bot.app.runtime import Runtime, open_runtime
+from bot.models import AddressKind, InboundMessage
+from bot.settings import Settings, load_settings
+from bot.storage.casework import NotAllowed
+from bot.storage.surveys import SurveySchedule
+from bot.tables import Complaint, Handoff, Message, StaffTask
+from bot.tables_quality import Survey
+from handlers.survey import BUTTON_PREFIX
+from handlers.wiring import build_dispatcher
+from tests.conftest import PROFILE, REDIS_URL, SECRET_KEY
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+from worker import defaults
+from worker.delivery import deliver
+from worker.queues import QueueOutbox, make_queue
+from worker.surveys import send_due_surveys
+
+QUALITY = "quality@example.org"
+WHATSAPP_FROM = "whatsapp:+14155238886"
+
+
+@dataclass
+class Desk:
+    """A runtime (the worker's context) with a router and a queue of its own."""
+
+    runtime: Runtime
+    router: Router
+    queue: Queue
+
+    async def say(
+        self, address: str, text: str, kind: AddressKind = AddressKind.WEBCHAT
+    ) -> list[str]:
+        channel = "twilio" if kind is AddressKind.WHATSAPP else "webchat"
+        outcome = await self.router.handle(
+            InboundMessage(channel, kind, address, uuid.uuid4().hex, text)
+        )
+        with self.runtime.store.db.sessions() as session:
+            return [session.get(Message, i).body for i in outcome.reply_ids]  # type: ignore[union-attr]
+
+    async def sweep(self, now: datetime) -> dict[int, str]:
+        return await send_due_surveys(self.runtime, self.queue, now)
+
+    def survey(self, case_kind: str, case_id: int) -> Survey:
+        with self.runtime.store.db.sessions() as session:
+            found = session.scalar(
+                select(Survey).where(Survey.case_kind == case_kind, Survey.case_id == case_id)
+            )
+            assert found is not None
+            return found
+
+
+async def _desk(settings: Settings) -> Desk:
+    runtime = await open_runtime(settings, redis_url=REDIS_URL)
+    queue = make_queue(REDIS_URL, f"surveys-{uuid.uuid4().hex[:8]}")
+    outbox = QueueOutbox(queue, runtime.redis)
+    dispatcher = build_dispatcher(runtime.profile)
+    router = Router(runtime.store, runtime.redis, outbox, dispatcher, runtime.profile)
+    return Desk(runtime, router, queue)
+
+
+@pytest.fixture
+async def desk(settings: Settings) -> AsyncIterator[Desk]:
+    found = await _desk(settings)
+    yield found
+    await found.runtime.close()
+
+
+async def file_complaint(desk: Desk, address: str) -> Complaint:
+    await desk.say(address, "مرحبا")
+    await desk.say(address, "٤")
+    await desk.say(address, "١")  # quality of service
+    await desk.say(address, "تأخر تسليم السلة الغذائية شهرين كاملين دون أي تواصل")
+    filed = await desk.say(address, "تخطي")
+    reference = re.search(r"C-\d+", filed[0])
+    assert reference is not None
+    with desk.runtime.store.db.sessions() as session:
+        complaint = session.scalar(
+            select(Complaint).where(Complaint.reference == reference.group())
+        )
+        assert complaint is not None
+        return complaint
+
+
+async def test_a_closed_complaint_is_surveyed_once_and_a_low_rating_is_followed_up(
+    desk: Desk,
+) -> None:
+    profile = desk.runtime.profile
+    schedule = SurveySchedule.from_profile(profile)
+    address = f"visitor-{uuid.uuid4().hex[:8]}"
+    complaint = await file_complaint(desk, address)
+    store = desk.runtime.store
+    await store.complaint_cases.close(
+        complaint.reference, QUALITY, "نعتذر عن التأخير", None, None, None, schedule
+    )
+    with pytest.raises(NotAllowed):  # closed once: one survey
+        await store.complaint_cases.close(
+            complaint.reference, QUALITY, "مرة ثانية", None, None, None, schedule
+        )
+    survey = desk.survey("complaint", complaint.id)
+    assert (survey.status, survey.reference, survey.channel, survey.closed_by) == (
+        "scheduled",
+        complaint.reference,
+        "webchat",
+        QUALITY,
+    )
+    assert survey.domain == profile.get_complaint_category(complaint.category).domain  # type: ignore[union-attr]
+    closed_at = survey.closed_at
+    assert survey.scheduled_for == closed_at + timedelta(minutes=60)
+    assert survey.expires_at == closed_at + timedelta(hours=72)
+
+    assert await desk.sweep(closed_at + timedelta(minutes=59)) == {}  # not yet
+    outcomes = await desk.sweep(closed_at + timedelta(minutes=61))
+    assert list(outcomes) == [survey.id] and outcomes[survey.id].startswith("sent")
+    survey = desk.survey("complaint", complaint.id)
+    assert survey.status == "sent" and survey.message_id is not None
+    with store.db.sessions() as session:
+        question = session.get(Message, survey.message_id)
+        assert question is not None and question.status == "queued"
+        assert complaint.reference in question.body
+        assert profile.survey.question.ar in question.body
+        assert [b[0] for b in question.payload["buttons"]] == [
+            f"{BUTTON_PREFIX}{n}" for n in range(1, 6)
+        ]
+    # Its delivery is queued on the real Redis, once.
+    delivery_job = defaults.delivery_job_id(desk.queue.name, survey.message_id)
+    assert delivery_job in desk.queue.job_ids
+    assert await desk.sweep(closed_at + timedelta(minutes=62)) == {}
+
+    # The beneficiary answers «٢» (Arabic-Indic): the comment is asked, a follow-up opens.
+    assert await desk.say(address, "٢") == [profile.survey.comment_prompt.ar]
+    survey = desk.survey("complaint", complaint.id)
+    assert (survey.status, survey.rating) == ("answered", 2)
+    assert survey.follow_up_task_id is not None
+    (thanks,) = await desk.say(address, "لم يتصل بي أحد رغم وعدكم")
+    assert thanks.startswith(profile.survey.thanks.ar)
+    survey = desk.survey("complaint", complaint.id)
+    assert (survey.status, survey.comment) == ("commented", "لم يتصل بي أحد رغم وعدكم")
+    with store.db.sessions() as session:
+        task = session.get(StaffTask, survey.follow_up_task_id)
+        assert task is not None and (task.kind, task.status) == ("survey_follow_up", "open")
+
+    (follow_up,) = await store.survey_follow_ups.open_follow_ups()
+    assert (follow_up.rating, follow_up.comment, follow_up.case_reference) == (
+        2,
+        "لم يتصل بي أحد رغم وعدكم",
+        complaint.reference,
+    )
+    await store.survey_follow_ups.close(follow_up.task_id, QUALITY)
+    assert await store.survey_follow_ups.open_follow_ups() == []
+    # The next message is the bot's as usual: «٢» is the menu's second choice again.
+    (answer,) = await desk.say(address, "القائمة")
+    assert "اختر الخدمة" in answer
+
+
+async def test_a_high_rating_thanks_and_a_busy_beneficiary_is_not_interrupted(
+    desk: Desk,
+) -> None:
+    store = desk.runtime.store
+    schedule = SurveySchedule.from_profile(desk.runtime.profile)
+    address = f"visitor-{uuid.uuid4().hex[:8]}"
+    await desk.say(address, "مرحبا")
+    await desk.say(address, "٥")  # talk to staff
+    with store.db.sessions() as session:
+        handoff = session.scalars(select(Handoff).order_by(Handoff.id.desc())).first()
+        assert handoff is not None
+    await store.casework.close_handoff(handoff.id, "relations@example.org", None, schedule)
+    survey = desk.survey("handoff", handoff.id)
+    assert (survey.channel, survey.domain, survey.reference) == (
+        "webchat",
+        handoff.domain,
+        f"H-{handoff.id}",
+    )
+    await desk.say(address, "٢")  # the support-request form begins
+    due = survey.scheduled_for + timedelta(minutes=1)
+    assert (await desk.sweep(due))[survey.id].startswith("waiting")
+    assert desk.survey("handoff", handoff.id).status == "scheduled"
+    await desk.say(address, "إلغاء")  # the form is left
+    assert (await desk.sweep(due + timedelta(minutes=1)))[survey.id].startswith("sent")
+    (thanks,) = await desk.say(address, "ممتاز")
+    assert thanks.startswith(desk.runtime.profile.survey.thanks.ar)
+    survey = desk.survey("handoff", handoff.id)
+    assert (survey.status, survey.rating, survey.follow_up_task_id) == ("answered", 5, None)
+
+
+async def test_a_survey_that_waits_past_its_limit_expires(desk: Desk) -> None:
+    store = desk.runtime.store
+    schedule = SurveySchedule.from_profile(desk.runtime.profile)
+    address = f"visitor-{uuid.uuid4().hex[:8]}"
+    complaint = await file_complaint(desk, address)
+    await store.complaint_cases.close(
+        complaint.reference, QUALITY, "تم", None, None, None, schedule
+    )
+    await desk.say(address, "القائمة")
+    await desk.say(address, "٢")  # mid-form, and never finished
+    survey = desk.survey("complaint", complaint.id)
+    assert (await desk.sweep(survey.scheduled_for))[survey.id].startswith("waiting")
+    assert await desk.sweep(survey.expires_at) == {}
+    assert desk.survey("complaint", complaint.id).status == "expired"
+
+
+# -- WhatsApp past its 24-hour window ---------------------------------------------------------
+@pytest.fixture
+def fake() -> Iterator[FakeTwilio]:
+    server = FakeTwilio().start()
+    yield server
+    server.stop()
+
+
+def _twilio_settings(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    database_url: str,
+    fake: FakeTwilio,
+    profile: Path,
+) -> Settings:
+    for name, value in {
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_WHATSAPP_FROM": WHATSAPP_FROM,
+        "TWILIO_API_BASE": fake.url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    return load_settings(
+        var_dir=tmp_path / "var",
+        database_url=database_url,
+        redis_url=REDIS_URL,
+        secret_key=SECRET_KEY,
+        profile=profile,
+    )
+
+
+async def _closed_handoff_after_the_window(desk: Desk, phone: str) -> Survey:
+    store = desk.runtime.store
+    for text in ("مرحبا", "٥"):
+        await desk.say(phone, text, AddressKind.WHATSAPP)
+    with store.db.sessions.begin() as session:
+        handoff = session.scalars(select(Handoff).order_by(Handoff.id.desc())).first()
+        assert handoff is not None
+        # The beneficiary last wrote two days ago.
+        session.execute(
+            update(Message)
+            .where(Message.conversation_id == handoff.conversation_id)
+            .values(created_at=datetime.now(UTC) - timedelta(days=2))
+        )
+    schedule = SurveySchedule.from_profile(desk.runtime.profile)
+    await store.casework.close_handoff(handoff.id, "relations@example.org", None, schedule)
+    return desk.survey("handoff", handoff.id)
+
+
+async def test_past_the_whatsapp_window_the_survey_goes_as_the_template(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str, fake: FakeTwilio
+) -> None:
+    desk = await _desk(_twilio_settings(monkeypatch, tmp_path, database_url, fake, PROFILE))
+    try:
+        phone = "+9665" + uuid.uuid4().int.__str__()[:8]
+        survey = await _closed_handoff_after_the_window(desk, phone)
+        outcomes = await desk.sweep(survey.scheduled_for)
+        assert outcomes[survey.id].startswith("sent")
+        survey = desk.survey("handoff", survey.case_id)
+        assert survey.message_id is not None
+        assert await deliver(desk.runtime, survey.message_id, last_attempt=True) == "sent"
+        (sent,) = [s for s in fake.sent if s.form.get("To") == "whatsapp:" + phone]
+        template = desk.runtime.profile.templates["survey_invitation"]
+        assert sent.form["ContentSid"] == template.twilio_content_sid
+        assert "Body" not in sent.form
+    finally:
+        await desk.runtime.close()
+
+
+async def test_past_the_window_without_a_template_it_is_recorded_as_not_sent(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str, fake: FakeTwilio
+) -> None:
+    data = yaml.safe_load(PROFILE.read_text(encoding="utf-8"))
+    del data["templates"]["survey_invitation"]
+    bare = tmp_path / "profile.yaml"
+    bare.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    desk = await _desk(_twilio_settings(monkeypatch, tmp_path, database_url, fake, bare))
+    try:
+        phone = "+9665" + uuid.uuid4().int.__str__()[:8]
+        survey = await _closed_handoff_after_the_window(desk, phone)
+        outcomes = await desk.sweep(survey.scheduled_for)
+        assert outcomes[survey.id].startswith("not sent")
+        survey = desk.survey("handoff", survey.case_id)
+        assert (survey.status, survey.not_sent_reason, survey.message_id) == (
+            "not_sent",
+            "window_closed_no_template",
+            None,
+        )
+        assert not [s for s in fake.sent if s.form.get("To") == "whatsapp:" + phone]
+    finally:
+        await desk.runtime.close()
