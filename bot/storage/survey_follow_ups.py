@@ -86,6 +86,4 @@ class SurveyFollowUps:
                 "closed_by": actor[:64],
                 "closed_at": now.isoformat(),
             }
-            session.add(
-                audit_entry(actor, "survey_follow_up.closed", "staff_task", task.id, {})
-            )
+            session.add(audit_entry(actor, "survey_follow_up.closed", "staff_task", task.id, {}))

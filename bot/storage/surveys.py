@@ -26,7 +26,7 @@ from bot.models import DeliveryStatus, OutboundMessage, utcnow
 from bot.profile import Profile
 from bot.storage.casework_reads import ReplyRoute, _reply_route
 from bot.storage.turn_write import TurnWrite
-from bot.tables import Contact, ContactAddress, Conversation, Handoff, Message
+from bot.tables import Base, Contact, ContactAddress, Conversation, Handoff, Message
 from bot.tables_quality import Survey
 
 FOLLOW_UP_KIND = "survey_follow_up"
@@ -101,7 +101,7 @@ def handoff_channel(session: Session, conversation_id: int) -> str:
 
 
 # -- the answers, saved with the beneficiary's turn (bot/storage/turn_effects.py) ------------
-_surveys = Survey.__table__
+_surveys = Base.metadata.tables["surveys"]
 _RATE = (
     update(_surveys)
     .where(

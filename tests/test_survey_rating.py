@@ -1,0 +1,70 @@
+"""How a survey answer is read as a rating: buttons, digits in any script, and words in
+Arabic (normalised: hamza, tanween, ta marbuta) and English; anything else is no rating."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.i18n import translator
+from handlers.survey import parse_rating, rating_buttons
+
+
+@pytest.mark.parametrize(
+    ("text", "button_id", "expected"),
+    [
+        ("5", None, 5),
+        ("١", None, 1),
+        ("٢", None, 2),
+        (" ٣ ", None, 3),
+        ("۴", None, 4),  # Persian four
+        ("\u200f٥\u200f", None, 5),  # with the bidi marks phones add
+        ("ممتاز", None, 5),
+        ("ممتازة", None, 5),
+        ("راضٍ جدًا", None, 5),
+        ("جيد جدا", None, 4),
+        ("جيد جداً", None, 4),
+        ("جيّد جدًّا!", None, 4),
+        ("جيد", None, 3),
+        ("مقبول", None, 2),
+        ("سيء", None, 1),
+        ("سيئ", None, 1),
+        ("سيئة جدا", None, 1),
+        ("غير راض", None, 1),
+        ("excellent", None, 5),
+        ("Excellent!", None, 5),
+        ("very good", None, 4),
+        ("Good", None, 3),
+        ("acceptable", None, 2),
+        ("bad", None, 1),
+        ("BAD", None, 1),
+        ("", "survey:4", 4),
+        ("جيد", "survey:1", 1),  # the button pressed wins over its words
+        ("", "survey:9", None),
+        ("6", None, None),
+        ("0", None, None),
+        ("-1", None, None),
+        ("2.5", None, None),
+        ("متى يصرف الدعم؟", None, None),
+        ("hello", None, None),
+        ("", None, None),
+    ],
+)
+def test_ratings_are_read_from_buttons_digits_and_words(
+    text: str, button_id: str | None, expected: int | None
+) -> None:
+    assert parse_rating(text, button_id, 5) == expected
+
+
+def test_words_spread_over_another_scale_and_buttons_follow_it() -> None:
+    assert parse_rating("ممتاز", None, 10) == 10
+    assert parse_rating("bad", None, 10) == 1
+    assert parse_rating("جيد", None, 3) == 2
+    assert parse_rating("7", None, 10) == 7
+    ar = [b.title for b in rating_buttons(translator("ar"), 5)]
+    assert ar == ["سيئ", "مقبول", "جيد", "جيد جدًا", "ممتاز"]
+    assert [b.id for b in rating_buttons(translator("en"), 3)] == [
+        "survey:1",
+        "survey:2",
+        "survey:3",
+    ]
+    assert all(len(title) <= 20 for title in ar)  # fits WhatsApp's reply-button titles
