@@ -3,9 +3,14 @@ Arabic (normalised: hamza, tanween, ta marbuta) and English; anything else is no
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from bot.i18n import translator
+from bot.profile_loader import ProfileError, load_profile
+from tests.conftest import PROFILE
 from handlers.survey import parse_rating, rating_buttons
 
 
@@ -68,3 +73,22 @@ def test_words_spread_over_another_scale_and_buttons_follow_it() -> None:
         "survey:3",
     ]
     assert all(len(title) <= 20 for title in ar)  # fits WhatsApp's reply-button titles
+
+
+def test_the_profile_says_when_surveys_go_and_lapse(tmp_path: Path) -> None:
+    example = load_profile(PROFILE).survey
+    assert (example.delay_minutes, example.expires_hours) == (60, 72)
+    data = yaml.safe_load(PROFILE.read_text(encoding="utf-8"))
+    data["survey"].update(delay_minutes=180, expires_hours=2)
+    path = tmp_path / "profile.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ProfileError) as caught:
+        load_profile(path)
+    assert caught.value.errors == [
+        "survey: expires_hours (2) must come after delay_minutes (180 minutes)"
+    ]
+    data["survey"].update(delay_minutes=-1, expires_hours=72)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ProfileError) as caught:
+        load_profile(path)
+    assert [e.split(":")[0] for e in caught.value.errors] == ["survey.delay_minutes"]

@@ -168,9 +168,12 @@ async def test_a_closed_complaint_is_surveyed_once_and_a_low_rating_is_followed_
     )
     await store.survey_follow_ups.close(follow_up.task_id, QUALITY)
     assert await store.survey_follow_ups.open_follow_ups() == []
-    # The next message is the bot's as usual: «٢» is the menu's second choice again.
-    (answer,) = await desk.say(address, "القائمة")
+    (answer,) = await desk.say(address, "القائمة")  # the bot's as usual again
     assert "اختر الخدمة" in answer
+    # The beneficiary's data erased: the rating stays for the reports, their words do not.
+    await store.contact_cases.erase(survey.contact_id, "admin@example.org")
+    survey = desk.survey("complaint", complaint.id)
+    assert (survey.rating, survey.comment) == (2, None)
 
 
 async def test_a_high_rating_thanks_and_a_busy_beneficiary_is_not_interrupted(

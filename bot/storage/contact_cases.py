@@ -31,6 +31,7 @@ from bot.tables import (
     StaffTask,
     SupportRequest,
 )
+from bot.tables_quality import Survey
 
 ERASED = "—"
 # The staff task the privacy journey opens for a deletion request (handlers/privacy.py
@@ -199,7 +200,14 @@ class ContactCases:
                     .where(Handoff.contact_id == gone)
                     .values(contact_id=kept, conversation_id=conversation)
                 )
-            for owned in (ContactAddress, ConsentRecord, SupportRequest, Complaint, StaffTask):
+            for owned in (
+                ContactAddress,
+                ConsentRecord,
+                SupportRequest,
+                Complaint,
+                StaffTask,
+                Survey,
+            ):
                 session.execute(
                     update(owned).where(owned.contact_id == gone).values(contact_id=kept)
                 )
@@ -277,6 +285,10 @@ class ContactCases:
                 complaint.attachments = None
             session.execute(
                 update(StaffTask).where(StaffTask.contact_id == contact_id).values(details=None)
+            )
+            # The ratings stay for the reports; the beneficiary's own words do not.
+            session.execute(
+                update(Survey).where(Survey.contact_id == contact_id).values(comment=None)
             )
             closed = close_tasks(session, contact_id, DATA_DELETION_TASK, actor, now)
             if closed:
