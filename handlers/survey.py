@@ -95,20 +95,26 @@ def invitation(
     survey_id: int,
     reference: str | None,
     expires_at: datetime,
+    *,
+    by_template: bool = False,
 ) -> tuple[OutboundMessage, dict[str, Any]]:
-    """The question, and the conversation's state that waits for its answer."""
-    survey = profile.survey
-    question = survey.question.get(t.language)
+    """The question, and the conversation's state that waits for its answer. Asked
+    `by_template` (WhatsApp's window had closed), a first reply that is no rating (a
+    template's own button) is answered with the question itself, buttons and all."""
+    question = _question(profile, t, reference)
+    new_state = dict(state or {})
+    data: dict[str, Any] = {"survey": survey_id, "expires": expires_at.isoformat()}
+    if by_template:
+        data.update(invited=True, reference=reference)
+    new_state.update(flow=NAME, step=RATING, data=data, misunderstood=0)
+    return OutboundMessage(question, tuple(rating_buttons(t, profile.survey.scale_max))), new_state
+
+
+def _question(profile: Profile, t: Translator, reference: str | None) -> str:
+    question = profile.survey.question.get(t.language)
     if reference:
         question = t.gettext(ABOUT_CASE).format(reference=reference) + "\n" + question
-    new_state = dict(state or {})
-    new_state.update(
-        flow=NAME,
-        step=RATING,
-        data={"survey": survey_id, "expires": expires_at.isoformat()},
-        misunderstood=0,
-    )
-    return OutboundMessage(question, tuple(rating_buttons(t, survey.scale_max))), new_state
+    return question
 
 
 class SurveyFlow(Flow):
@@ -141,6 +147,12 @@ class SurveyFlow(Flow):
         survey = turn.profile.survey
         rating = parse_rating(turn.message.text, turn.message.button_id, survey.scale_max)
         if rating is None:
+            if turn.state.data.pop("invited", False):  # the template's reply: now ask
+                turn.say(
+                    _question(turn.profile, turn.t, turn.state.data.get("reference")),
+                    rating_buttons(turn.t, survey.scale_max),
+                )
+                return
             if parse_int(turn.message.text) is None:
                 await self._leave(turn)  # a question, a menu choice by name...
                 return

@@ -287,6 +287,14 @@ async def test_past_the_whatsapp_window_the_survey_goes_as_the_template(
         template = desk.runtime.profile.templates["survey_invitation"]
         assert sent.form["ContentSid"] == template.twilio_content_sid
         assert "Body" not in sent.form
+        # The beneficiary presses the template's own button: now the question itself comes,
+        # and the rating after it is understood.
+        profile = desk.runtime.profile
+        (asked,) = await desk.say(phone, "قيّم الخدمة", AddressKind.WHATSAPP)
+        assert profile.survey.question.ar in asked and f"H-{survey.case_id}" in asked
+        (prompt,) = await desk.say(phone, "١", AddressKind.WHATSAPP)
+        assert prompt == profile.survey.comment_prompt.ar
+        assert desk.survey("handoff", survey.case_id).rating == 1
     finally:
         await desk.runtime.close()
 

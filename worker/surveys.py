@@ -83,13 +83,20 @@ async def _decide(context: WorkerContext, survey_id: int, now: datetime) -> tupl
     assert prospect.route is not None
     profile = context.profile
     t = translator(prospect.language or profile.default_language)
+    closed = _window_closed(prospect, now)
+    if closed and INVITATION_TEMPLATE not in profile.templates:
+        await store.surveys.mark_not_sent(survey_id, "window_closed_no_template")
+        return "not sent: window closed, no template", None
     message, state = invitation(
-        profile, t, prospect.state, survey_id, prospect.reference, prospect.expires_at
+        profile,
+        t,
+        prospect.state,
+        survey_id,
+        prospect.reference,
+        prospect.expires_at,
+        by_template=closed,
     )
-    if _window_closed(prospect, now):
-        if INVITATION_TEMPLATE not in profile.templates:
-            await store.surveys.mark_not_sent(survey_id, "window_closed_no_template")
-            return "not sent: window closed, no template", None
+    if closed:
         name = profile.short_name.get(profile.templates[INVITATION_TEMPLATE].language)
         message = OutboundMessage(message.text, template=Template(INVITATION_TEMPLATE, {"1": name}))
     message_id = await store.surveys.mark_sent(survey_id, prospect.route, message, state, now)
