@@ -8,20 +8,21 @@ with the rating and the comment, and closes it."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.conftest import PROFILE, ROOT, LiveGateway, launch_gateway
-from tests.test_chat_page import CHROMIUM, CHROMIUM_ARGS
+from tests.conftest import PROFILE, LiveGateway, launch_gateway
+from tests.test_console_browser import _add_staff
+from tests.test_console_work import browser, sign_in
 
-TIMEOUT = 30_000  # ms: the survey goes through the worker's sweep
-PASSWORD = "correct horse battery"
+__all__ = ["browser"]  # the fixture, shared with the console's work pages
+
+TIMEOUT = 15_000  # ms: replies go through the worker
+SURVEY_TIMEOUT = 30_000  # ms: the survey, through the worker's sweep
 OFFICER = "relations@example.org"  # the profile's officer for beneficiary relations
 QUALITY = "quality@example.org"
 COMMENT = "انتظرت شهرين ولم يتصل بي أحد"
@@ -37,29 +38,9 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
     profile.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     env = {"TAWASUL_PROFILE": str(profile), "TAWASUL_SWEEP_SECONDS": "1"}
     with launch_gateway(directory, env) as live:
-        for email, name, role in (
-            (OFFICER, "هيفاء العمري", "officer"),
-            (QUALITY, "سارة القحطاني", "quality"),
-        ):
-            subprocess.run(
-                [sys.executable, "-m", "bot.app.cli", "user", "add", "--email", email]
-                + ["--name", name, "--role", role, "--password-stdin"],
-                input=PASSWORD,
-                text=True,
-                env=live.env,
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-            )
+        _add_staff(live, OFFICER, "هيفاء العمري", "officer")
+        _add_staff(live, QUALITY, "سارة القحطاني", "quality")
         yield live
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -75,16 +56,6 @@ def new_context(browser: Browser, made: list[BrowserContext]) -> BrowserContext:
     context.set_default_timeout(TIMEOUT)
     made.append(context)
     return context
-
-
-def sign_in(context: BrowserContext, gateway: LiveGateway, email: str) -> Page:
-    page = context.new_page()
-    page.goto(f"{gateway.url}/console/login")
-    page.locator("#email").fill(email)
-    page.locator("#password").fill(PASSWORD)
-    page.get_by_role("button", name="تسجيل الدخول").click()
-    expect(page).to_have_url(f"{gateway.url}/console/")
-    return page
 
 
 def write(chat: Page, text: str, then: str = "") -> None:
@@ -121,7 +92,7 @@ def test_a_low_rating_after_a_closed_complaint_reaches_the_quality_officer(
 
     # The worker asks: the question names the complaint, with a button for each rating.
     question = chat.get_by_role("log").locator(".msg-bot", has_text="كيف تقيّم الخدمة")
-    expect(question).to_have_count(1)
+    expect(question).to_have_count(1, timeout=SURVEY_TIMEOUT)
     expect(question).to_contain_text(ref)
     for title in ("سيئ", "مقبول", "جيد", "جيد جدًا", "ممتاز"):
         expect(question.get_by_role("button", name=title, exact=True)).to_be_visible()

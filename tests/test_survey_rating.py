@@ -10,8 +10,8 @@ import yaml
 
 from bot.i18n import translator
 from bot.profile_loader import ProfileError, load_profile
-from tests.conftest import PROFILE
 from handlers.survey import parse_rating, rating_buttons
+from tests.conftest import PROFILE
 
 
 @pytest.mark.parametrize(

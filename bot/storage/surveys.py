@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.db import Database
 from bot.effects import CommentSurvey, RateSurvey
-from bot.models import DeliveryStatus, OutboundMessage, utcnow
+from bot.models import OutboundMessage, utcnow
 from bot.profile import Profile
 from bot.storage.casework_reads import ReplyRoute, _reply_route
+from bot.storage.inbound_rows import InboundRecord, outbound_values
 from bot.storage.turn_write import TurnWrite
 from bot.tables import Base, Contact, ContactAddress, Conversation, Handoff, Message
 from bot.tables_quality import Survey
@@ -174,6 +175,22 @@ def comment(write: TurnWrite, effect: CommentSurvey) -> None:
 
 
 # -- the worker's side ------------------------------------------------------------------------
+_messages = Base.metadata.tables["messages"]
+
+
+def _waiting(
+    session: Session, survey_id: int, *, lock: bool = False
+) -> tuple[Survey, Conversation] | None:
+    """The survey, if it still waits to be asked, and its beneficiary's conversation."""
+    survey = session.get(Survey, survey_id, with_for_update=lock)
+    if survey is None or survey.status != "scheduled":
+        return None
+    conversation = session.scalar(
+        select(Conversation).where(Conversation.contact_id == survey.contact_id)
+    )
+    return None if conversation is None else (survey, conversation)
+
+
 @dataclass(frozen=True)
 class DueSurvey:
     id: int
@@ -239,14 +256,10 @@ class Surveys:
 
     def _prospect(self, survey_id: int) -> SurveyProspect | None:
         with self.db.sessions() as session:
-            survey = session.get(Survey, survey_id)
-            if survey is None or survey.status != "scheduled":
+            found = _waiting(session, survey_id)
+            if found is None:
                 return None
-            conversation = session.scalar(
-                select(Conversation).where(Conversation.contact_id == survey.contact_id)
-            )
-            if conversation is None:
-                return None
+            survey, conversation = found
             state = conversation.state or {}
             route = _reply_route(session, conversation)
             stopped = route is not None and (
@@ -295,35 +308,20 @@ class Surveys:
         now: datetime,
     ) -> int | None:
         with self.db.sessions.begin() as session:
-            survey = session.get(Survey, survey_id, with_for_update=True)
-            if survey is None or survey.status != "scheduled":
+            found = _waiting(session, survey_id, lock=True)
+            if found is None:
                 return None
-            conversation = session.scalar(
-                select(Conversation).where(Conversation.contact_id == survey.contact_id)
-            )
-            if conversation is None:
-                return None
-            row = Message(
-                conversation_id=conversation.id,
-                address_id=route.address_id,
-                direction="out",
-                channel=route.channel,
-                provider_id=None,
-                body=message.text,
-                payload=message.to_json(),
-                status=DeliveryStatus.QUEUED.value,
-                error_code=None,
-                attempts=0,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(row)
-            session.flush()
+            survey, conversation = found
+            stored = utcnow()
+            record = InboundRecord(0, 0, route.address_id, conversation.id, None, False)
+            message_id: int = session.execute(
+                insert(_messages).returning(_messages.c.id),
+                outbound_values(record, route.channel, stored, message),
+            ).scalar_one()
             # A new `updated_at` is a new version: the next turn reads this state.
-            conversation.state = state
-            conversation.updated_at = utcnow()
-            survey.status, survey.sent_at, survey.message_id = "sent", now, row.id
-            return row.id
+            conversation.state, conversation.updated_at = state, stored
+            survey.status, survey.sent_at, survey.message_id = "sent", now, message_id
+            return message_id
 
     async def mark_not_sent(self, survey_id: int, reason: str) -> None:
         await self.db.run(self._mark_not_sent, survey_id, reason)
