@@ -9,7 +9,10 @@ import pytest
 import yaml
 
 from bot.i18n import translator
+from bot.models import OutboundMessage
 from bot.profile_loader import ProfileError, load_profile
+from channels import whatsapp
+from channels.render import numbered_text
 from handlers.survey import parse_rating, rating_buttons
 from tests.conftest import PROFILE
 
@@ -72,7 +75,26 @@ def test_words_spread_over_another_scale_and_buttons_follow_it() -> None:
         "survey:2",
         "survey:3",
     ]
-    assert all(len(title) <= 20 for title in ar)  # fits WhatsApp's reply-button titles
+    assert all(len(title) <= 20 for title in ar)
+
+
+def test_on_whatsapp_the_five_ratings_come_as_a_list_and_on_sms_as_numbers() -> None:
+    """Meta allows three reply buttons: five ratings become one list (DESIGN.md); Twilio has
+    no buttons, so the ratings are numbered lines that answer to their numbers."""
+    question = OutboundMessage("كيف تقيّم الخدمة؟", tuple(rating_buttons(translator("ar"), 5)))
+    (payload,) = whatsapp.render(question)
+    interactive = payload["interactive"]
+    assert interactive["type"] == "list"
+    rows = interactive["action"]["sections"][0]["rows"]
+    assert [(row["id"], row["title"]) for row in rows] == [
+        ("survey:1", "سيئ"),
+        ("survey:2", "مقبول"),
+        ("survey:3", "جيد"),
+        ("survey:4", "جيد جدًا"),
+        ("survey:5", "ممتاز"),
+    ]
+    assert numbered_text(question).endswith("1. سيئ\n2. مقبول\n3. جيد\n4. جيد جدًا\n5. ممتاز")
+    assert parse_rating("2", None, 5) == 2  # the number on that list
 
 
 def test_the_profile_says_when_surveys_go_and_lapse(tmp_path: Path) -> None:
