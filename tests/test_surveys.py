@@ -11,7 +11,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,12 +25,13 @@ from bot.models import AddressKind, InboundMessage
 from bot.settings import Settings, load_settings
 from bot.storage.casework import NotAllowed
 from bot.storage.surveys import SurveySchedule
-from bot.tables import Complaint, Handoff, Message, StaffTask
+from bot.tables import Complaint, Handoff, Message, StaffTask, SupportRequest
 from bot.tables_quality import Survey
 from handlers.survey import BUTTON_PREFIX
 from handlers.wiring import build_dispatcher
 from tests.conftest import PROFILE, REDIS_URL, SECRET_KEY
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+from tests.test_console_work_storage import beneficiary, filed_request
 from worker import defaults
 from worker.delivery import deliver
 from worker.queues import QueueOutbox, make_queue
@@ -204,6 +205,38 @@ async def test_a_high_rating_thanks_and_a_busy_beneficiary_is_not_interrupted(
     assert thanks.startswith(desk.runtime.profile.survey.thanks.ar)
     survey = desk.survey("handoff", handoff.id)
     assert (survey.status, survey.rating, survey.follow_up_task_id) == ("answered", 5, None)
+
+
+async def test_a_request_is_surveyed_when_closed_not_when_decided(desk: Desk) -> None:
+    store = desk.runtime.store
+    schedule = SurveySchedule.from_profile(desk.runtime.profile)
+    contact_id, _address, _conversation = beneficiary(store, uuid.uuid4().hex[:8])
+    reference = f"R-{uuid.uuid4().int % 10**9:09d}"
+    filed_request(store, contact_id, reference)
+    researcher = "research@example.org"
+    for status in ("under_review", "accepted"):
+        await store.casework.set_request_status(
+            reference, status, researcher, None, date(2026, 12, 1), None, schedule
+        )
+    with store.db.sessions() as session:
+        assert session.scalar(select(Survey).where(Survey.reference == reference)) is None
+    await store.casework.set_request_status(
+        reference, "closed", researcher, None, None, None, schedule
+    )
+    with store.db.sessions() as session:
+        request = session.scalar(
+            select(SupportRequest).where(SupportRequest.reference == reference)
+        )
+        assert request is not None
+    survey = desk.survey("request", request.id)
+    rent = desk.runtime.profile.get_request_type("rent")
+    assert rent is not None
+    assert (survey.status, survey.channel, survey.domain, survey.closed_by) == (
+        "scheduled",
+        "webchat",
+        rent.domain,
+        researcher,
+    )
 
 
 async def test_a_survey_that_waits_past_its_limit_expires(desk: Desk) -> None:
