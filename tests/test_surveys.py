@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -24,8 +24,8 @@ from bot.app.runtime import Runtime, open_runtime
 from bot.models import AddressKind, InboundMessage
 from bot.settings import Settings, load_settings
 from bot.storage.casework import NotAllowed
-from bot.storage.surveys import SurveySchedule
-from bot.tables import Complaint, Handoff, Message, StaffTask, SupportRequest
+from bot.storage.surveys import SurveySchedule, schedule_survey
+from bot.tables import Complaint, Conversation, Handoff, Message, StaffTask, SupportRequest
 from bot.tables_quality import Survey
 from handlers.survey import BUTTON_PREFIX
 from handlers.wiring import build_dispatcher
@@ -237,6 +237,46 @@ async def test_a_request_is_surveyed_when_closed_not_when_decided(desk: Desk) ->
         rent.domain,
         researcher,
     )
+
+
+async def test_surveys_that_keep_waiting_do_not_hold_back_the_others(desk: Desk) -> None:
+    """Each sweep goes on where the last one's time ran out (here: one survey a batch, no
+    time at all), so the survey behind a waiting one is asked at the next sweep."""
+    store = desk.runtime.store
+    schedule = SurveySchedule.from_profile(desk.runtime.profile)
+    now = datetime.now(UTC)
+    ids = []
+    for n, flow in enumerate(("support_request", None)):
+        contact_id, _address, conversation_id = beneficiary(store, uuid.uuid4().hex[:8])
+        with store.db.sessions.begin() as session:
+            conversation = session.get(Conversation, conversation_id)
+            assert conversation is not None
+            conversation.state = {"flow": flow, "step": "national_id" if flow else None}
+            schedule_survey(
+                session,
+                schedule,
+                case_kind="handoff",
+                case_id=2**30 + n + uuid.uuid4().int % 10**6,
+                reference=None,
+                contact_id=contact_id,
+                channel="webchat",
+                domain=None,
+                closed_by="relations@example.org",
+                closed_at=now - timedelta(hours=2),
+            )
+            session.flush()
+            ids.append(session.scalars(select(Survey.id).order_by(Survey.id.desc())).first())
+    busy, idle = ids
+
+    def sweep() -> Awaitable[dict[int, str]]:
+        return send_due_surveys(desk.runtime, desk.queue, now, budget_seconds=0, batch=1)
+
+    first = await sweep()
+    assert list(first) == [busy] and first[busy].startswith("waiting")
+    second = await sweep()
+    assert list(second) == [idle] and second[idle].startswith("sent")
+    third = await sweep()  # past the end: from the start again
+    assert list(third) == [busy]
 
 
 async def test_a_survey_that_waits_past_its_limit_expires(desk: Desk) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from datetime import datetime
 
 from rq import Queue
@@ -23,7 +24,7 @@ from bot import whatsapp_window
 from bot.contact_lock import ContactLocks
 from bot.i18n import translator
 from bot.models import AddressKind, OutboundMessage, Template, utcnow
-from bot.storage.surveys import SurveyProspect
+from bot.storage.surveys import DUE_BATCH, DueSurvey, SurveyProspect
 from handlers.survey import interruptible, invitation
 from worker.context import WorkerContext
 from worker.queues import enqueue_deliveries
@@ -32,22 +33,63 @@ log = logging.getLogger(__name__)
 
 INVITATION_TEMPLATE = "survey_invitation"
 WINDOW_KINDS = frozenset({AddressKind.WHATSAPP.value, AddressKind.WHATSAPP_USER.value})
+# How long one sweep spends on surveys at most (the sweep job has JOB_TIMEOUT_SECONDS in all),
+# and how long the place it stopped at is kept for the next one.
+BUDGET_SECONDS = 15.0
+CURSOR_SECONDS = 3600
 
 
 async def send_due_surveys(
-    context: WorkerContext, queue: Queue, now: datetime | None = None
+    context: WorkerContext,
+    queue: Queue,
+    now: datetime | None = None,
+    budget_seconds: float = BUDGET_SECONDS,
+    batch: int = DUE_BATCH,
 ) -> dict[int, str]:
     """Expire what is past its limit, then ask every due survey that can be asked; `now`
-    is injectable (tests move time with it). Returns what happened to each due survey."""
+    is injectable (tests move time with it). Returns what happened to each due survey.
+
+    Due surveys are walked in id order, a batch at a time, for at most `budget_seconds`;
+    where the budget ends is kept in Redis and the next sweep goes on from there, so many
+    surveys that keep waiting (forms left half-way) never hold back the others."""
     now = now or utcnow()
     store = context.store
     await store.surveys.expire(now)
-    due = await store.surveys.due(now)
-    if not due:
-        return {}
+    cursor_key = f"tawasul:surveys:cursor:{queue.name}"
+    start = after = int(await context.redis.get(cursor_key) or 0)
+    deadline = time.monotonic() + budget_seconds
     locks = ContactLocks(context.redis)
     outcomes: dict[int, str] = {}
     queued: list[int] = []
+    wrapped = start == 0
+    while True:
+        due = await store.surveys.due(now, after, batch)
+        if wrapped:  # the second lap ends where the first began
+            due = [survey for survey in due if survey.id <= start] if start else due
+        if not due:
+            if wrapped:
+                await context.redis.delete(cursor_key)  # all walked: start over next time
+                break
+            wrapped, after = True, 0
+            continue
+        after = due[-1].id
+        await _ask_each(context, locks, due, now, outcomes, queued)
+        if time.monotonic() > deadline:
+            await context.redis.set(cursor_key, after, ex=CURSOR_SECONDS)
+            break
+    if queued:
+        await asyncio.to_thread(enqueue_deliveries, queue, queued)
+    return outcomes
+
+
+async def _ask_each(
+    context: WorkerContext,
+    locks: ContactLocks,
+    due: list[DueSurvey],
+    now: datetime,
+    outcomes: dict[int, str],
+    queued: list[int],
+) -> None:
     for survey in due:
         claim = f"tawasul:survey:{survey.id}:{secrets.token_hex(4)}"
         held = await locks.take(survey.contact_id, claim)
@@ -64,9 +106,6 @@ async def send_due_surveys(
         outcomes[survey.id] = outcome
         if message_id is not None:
             queued.append(message_id)
-    if queued:
-        await asyncio.to_thread(enqueue_deliveries, queue, queued)
-    return outcomes
 
 
 async def _decide(context: WorkerContext, survey_id: int, now: datetime) -> tuple[str, int | None]:

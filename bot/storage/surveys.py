@@ -31,7 +31,7 @@ from bot.tables import Base, Contact, ContactAddress, Conversation, Handoff, Mes
 from bot.tables_quality import Survey
 
 FOLLOW_UP_KIND = "survey_follow_up"
-DUE_BATCH = 200
+DUE_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -232,11 +232,14 @@ class Surveys:
             )
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    async def due(self, now: datetime, limit: int = DUE_BATCH) -> list[DueSurvey]:
-        """Scheduled surveys whose time has come, oldest first."""
-        return await self.db.run(self._due, now, limit)
+    async def due(
+        self, now: datetime, after_id: int = 0, limit: int = DUE_BATCH
+    ) -> list[DueSurvey]:
+        """Scheduled surveys whose time has come, in id order from `after_id` on (so the
+        ones that keep waiting never hide those behind them)."""
+        return await self.db.run(self._due, now, after_id, limit)
 
-    def _due(self, now: datetime, limit: int) -> list[DueSurvey]:
+    def _due(self, now: datetime, after_id: int, limit: int) -> list[DueSurvey]:
         with self.db.sessions() as session:
             rows = session.execute(
                 select(Survey.id, Survey.contact_id)
@@ -244,8 +247,9 @@ class Surveys:
                     Survey.status == "scheduled",
                     Survey.scheduled_for <= now,
                     Survey.expires_at > now,
+                    Survey.id > after_id,
                 )
-                .order_by(Survey.scheduled_for, Survey.id)
+                .order_by(Survey.id)
                 .limit(limit)
             ).all()
             return [DueSurvey(row.id, row.contact_id) for row in rows]
