@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,14 +22,14 @@ from sqlalchemy import select, update
 from bot.app.router import Router
 from bot.app.runtime import Runtime, open_runtime
 from bot.models import AddressKind, InboundMessage
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from bot.storage.casework import NotAllowed
 from bot.storage.surveys import SurveySchedule, schedule_survey
 from bot.tables import Complaint, Conversation, Handoff, Message, StaffTask, SupportRequest
 from bot.tables_quality import Survey
 from handlers.survey import BUTTON_PREFIX
 from handlers.wiring import build_dispatcher
-from tests.conftest import PROFILE, REDIS_URL, SECRET_KEY
+from tests.conftest import PROFILE, REDIS_URL
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from tests.test_console_work_storage import beneficiary, filed_request
 from worker import defaults
@@ -303,13 +303,11 @@ def fake() -> Iterator[FakeTwilio]:
     server.stop()
 
 
-def _twilio_settings(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    database_url: str,
-    fake: FakeTwilio,
-    profile: Path,
-) -> Settings:
+@pytest.fixture
+async def whatsapp_desk(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, fake: FakeTwilio
+) -> AsyncIterator[Callable[[Path], Awaitable[Desk]]]:
+    """Desks with WhatsApp through the fake Twilio, each with the profile it is given."""
     for name, value in {
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
@@ -317,13 +315,15 @@ def _twilio_settings(
         "TWILIO_API_BASE": fake.url,
     }.items():
         monkeypatch.setenv(name, value)
-    return load_settings(
-        var_dir=tmp_path / "var",
-        database_url=database_url,
-        redis_url=REDIS_URL,
-        secret_key=SECRET_KEY,
-        profile=profile,
-    )
+    made: list[Desk] = []
+
+    async def make(profile: Path) -> Desk:
+        made.append(await _desk(settings.model_copy(update={"profile": profile})))
+        return made[-1]
+
+    yield make
+    for desk in made:
+        await desk.runtime.close()
 
 
 async def _closed_handoff_after_the_window(desk: Desk, phone: str) -> Survey:
@@ -345,52 +345,46 @@ async def _closed_handoff_after_the_window(desk: Desk, phone: str) -> Survey:
 
 
 async def test_past_the_whatsapp_window_the_survey_goes_as_the_template(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str, fake: FakeTwilio
+    whatsapp_desk: Callable[[Path], Awaitable[Desk]], fake: FakeTwilio
 ) -> None:
-    desk = await _desk(_twilio_settings(monkeypatch, tmp_path, database_url, fake, PROFILE))
-    try:
-        phone = "+9665" + uuid.uuid4().int.__str__()[:8]
-        survey = await _closed_handoff_after_the_window(desk, phone)
-        outcomes = await desk.sweep(survey.scheduled_for)
-        assert outcomes[survey.id].startswith("sent")
-        survey = desk.survey("handoff", survey.case_id)
-        assert survey.message_id is not None
-        assert await deliver(desk.runtime, survey.message_id, last_attempt=True) == "sent"
-        (sent,) = [s for s in fake.sent if s.form.get("To") == "whatsapp:" + phone]
-        template = desk.runtime.profile.templates["survey_invitation"]
-        assert sent.form["ContentSid"] == template.twilio_content_sid
-        assert "Body" not in sent.form
-        # The beneficiary presses the template's own button: now the question itself comes,
-        # and the rating after it is understood.
-        profile = desk.runtime.profile
-        (asked,) = await desk.say(phone, "قيّم الخدمة", AddressKind.WHATSAPP)
-        assert profile.survey.question.ar in asked and f"H-{survey.case_id}" in asked
-        (prompt,) = await desk.say(phone, "١", AddressKind.WHATSAPP)
-        assert prompt == profile.survey.comment_prompt.ar
-        assert desk.survey("handoff", survey.case_id).rating == 1
-    finally:
-        await desk.runtime.close()
+    desk = await whatsapp_desk(PROFILE)
+    phone = "+9665" + uuid.uuid4().int.__str__()[:8]
+    survey = await _closed_handoff_after_the_window(desk, phone)
+    outcomes = await desk.sweep(survey.scheduled_for)
+    assert outcomes[survey.id].startswith("sent")
+    survey = desk.survey("handoff", survey.case_id)
+    assert survey.message_id is not None
+    assert await deliver(desk.runtime, survey.message_id, last_attempt=True) == "sent"
+    (sent,) = [s for s in fake.sent if s.form.get("To") == "whatsapp:" + phone]
+    template = desk.runtime.profile.templates["survey_invitation"]
+    assert sent.form["ContentSid"] == template.twilio_content_sid
+    assert "Body" not in sent.form
+    # The beneficiary presses the template's own button: now the question itself comes,
+    # and the rating after it is understood.
+    profile = desk.runtime.profile
+    (asked,) = await desk.say(phone, "قيّم الخدمة", AddressKind.WHATSAPP)
+    assert profile.survey.question.ar in asked and f"H-{survey.case_id}" in asked
+    (prompt,) = await desk.say(phone, "١", AddressKind.WHATSAPP)
+    assert prompt == profile.survey.comment_prompt.ar
+    assert desk.survey("handoff", survey.case_id).rating == 1
 
 
 async def test_past_the_window_without_a_template_it_is_recorded_as_not_sent(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str, fake: FakeTwilio
+    whatsapp_desk: Callable[[Path], Awaitable[Desk]], fake: FakeTwilio, tmp_path: Path
 ) -> None:
     data = yaml.safe_load(PROFILE.read_text(encoding="utf-8"))
     del data["templates"]["survey_invitation"]
     bare = tmp_path / "profile.yaml"
     bare.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    desk = await _desk(_twilio_settings(monkeypatch, tmp_path, database_url, fake, bare))
-    try:
-        phone = "+9665" + uuid.uuid4().int.__str__()[:8]
-        survey = await _closed_handoff_after_the_window(desk, phone)
-        outcomes = await desk.sweep(survey.scheduled_for)
-        assert outcomes[survey.id].startswith("not sent")
-        survey = desk.survey("handoff", survey.case_id)
-        assert (survey.status, survey.not_sent_reason, survey.message_id) == (
-            "not_sent",
-            "window_closed_no_template",
-            None,
-        )
-        assert not [s for s in fake.sent if s.form.get("To") == "whatsapp:" + phone]
-    finally:
-        await desk.runtime.close()
+    desk = await whatsapp_desk(bare)
+    phone = "+9665" + uuid.uuid4().int.__str__()[:8]
+    survey = await _closed_handoff_after_the_window(desk, phone)
+    outcomes = await desk.sweep(survey.scheduled_for)
+    assert outcomes[survey.id].startswith("not sent")
+    survey = desk.survey("handoff", survey.case_id)
+    assert (survey.status, survey.not_sent_reason, survey.message_id) == (
+        "not_sent",
+        "window_closed_no_template",
+        None,
+    )
+    assert not [s for s in fake.sent if s.form.get("To") == "whatsapp:" + phone]
