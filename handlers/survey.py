@@ -103,7 +103,13 @@ def invitation(
     template's own button) is answered with the question itself, buttons and all."""
     question = _question(profile, t, reference)
     new_state = dict(state or {})
-    data: dict[str, Any] = {"survey": survey_id, "expires": expires_at.isoformat()}
+    # The journey it starts over (the FAQ, the updates question) is kept, to go back to.
+    before = {key: new_state.get(key) for key in ("flow", "step", "data")}
+    data: dict[str, Any] = {
+        "survey": survey_id,
+        "expires": expires_at.isoformat(),
+        "before": before if before["flow"] else None,
+    }
     if by_template:
         data.update(invited=True, reference=reference)
     new_state.update(flow=NAME, step=RATING, data=data, misunderstood=0)
@@ -118,12 +124,15 @@ def _question(profile: Profile, t: Translator, reference: str | None) -> str:
 
 
 class SurveyFlow(Flow):
-    """The survey's answers; what is no answer goes to `elsewhere` (the menu) instead."""
+    """The survey's answers; what is no answer goes back to the journey the survey came
+    over (a pressed FAQ suggestion, a yes to the updates question), else to `elsewhere`
+    (the menu)."""
 
     name = NAME
 
-    def __init__(self, elsewhere: Handler) -> None:
+    def __init__(self, elsewhere: Handler, flows: Mapping[str, Flow] | None = None) -> None:
         self.elsewhere = elsewhere
+        self.flows = flows or {}
 
     async def start(self, turn: Turn) -> None:
         """Never chosen from the menu; should it be, there is nothing to rate."""
@@ -182,5 +191,15 @@ class SurveyFlow(Flow):
 
     async def _leave(self, turn: Turn) -> None:
         """The beneficiary moved on: the survey stays unanswered (it expires)."""
+        before = turn.state.data.get("before")
         turn.state.enter(None)
+        if isinstance(before, dict):
+            flow = self.flows.get(before.get("flow") or "")
+            if flow is not None and flow.name != NAME:
+                turn.state.enter(flow.name, before.get("step"))
+                turn.state.data = dict(before.get("data") or {})
+                if flow.check(turn):
+                    await flow.handle(turn)
+                    return
+                turn.state.enter(None)
         await self.elsewhere.handle(turn)

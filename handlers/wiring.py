@@ -44,7 +44,7 @@ def build_dispatcher(profile: Profile) -> Dispatcher:
 
     menu = MenuHandler(flows, free_text)
     # The satisfaction survey the worker starts; what is no answer to it goes to the menu.
-    survey = SurveyFlow(menu)
+    survey = SurveyFlow(menu, flows)
     flows[survey.name] = survey
     return Dispatcher(
         global_handlers=[

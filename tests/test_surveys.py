@@ -279,6 +279,28 @@ async def test_surveys_that_keep_waiting_do_not_hold_back_the_others(desk: Desk)
     assert list(third) == [busy]
 
 
+async def test_what_is_no_rating_goes_back_to_the_question_the_survey_came_over(
+    desk: Desk,
+) -> None:
+    """Filing the complaint ended with the updates question; the survey came over it, and a
+    «نعم» is still that question's answer, while the survey stays unanswered."""
+    store = desk.runtime.store
+    schedule = SurveySchedule.from_profile(desk.runtime.profile)
+    address = f"visitor-{uuid.uuid4().hex[:8]}"
+    complaint = await file_complaint(desk, address)
+    await store.complaint_cases.close(
+        complaint.reference, QUALITY, "تم", None, None, None, schedule
+    )
+    survey = desk.survey("complaint", complaint.id)
+    assert (await desk.sweep(survey.scheduled_for))[survey.id].startswith("sent")
+    (answer,) = await desk.say(address, "نعم")
+    assert answer.startswith("تم: اشتركت")
+    assert desk.survey("complaint", complaint.id).status == "sent"
+    form = await desk.say(address, "٢")  # the survey is left: the menu's second choice
+    assert desk.survey("complaint", complaint.id).rating is None
+    assert desk.runtime.profile.survey.comment_prompt.ar not in form
+
+
 async def test_a_survey_that_waits_past_its_limit_expires(desk: Desk) -> None:
     store = desk.runtime.store
     schedule = SurveySchedule.from_profile(desk.runtime.profile)
