@@ -112,6 +112,22 @@ class RecordUnanswered:
     suggested: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class RateSurvey:
+    """The beneficiary's rating of a closed case (bot/storage/surveys.py); a low one opens
+    the quality officer's follow-up, a staff task with the reference given."""
+
+    survey_id: int
+    rating: int
+    follow_up_reference: str | None = None
+
+
+@dataclass(frozen=True)
+class CommentSurvey:
+    survey_id: int
+    comment: str
+
+
 Effect = (
     SetLanguage
     | RecordConsent
@@ -123,4 +139,6 @@ Effect = (
     | SendToAddress
     | LinkPhone
     | RecordUnanswered
+    | RateSurvey
+    | CommentSurvey
 )

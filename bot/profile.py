@@ -263,6 +263,19 @@ class Survey(StrictModel):
     low_score_threshold: int = Field(default=2, ge=1)
     comment_prompt: LocalizedText
     thanks: LocalizedText
+    # Asked this long after the case is closed (the beneficiary has had time to see the
+    # outcome), and no longer asked once `expires_hours` have passed since then.
+    delay_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
+    expires_hours: int = Field(default=72, ge=1, le=30 * 24)
+
+    @model_validator(mode="after")
+    def _expires_after_delay(self) -> Survey:
+        if self.expires_hours * 60 <= self.delay_minutes:
+            raise ValueError(
+                f"expires_hours ({self.expires_hours}) must come after delay_minutes "
+                f"({self.delay_minutes} minutes)"
+            )
+        return self
 
     @field_validator("low_score_threshold")
     @classmethod

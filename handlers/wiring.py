@@ -16,6 +16,7 @@ from handlers.privacy import PrivacyFlow
 from handlers.request_status import RequestStatusFlow
 from handlers.subscription import OptInHandler, OptOutHandler
 from handlers.support_request import SupportRequestFlow
+from handlers.survey import SurveyFlow
 
 
 def build_dispatcher(profile: Profile, faq: FaqSource | None = None) -> Dispatcher:
@@ -42,6 +43,10 @@ def build_dispatcher(profile: Profile, faq: FaqSource | None = None) -> Dispatch
     async def free_text(turn: Turn) -> bool:
         return await understand(turn, index) or await not_understood(turn)
 
+    menu = MenuHandler(flows, free_text)
+    # The satisfaction survey the worker starts; what is no answer to it goes to the menu.
+    survey = SurveyFlow(menu, flows)
+    flows[survey.name] = survey
     return Dispatcher(
         global_handlers=[
             OptOutHandler(flows),
@@ -52,5 +57,5 @@ def build_dispatcher(profile: Profile, faq: FaqSource | None = None) -> Dispatch
             MenuWordHandler(),
         ],
         flows=flows,
-        fallback=MenuHandler(flows, free_text),
+        fallback=menu,
     )

@@ -17,6 +17,7 @@ from worker.handoff import remind_unanswered
 from worker.media import fetch_media as fetch_media_async
 from worker.sla import schedule_sla_watch, watch
 from worker.staff_notify import send_digests
+from worker.surveys import send_due_surveys
 from worker.sweep import handle_unhandled, requeue_stranded, schedule_sweep
 
 
@@ -89,8 +90,9 @@ def drain_outbox() -> int:
 
 
 def sweep(stranded_after: float | None = None, reschedule: bool = True) -> int:
-    """Queue stranded replies again and hand unhandled inbound messages to the router, then
-    schedule the next sweep (at once when a batch was full: there is more)."""
+    """Queue stranded replies again, hand unhandled inbound messages to the router and send
+    the satisfaction surveys that are due, then schedule the next sweep (at once when a
+    batch was full: there is more)."""
     job = get_current_job()
     queue = make_queue_for(job)
     older_than = timedelta(
@@ -100,6 +102,7 @@ def sweep(stranded_after: float | None = None, reschedule: bool = True) -> int:
     try:
         requeued = process.run(lambda context: requeue_stranded(context, queue, older_than))
         found, handled = process.run(handle_unhandled)
+        process.run(lambda context: send_due_surveys(context, queue))
         # A full batch means more are waiting; one of messages all in hand elsewhere does not.
         more = len(requeued) >= defaults.SWEEP_BATCH or (
             found >= defaults.UNHANDLED_BATCH and handled > 0

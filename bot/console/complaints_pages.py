@@ -14,6 +14,7 @@ from bot.storage.audit import Subject
 from bot.storage.casework import NotAllowed
 from bot.storage.complaint_cases import PROOFS, Compensation, ComplaintCase
 from bot.storage.references import COMPLAINT_PREFIX, typed_reference
+from bot.storage.surveys import SurveySchedule
 from bot.work_calendar import complaint_resolution_due
 
 from .beneficiary import beneficiary_translator, notice, push
@@ -151,7 +152,13 @@ async def close_complaint(request: web.Request) -> web.Response:
             told = notice(request, view.id, view.route, text, None)
     try:
         message_id = await ctx.store.complaint_cases.close(
-            case.reference, staff(request).email, response, resolution, compensation, told
+            case.reference,
+            staff(request).email,
+            response,
+            resolution,
+            compensation,
+            told,
+            SurveySchedule.from_profile(ctx.profile),
         )
     except NotAllowed:
         raise web.HTTPFound(f"/console/complaints/{case.reference}") from None

@@ -16,10 +16,12 @@ from bot.i18n import N_
 from bot.models import utcnow
 from bot.storage.casework import NotAllowed
 from bot.storage.casework_reads import InboxItem
+from bot.storage.surveys import SurveySchedule
 
 from .beneficiary import beneficiary_translator, notice, push
 from .casework_common import back_to, colleagues, domain_label, domain_of, domains_of, int_id
 from .context import console, staff, translator_for
+from .follow_ups import follow_up_values
 from .rendering import render, render_fragment
 from .sla import PAUSED, add_working_hours, time_left
 
@@ -107,7 +109,9 @@ async def _values(request: web.Request) -> dict[str, Any]:
 
 
 async def inbox_page(request: web.Request) -> web.Response:
-    return render(request, "inbox.html", await _values(request))
+    return render(
+        request, "inbox.html", {**await _values(request), **await follow_up_values(request)}
+    )
 
 
 async def inbox_items(request: web.Request) -> web.Response:
@@ -157,7 +161,9 @@ async def close(request: web.Request) -> web.Response:
     # Past WhatsApp's window no template fits ("a reply is waiting" would not be true).
     told = notice(request, conversation_id, view.route, t.gettext(HANDOFF_CLOSED), None)
     try:
-        message_id = await ctx.store.casework.close_handoff(handoff_id, staff(request).email, told)
+        message_id = await ctx.store.casework.close_handoff(
+            handoff_id, staff(request).email, told, SurveySchedule.from_profile(ctx.profile)
+        )
     except NotAllowed:
         raise web.HTTPFound(back_to(form.get("next"))) from None  # closed already
     await push(request, message_id)

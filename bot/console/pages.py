@@ -10,6 +10,7 @@ from .broadcasts_pages import broadcast_routes
 from .complaints_pages import complaint_routes
 from .contacts_pages import contact_routes
 from .conversations import conversation_routes
+from .follow_ups import follow_up_routes
 from .inbox import inbox_routes
 from .questions_pages import question_routes
 from .reports_pages import report_routes
@@ -25,6 +26,7 @@ def page_routes() -> list[web.RouteDef]:
         *complaint_routes(),
         *contact_routes(),
         *question_routes(),
+        *follow_up_routes(),
         *broadcast_routes(),
         *report_routes(),
     ]

@@ -31,6 +31,8 @@ CONTACT_CHANGES = frozenset({"officer", "manager", "admin"})
 # Teaching the FAQ from the questions the bot could not answer.
 FAQ_EDITORS = frozenset({"officer", "quality", "manager", "admin"})
 MANAGEMENT = frozenset({"manager", "admin"})
+# The follow-ups of low satisfaction ratings: the quality officer's (and management's).
+QUALITY = frozenset({"quality", "manager", "admin"})
 ADMIN = frozenset({"admin"})
 
 ROUTE_ROLES: Mapping[tuple[str, str], frozenset[str]] = {
@@ -54,6 +56,7 @@ ROUTE_ROLES: Mapping[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/complaints"): COMPLAINTS,
     ("GET", "/console/complaints/{reference}"): COMPLAINTS,
     ("POST", "/console/complaints/{reference}/close"): COMPLAINTS,
+    ("POST", "/console/follow-ups/{id}/close"): QUALITY,
     ("GET", "/console/contacts"): CONTACTS,
     ("GET", "/console/contacts/{id}"): CONTACTS,
     ("GET", "/console/contacts/{id}/export"): CONTACT_CHANGES,

@@ -20,6 +20,7 @@ from bot.storage.casework import DECISIONS, REQUEST_TRANSITIONS, NotAllowed
 from bot.storage.references import REQUEST_PREFIX, typed_reference
 from bot.storage.request_cases import RequestDetail
 from bot.storage.requests import OPEN_REQUEST_STATUSES
+from bot.storage.surveys import SurveySchedule
 from bot.work_calendar import WorkCalendar
 from handlers.request_status import STATUS_LABELS
 
@@ -182,7 +183,8 @@ async def change_status(request: web.Request) -> web.Response:
             note,
             decided_on,
             told,
-            WorkCalendar(ctx.profile),
+            calendar=WorkCalendar(ctx.profile),
+            survey=SurveySchedule.from_profile(ctx.profile),
         )
     except NotAllowed:
         return await request_page(request, BAD_STATUS, 409)

@@ -35,6 +35,8 @@ from bot.storage.request_cases import RequestCases
 from bot.storage.requests import Requests
 from bot.storage.sla import SlaStore
 from bot.storage.staff_notifications import StaffNotifications
+from bot.storage.survey_follow_ups import SurveyFollowUps
+from bot.storage.surveys import Surveys
 from bot.storage.unanswered import UnansweredQuestions
 
 __all__ = ["Delivery", "InboundRecord", "Store", "TurnConflict", "state_version"]
@@ -64,6 +66,8 @@ class Store:
         self.reports = Reports(db)  # the manager's reports
         self.sla = SlaStore(db)  # deadlines' alerts (issue 15)
         self.staff_notifications = StaffNotifications(db)
+        self.surveys = Surveys(db)  # satisfaction surveys (issue 15)
+        self.survey_follow_ups = SurveyFollowUps(db)
         self.reads = Reads(cipher, self.inbound, self.contacts, self.requests, self.complaints)
 
     async def ping(self) -> None:

@@ -19,6 +19,7 @@ from bot.db import Database
 from bot.models import OutboundMessage, utcnow
 from bot.storage.inbound_rows import InboundRecord, outbound_values
 from bot.storage.sla import paused_since
+from bot.storage.surveys import SurveySchedule, handoff_channel, schedule_survey
 from bot.tables import (
     AuditEntry,
     Base,
@@ -80,25 +81,49 @@ class Casework:
             return done is not None
 
     async def close_handoff(
-        self, handoff_id: int, actor: str, notice: Outgoing | None
+        self,
+        handoff_id: int,
+        actor: str,
+        notice: Outgoing | None,
+        survey: SurveySchedule | None = None,
     ) -> int | None:
         """Close an open hand-off, so the bot answers the conversation again, with the
-        message that tells the beneficiary so; returns that message's id (None if none was
-        given). Raises NotAllowed when the hand-off is not open."""
-        return await self.db.run(self._close, handoff_id, actor, notice)
+        message that tells the beneficiary so (and, with `survey`, its satisfaction survey
+        scheduled); returns that message's id (None if none was given). Raises NotAllowed
+        when the hand-off is not open."""
+        return await self.db.run(self._close, handoff_id, actor, notice, survey)
 
-    def _close(self, handoff_id: int, actor: str, notice: Outgoing | None) -> int | None:
+    def _close(
+        self,
+        handoff_id: int,
+        actor: str,
+        notice: Outgoing | None,
+        survey: SurveySchedule | None,
+    ) -> int | None:
         with self.db.sessions.begin() as session:
             now = utcnow()
             done = session.execute(
                 update(Handoff)
                 .where(Handoff.id == handoff_id, Handoff.status == "open")
                 .values(status="closed", closed_at=now, closed_by=actor[:64])
-                .returning(Handoff.id)
+                .returning(Handoff.id, Handoff.contact_id, Handoff.conversation_id, Handoff.domain)
             ).first()
             if done is None:
                 raise NotAllowed("the hand-off is not open")
             _audit(session, actor, "handoff.closed", "handoff", handoff_id, {})
+            if survey is not None:
+                schedule_survey(
+                    session,
+                    survey,
+                    case_kind="handoff",
+                    case_id=handoff_id,
+                    reference=f"H-{handoff_id}",
+                    contact_id=done.contact_id,
+                    channel=handoff_channel(session, done.conversation_id),
+                    domain=done.domain,
+                    closed_by=actor,
+                    closed_at=now,
+                )
             return queue_message(session, notice, actor) if notice is not None else None
 
     async def add_note(self, conversation_id: int, author: str, body: str) -> None:
@@ -140,13 +165,23 @@ class Casework:
         decided_on: date | None,
         notice: Outgoing | None,
         calendar: WorkCalendar | None = None,
+        survey: SurveySchedule | None = None,
     ) -> int | None:
         """Move the request on (only along REQUEST_TRANSITIONS, else NotAllowed), keep the
         change in its history and store the message that tells the beneficiary; returns
         that message's id. Leaving "needs_info", its decision deadline moves by the working
-        time (on `calendar`) it waited on the beneficiary."""
+        time (on `calendar`) it waited on the beneficiary; closing it schedules its survey,
+        given `survey`."""
         return await self.db.run(
-            self._set_request_status, reference, status, actor, note, decided_on, notice, calendar
+            self._set_request_status,
+            reference,
+            status,
+            actor,
+            note,
+            decided_on,
+            notice,
+            calendar,
+            survey,
         )
 
     def _set_request_status(
@@ -158,6 +193,7 @@ class Casework:
         decided_on: date | None,
         notice: Outgoing | None,
         calendar: WorkCalendar | None = None,
+        survey: SurveySchedule | None = None,
     ) -> int | None:
         with self.db.sessions.begin() as session:
             request = session.scalar(
@@ -194,6 +230,19 @@ class Casework:
                 request.id,
                 {"reference": reference, "status": status},
             )
+            if status == "closed" and survey is not None:
+                schedule_survey(
+                    session,
+                    survey,
+                    case_kind="request",
+                    case_id=request.id,
+                    reference=reference,
+                    contact_id=request.contact_id,
+                    channel=request.channel,
+                    domain=survey.request_domains.get(request.request_type),
+                    closed_by=actor,
+                    closed_at=utcnow(),
+                )
             return queue_message(session, notice, actor) if notice is not None else None
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from bot.db import Database
 from bot.models import utcnow
 from bot.storage.casework import NotAllowed, Outgoing, audit_entry, queue_message
+from bot.storage.surveys import SurveySchedule, schedule_survey
 from bot.tables import Complaint, Conversation
 
 LIST_LIMIT = 500
@@ -104,11 +105,13 @@ class ComplaintCases:
         resolution: str | None,
         compensation: Compensation | None,
         notice: Outgoing | None,
+        survey: SurveySchedule | None = None,
     ) -> int | None:
         """Record the outcome and close the complaint, with the message that tells the
-        beneficiary; returns that message's id. NotAllowed if it is closed already."""
+        beneficiary (and its survey scheduled, given `survey`); returns that message's id.
+        NotAllowed if it is closed already."""
         return await self.db.run(
-            self._close, reference, actor, response, resolution, compensation, notice
+            self._close, reference, actor, response, resolution, compensation, notice, survey
         )
 
     def _close(
@@ -119,6 +122,7 @@ class ComplaintCases:
         resolution: str | None,
         compensation: Compensation | None,
         notice: Outgoing | None,
+        survey: SurveySchedule | None = None,
     ) -> int | None:
         with self.db.sessions.begin() as session:
             c = session.scalar(select(Complaint).where(Complaint.reference == reference))
@@ -143,6 +147,19 @@ class ComplaintCases:
                     },
                 )
             )
+            if survey is not None:
+                schedule_survey(
+                    session,
+                    survey,
+                    case_kind="complaint",
+                    case_id=c.id,
+                    reference=reference,
+                    contact_id=c.contact_id,
+                    channel=c.channel,
+                    domain=survey.complaint_domains.get(c.category),
+                    closed_by=actor,
+                    closed_at=c.closed_at,
+                )
             return queue_message(session, notice, actor) if notice is not None else None
 
 

@@ -32,6 +32,7 @@ from bot.tables import (
     SupportRequest,
 )
 from bot.tables_faq import UnansweredQuestion
+from bot.tables_quality import Survey
 
 ERASED = "—"
 # The staff task the privacy journey opens for a deletion request (handlers/privacy.py
@@ -201,7 +202,7 @@ class ContactCases:
                     .values(contact_id=kept, conversation_id=conversation)
                 )
             owners = (ContactAddress, ConsentRecord, SupportRequest, Complaint, StaffTask)
-            for owned in (*owners, UnansweredQuestion):
+            for owned in (*owners, UnansweredQuestion, Survey):
                 session.execute(
                     update(owned).where(owned.contact_id == gone).values(contact_id=kept)
                 )
@@ -283,6 +284,10 @@ class ContactCases:
             # The questions the FAQ could not answer are their words too.
             session.execute(
                 delete(UnansweredQuestion).where(UnansweredQuestion.contact_id == contact_id)
+            )
+            # The ratings stay for the reports; the beneficiary's own words do not.
+            session.execute(
+                update(Survey).where(Survey.contact_id == contact_id).values(comment=None)
             )
             closed = close_tasks(session, contact_id, DATA_DELETION_TASK, actor, now)
             if closed:

@@ -7,18 +7,20 @@ from typing import Any
 
 from bot.effects import (
     Audit,
+    CommentSurvey,
     CreateTask,
     Effect,
     FileComplaint,
     FileRequest,
     LinkPhone,
     OpenHandoff,
+    RateSurvey,
     RecordConsent,
     RecordUnanswered,
     SendToAddress,
     SetLanguage,
 )
-from bot.storage import complaints, consent, contacts, handoffs, requests, unanswered
+from bot.storage import complaints, consent, contacts, handoffs, requests, surveys, unanswered
 from bot.storage.turn_write import TurnWrite
 
 
@@ -37,6 +39,8 @@ _APPLY: dict[type[Any], Callable[[TurnWrite, Any], None]] = {
     SendToAddress: contacts.send_to_address,
     LinkPhone: contacts.link_phone,
     RecordUnanswered: unanswered.record_unanswered,
+    RateSurvey: surveys.rate,
+    CommentSurvey: surveys.comment,
 }
 
 
