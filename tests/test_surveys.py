@@ -216,12 +216,12 @@ async def test_a_request_is_surveyed_when_closed_not_when_decided(desk: Desk) ->
     researcher = "research@example.org"
     for status in ("under_review", "accepted"):
         await store.casework.set_request_status(
-            reference, status, researcher, None, date(2026, 12, 1), None, schedule
+            reference, status, researcher, None, date(2026, 12, 1), None, survey=schedule
         )
     with store.db.sessions() as session:
         assert session.scalar(select(Survey).where(Survey.reference == reference)) is None
     await store.casework.set_request_status(
-        reference, "closed", researcher, None, None, None, schedule
+        reference, "closed", researcher, None, None, None, survey=schedule
     )
     with store.db.sessions() as session:
         request = session.scalar(
