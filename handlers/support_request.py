@@ -426,6 +426,7 @@ class SupportRequestFlow(Flow):
             attestation_version=profile.support_form.attestation.version,
             attested_at=turn.now,
             decision_due=turn.now + timedelta(days=days),
+            full_name=profile.support_form.name_answer(answers),
         )
         turn.effect(request)
         turn.state.drafts.pop(NAME, None)

@@ -82,15 +82,32 @@ class ContactCases:
         phone_hash: str | None = None,
         national_id_hash: str | None = None,
         reference: str | None = None,
+        name_hash: str | None = None,
     ) -> list[int]:
-        """The contacts matching a phone (WhatsApp or SMS), a national ID or a reference."""
-        return await self.db.run(self._find, phone_hash, national_id_hash, reference)
+        """The contacts matching a phone (WhatsApp or SMS), a national ID, a reference, or
+        exactly a name (the name a channel gave, or the one written in a request's form)."""
+        return await self.db.run(self._find, phone_hash, national_id_hash, reference, name_hash)
 
     def _find(
-        self, phone_hash: str | None, national_id_hash: str | None, reference: str | None
+        self,
+        phone_hash: str | None,
+        national_id_hash: str | None,
+        reference: str | None,
+        name_hash: str | None,
     ) -> list[int]:
         found: set[int] = set()
         with self.db.sessions() as session:
+            if name_hash:
+                found.update(
+                    session.scalars(select(Contact.id).where(Contact.display_name_hash == name_hash))
+                )
+                found.update(
+                    session.scalars(
+                        select(SupportRequest.contact_id).where(
+                            SupportRequest.name_hash == name_hash
+                        )
+                    )
+                )
             if phone_hash:
                 found.update(
                     session.scalars(
@@ -203,7 +220,11 @@ class ContactCases:
                 session.execute(
                     update(owned).where(owned.contact_id == gone).values(contact_id=kept)
                 )
-            into.display_name = into.display_name or other.display_name
+            if not into.display_name:
+                into.display_name, into.display_name_hash = (
+                    other.display_name,
+                    other.display_name_hash,
+                )
             if not into.national_id_hash:
                 into.national_id, into.national_id_hash = other.national_id, other.national_id_hash
             into.language = into.language or other.language
@@ -223,7 +244,7 @@ class ContactCases:
             contact = session.get(Contact, contact_id)
             if contact is None:
                 raise KeyError(contact_id)
-            contact.display_name = None
+            contact.display_name = contact.display_name_hash = None
             contact.national_id = None
             contact.national_id_hash = None
             for address in session.scalars(
@@ -270,6 +291,7 @@ class ContactCases:
             ):
                 request.answers = {}
                 request.national_id_hash = f"erased:{request.id}"
+                request.name_hash = None
             for complaint in session.scalars(
                 select(Complaint).where(Complaint.contact_id == contact_id)
             ):
