@@ -45,7 +45,7 @@ class ConsoleServer:
 
 @asynccontextmanager
 async def console_server(
-    tmp_path: Path, public_url: str = "http://127.0.0.1:8080"
+    tmp_path: Path, public_url: str = "http://127.0.0.1:8080", profile: Path = PROFILE
 ) -> AsyncIterator[ConsoleServer]:
     """The whole web app (create_app) with one staff account per role. Its own queue name
     keeps its sign-in counts in Redis apart from other tests'."""
@@ -56,7 +56,7 @@ async def console_server(
         database_url=database_url,
         redis_url=REDIS_URL,
         secret_key=SECRET_KEY,
-        profile=PROFILE,
+        profile=profile,
         public_url=public_url,
         queue_name=f"console-{uuid.uuid4().hex[:8]}",
     )

@@ -84,9 +84,7 @@ async def test_names_from_a_channel_and_from_the_form_are_found(
     assert await find(name_hash=cipher.name_hash("فاطمة أحمد الزهراني")) == []
 
 
-def test_the_migration_hashes_the_names_stored_before_it(
-    database_url: str, cipher: Cipher
-) -> None:
+def test_the_migration_hashes_the_names_stored_before_it(database_url: str, cipher: Cipher) -> None:
     config = alembic_config(database_url)
     before = ScriptDirectory.from_config(config).get_revision("0013").down_revision
     assert isinstance(before, str)

@@ -148,7 +148,7 @@ async def _tell_deletion_done(request: web.Request, card: ContactCard) -> None:
     route = await store.casework_reads.reply_route(card.conversation_id)
     text = beneficiary_translator(request, card.language).gettext(DELETION_DONE)
     message = notice(request, card.conversation_id, route, text, None)
-    if message is None:  # no address, or WhatsApp's window closed: nothing can reach them
+    if message is None or message.not_sent:  # no address, or WhatsApp's window closed
         return
     message_id = await store.casework.send(message, staff(request).email)
     await push(request, message_id)

@@ -13,9 +13,10 @@ from aiohttp import web
 
 from bot.i18n import N_
 from bot.storage.audit import Subject
+from bot.storage.casework import NO_TEMPLATE
 from bot.storage.casework_reads import ConversationView
 
-from .beneficiary import outgoing, push, window_of
+from .beneficiary import our_name_for, outgoing, push, window_of
 from .casework_common import back_to, int_id
 from .context import audit, console, staff, translator_for
 from .rendering import render
@@ -46,6 +47,13 @@ STATUSES = {
     "read": N_("read"),
     "failed": N_("not delivered"),
     "unknown": N_("unknown"),
+}
+# Translators: why a message to the beneficiary was kept as not sent, in the console.
+NOT_SENT_REASONS = {
+    NO_TEMPLATE: N_(
+        "not sent: WhatsApp's 24-hour window had closed and the profile has no approved "
+        "template for this notice"
+    ),
 }
 EMPTY_REPLY = N_("Write the reply before sending it.")
 WINDOW_CLOSED = N_(
@@ -87,6 +95,7 @@ async def _page(request: web.Request, error: str | None = None, status: int = 20
             "templates": sorted(console(request).profile.templates),
             "journey": JOURNEYS.get(view.flow, view.flow or ""),
             "statuses": STATUSES,
+            "not_sent_reasons": NOT_SENT_REASONS,
             "open_handoff": open_handoff,
             "error": error,
         },
@@ -114,7 +123,7 @@ async def reply(request: web.Request) -> web.Response:
             return await _page(request, WINDOW_CLOSED, 400)
         if template not in profile.templates:
             return await _page(request, UNKNOWN_TEMPLATE, 400)
-        name = profile.short_name.get(profile.templates[template].language)
+        name = our_name_for(request, template)
         message = outgoing(view.id, route, text or template, template, {"1": name})
     else:
         if not text:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bot.i18n import N_
 
+from .assignment import assignment_routes
 from .attachments import attachment_routes
 from .complaints_pages import complaint_routes
 from .contacts_pages import contact_routes
@@ -55,6 +56,7 @@ def page_routes() -> list[web.RouteDef]:
         *request_routes(),
         *attachment_routes(),
         *complaint_routes(),
+        *assignment_routes(),
         *contact_routes(),
         web.get("/broadcasts", placeholder(BROADCASTS, LATER)),
         web.get("/reports", placeholder(REPORTS, LATER)),

@@ -168,7 +168,7 @@ class CaseworkReads:
                     c.urgent,
                     c.created_at,
                     c.respond_by,
-                    None,
+                    c.assigned_to,
                 )
                 for c in complaints
             ]
@@ -185,7 +185,7 @@ class CaseworkReads:
                     False,
                     r.submitted_at,
                     r.decision_due,
-                    None,
+                    r.assigned_to,
                 )
                 for r in requests
             ]

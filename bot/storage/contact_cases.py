@@ -99,7 +99,9 @@ class ContactCases:
         with self.db.sessions() as session:
             if name_hash:
                 found.update(
-                    session.scalars(select(Contact.id).where(Contact.display_name_hash == name_hash))
+                    session.scalars(
+                        select(Contact.id).where(Contact.display_name_hash == name_hash)
+                    )
                 )
                 found.update(
                     session.scalars(

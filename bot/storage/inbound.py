@@ -208,9 +208,7 @@ class Inbound:
 
     def _do_step(self, cursor: Any, step: _Step, now: datetime) -> Any:
         if isinstance(step, _Record):
-            return insert_inbound(
-                self.statements, cursor, step.msg, step.address_hash, self.cipher
-            )
+            return insert_inbound(self.statements, cursor, step.msg, step.address_hash, self.cipher)
         if isinstance(step, _Read):
             return step.statement.scalar(cursor, step.values)
         return self._save_one(cursor, step, step.now or now)
