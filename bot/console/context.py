@@ -3,7 +3,7 @@ request, the signed-in staff member and their translator."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -41,6 +41,9 @@ class ConsoleContext:
     outbox: Outbox | None = None
     # The channels this process runs, by name (e.g. to know which can send a template).
     channels: Mapping[str, Channel] = field(default_factory=dict)
+    # Where a request came from: the application's rule (the peer, or behind a trusted
+    # proxy X-Forwarded-For: TAWASUL_TRUST_FORWARDED_FOR), for the sign-in limits and audit.
+    address_of: Callable[[web.Request], str | None] = field(default=lambda r: r.remote)
 
     @property
     def secure_cookies(self) -> bool:
@@ -87,8 +90,8 @@ def translator_for(request: web.Request) -> Translator:
 
 
 def client_address(request: web.Request) -> str | None:
-    """The address the request came from (the proxy's, unless it is the one in front)."""
-    return request.remote
+    """The address the request came from, as the application decides it (ConsoleContext)."""
+    return console(request).address_of(request)
 
 
 async def audit(
