@@ -15,6 +15,7 @@ from bot.i18n import N_
 from bot.storage.audit import Subject
 from bot.storage.casework import NO_TEMPLATE
 from bot.storage.casework_reads import ConversationView
+from bot.storage.inbound_rows import MAIN_MENU
 
 from .beneficiary import our_name_for, outgoing, push, window_of
 from .casework_common import back_to, int_id
@@ -27,6 +28,7 @@ MAX_NOTE = 4000
 # Translators: the journeys of the bot, shown in a conversation in the console.
 JOURNEYS = {
     None: N_("Main menu"),
+    MAIN_MENU: N_("Main menu"),
     "support_request": N_("Support request form"),
     "complaint": N_("Complaint"),
     "request_status": N_("Request status"),
@@ -94,6 +96,7 @@ async def _page(request: web.Request, error: str | None = None, status: int = 20
             "window_left": left,
             "templates": sorted(console(request).profile.templates),
             "journey": JOURNEYS.get(view.flow, view.flow or ""),
+            "journeys": JOURNEYS,
             "statuses": STATUSES,
             "not_sent_reasons": NOT_SENT_REASONS,
             "open_handoff": open_handoff,

@@ -98,17 +98,8 @@ class ContactCases:
         found: set[int] = set()
         with self.db.sessions() as session:
             if name_hash:
-                found.update(
-                    session.scalars(
-                        select(Contact.id).where(Contact.display_name_hash == name_hash)
-                    )
-                )
-                found.update(
-                    session.scalars(
-                        select(SupportRequest.contact_id).where(
-                            SupportRequest.name_hash == name_hash
-                        )
-                    )
+                found |= _by_hash(
+                    session, Contact.display_name_hash, SupportRequest.name_hash, name_hash
                 )
             if phone_hash:
                 found.update(
@@ -120,17 +111,11 @@ class ContactCases:
                     )
                 )
             if national_id_hash:
-                found.update(
-                    session.scalars(
-                        select(Contact.id).where(Contact.national_id_hash == national_id_hash)
-                    )
-                )
-                found.update(
-                    session.scalars(
-                        select(SupportRequest.contact_id).where(
-                            SupportRequest.national_id_hash == national_id_hash
-                        )
-                    )
+                found |= _by_hash(
+                    session,
+                    Contact.national_id_hash,
+                    SupportRequest.national_id_hash,
+                    national_id_hash,
                 )
             if reference:
                 for model in (SupportRequest, Complaint, StaffTask):
@@ -421,6 +406,14 @@ class ContactCases:
                     )
                 ],
             }
+
+
+def _by_hash(session: Session, on_contact: Any, on_request: Any, value: str) -> set[int]:
+    """The contacts whose own hash, or one of whose requests' hash, is `value` (a national
+    ID or a name is kept on both: the request keeps what its form was given)."""
+    return set(session.scalars(select(Contact.id).where(on_contact == value))) | set(
+        session.scalars(select(SupportRequest.contact_id).where(on_request == value))
+    )
 
 
 def _conversation_of(session: Session, contact_id: int) -> int | None:

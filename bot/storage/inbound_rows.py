@@ -253,10 +253,15 @@ def _insert_address(
     return address_id
 
 
-def journey_of(state: dict[str, Any] | None) -> str | None:
-    """The journey a conversation's state is in (None: the main menu), as messages keep it."""
+# What a message keeps as its journey when the bot was in none (NULL: not known, as for
+# messages stored before messages kept it, and staff's own replies).
+MAIN_MENU = "menu"
+
+
+def journey_of(state: dict[str, Any] | None) -> str:
+    """The journey a conversation's state is in, as its messages keep it."""
     flow = state.get("flow") if isinstance(state, dict) else None
-    return flow[:40] if isinstance(flow, str) else None
+    return flow[:40] if isinstance(flow, str) and flow else MAIN_MENU
 
 
 def outbound_values(
