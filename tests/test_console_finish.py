@@ -83,6 +83,11 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, fake: FakeTwilio) -> Itera
         yield live
 
 
+@pytest.fixture(autouse=True)
+def _reads_encrypted_rows(cipher: Cipher) -> None:
+    """The tests read stored records, whose personal columns need the gateway's key."""
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
@@ -261,6 +266,7 @@ def test_past_the_window_closing_notices_go_as_approved_templates(
         assert ref is not None
     beneficiary.write("٥")  # talk to staff
     wait_for(lambda: _open_handoff(gateway, conversation_id))
+    wait_for(lambda: _all_sent(gateway, conversation_id))  # before the window closes
     age_conversation(gateway, conversation_id)
     fake.close_window(beneficiary.to)
     sent_before = len(fake.sent_to(beneficiary.to))
@@ -283,6 +289,19 @@ def test_past_the_window_closing_notices_go_as_approved_templates(
     expect(officer.locator("dd.notice")).to_be_visible()
     # No free text went to be refused (Twilio's 63016) along the way.
     assert all("ContentSid" in sent.form for sent in fake.sent_to(beneficiary.to)[sent_before:])
+
+
+def _all_sent(gateway: LiveGateway, conversation_id: int) -> bool:
+    """Every reply of the conversation has left (none is queued or being sent)."""
+    with database(gateway.database_url) as db:
+        waiting = db.scalar(
+            select(Message.id).where(
+                Message.conversation_id == conversation_id,
+                Message.direction == "out",
+                Message.status.in_(("queued", "sending")),
+            )
+        )
+        return waiting is None
 
 
 def _open_handoff(gateway: LiveGateway, conversation_id: int) -> int | None:
