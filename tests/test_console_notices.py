@@ -1,8 +1,8 @@
 """Notices past WhatsApp's 24-hour window, over the whole web app (real SQLite and Redis) with
-a profile that has no approved template for them: closing a hand-off or a complaint does not
-queue free text that the provider would refuse later; the notice is kept as not sent, with
-the reason, on the conversation's timeline and on the complaint's page, and nothing goes to
-the worker."""
+a profile that has no approved template for them: closing a hand-off or a complaint, or a
+request's new status, does not queue free text that the provider would refuse later; the
+notice is kept as not sent, with the reason, on the conversation's timeline and on the
+complaint's page, and nothing goes to the worker."""
 
 from __future__ import annotations
 
@@ -22,19 +22,20 @@ from bot.tables import (
     Conversation,
     Handoff,
     Message,
+    SupportRequest,
 )
 from tests.conftest import PROFILE
 from tests.console_helpers import ConsoleServer, console_server, email_of, page_token, sign_in
 from worker.defaults import outbox_key
 
 NOT_SENT = "لم تُرسل: انقضت نافذة واتساب"
-COMPLAINT = "C-500000001"
+COMPLAINT, REQUEST = "C-500000001", "R-500000002"
 
 
 @pytest.fixture
 async def console(tmp_path: Path) -> AsyncIterator[ConsoleServer]:
     data = yaml.safe_load(PROFILE.read_text(encoding="utf-8"))
-    for name in ("handoff_closed", "complaint_update"):
+    for name in ("handoff_closed", "complaint_update", "request_status_update"):
         del data["templates"][name]
     profile = tmp_path / "profile.yaml"
     profile.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
@@ -90,6 +91,20 @@ def whatsapp_beneficiary(console: ConsoleServer) -> tuple[int, int]:
                 respond_by=at + timedelta(days=3),
             )
         )
+        session.add(
+            SupportRequest(
+                reference=REQUEST,
+                contact_id=contact.id,
+                request_type="rent",
+                status="submitted",
+                national_id_hash="nid-notice",
+                answers={"full_name": "فهد سالم الدوسري"},
+                channel="whatsapp",
+                attestation_version="2025-01",
+                attested_at=at,
+                decision_due=at + timedelta(days=14),
+            )
+        )
         session.flush()
         return conversation.id, handoff.id
 
@@ -117,6 +132,15 @@ async def test_without_a_template_a_late_notice_is_kept_as_not_sent(
             notice = page.split('class="notice"', 1)[1].split("</dd>", 1)[0]
             assert notice.lstrip(">").startswith("لم تصل")
             assert NOT_SENT in notice
+    async with console.client() as researcher:
+        await sign_in(console, researcher, email_of("researcher"))
+        token = await page_token(console, researcher)
+        async with researcher.post(
+            console.url(f"/console/requests/{REQUEST}/status"),
+            data={"csrf_token": token, "status": "under_review"},
+        ) as studied:
+            assert studied.status == 200
+            assert "قيد الدراسة" in await studied.text()
     with console.runtime.store.db.sessions() as session:
         handoff = session.get(Handoff, handoff_id)
         assert handoff is not None and handoff.status == "closed"  # closed all the same
@@ -128,6 +152,7 @@ async def test_without_a_template_a_late_notice_is_kept_as_not_sent(
             .order_by(Message.id)
         ).all()
     assert [(status, error) for _id, status, error, _body in kept] == [
+        ("failed", "no_template"),
         ("failed", "no_template"),
         ("failed", "no_template"),
     ]
