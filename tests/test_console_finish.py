@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -25,15 +21,22 @@ from sqlalchemy import select, update
 from bot.crypto import Cipher
 from bot.db import Database
 from bot.tables import Complaint, Contact, ContactAddress, Conversation, Handoff, Message
-from tests.conftest import ROOT, SECRET_KEY, LiveGateway, launch_gateway
-from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, new_sid, payload, sign
+from tests.conftest import SECRET_KEY, LiveGateway, launch_gateway
+from tests.fakes.twilio import FakeTwilio
 from tests.journeys import database, form_answers_ar, national_id
 from tests.test_chat_page import CHROMIUM, CHROMIUM_ARGS
-from tests.test_console_work import OFFICER, PASSWORD, RESEARCHER, TIMEOUT, Chat, sign_in
+from tests.test_console_work import (
+    OFFICER,
+    RESEARCHER,
+    TIMEOUT,
+    Chat,
+    add_staff,
+    sign_in,
+    twilio_env,
+    twilio_writes,
+)
 
 QUALITY = "quality@example.org"
-CLI = (sys.executable, "-m", "bot.app.cli")
-SMS_FROM, WHATSAPP_FROM = "+15005550006", "whatsapp:+14155238886"
 T = TypeVar("T")
 expect.set_options(timeout=TIMEOUT)
 
@@ -43,49 +46,6 @@ def fake() -> Iterator[FakeTwilio]:
     server = FakeTwilio().start()
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory, fake: FakeTwilio) -> Iterator[LiveGateway]:
-    env = {
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_SMS_FROM": SMS_FROM,
-        "TWILIO_WHATSAPP_FROM": WHATSAPP_FROM,
-        "TWILIO_API_BASE": fake.url,
-    }
-    with launch_gateway(tmp_path_factory.mktemp("console-finish"), env) as live:
-        for email, name, role in (
-            (OFFICER, "هيفاء العمري", "officer"),
-            (RESEARCHER, "عبدالله الشهري", "researcher"),
-            (QUALITY, "نوال القحطاني", "quality"),
-        ):
-            subprocess.run(
-                [
-                    *CLI,
-                    "user",
-                    "add",
-                    "--email",
-                    email,
-                    "--name",
-                    name,
-                    "--role",
-                    role,
-                    "--password-stdin",
-                ],
-                input=PASSWORD,
-                text=True,
-                env=live.env,
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-            )
-        yield live
-
-
-@pytest.fixture(autouse=True)
-def _reads_encrypted_rows(cipher: Cipher) -> None:
-    """The tests read stored records, whose personal columns need the gateway's key."""
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +62,20 @@ def desk(browser: Browser) -> Iterator[BrowserContext]:
     context.set_default_timeout(TIMEOUT)
     yield context
     context.close()
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory, fake: FakeTwilio) -> Iterator[LiveGateway]:
+    with launch_gateway(tmp_path_factory.mktemp("console-finish"), twilio_env(fake)) as live:
+        add_staff(live, OFFICER, "هيفاء العمري", "officer")
+        add_staff(live, RESEARCHER, "عبدالله الشهري", "researcher")
+        add_staff(live, QUALITY, "نوال القحطاني", "quality")
+        yield live
+
+
+@pytest.fixture(autouse=True)
+def _reads_encrypted_rows(cipher: Cipher) -> None:
+    """The tests read stored records, whose personal columns need the gateway's key."""
 
 
 def wait_for(probe: Callable[[], T | None], within: float = 20.0) -> T:
@@ -124,35 +98,10 @@ class WhatsApp:
         self.phone = "+9665" + str(time.time_ns())[-8:]
         self.to = "whatsapp:" + self.phone
 
-    def write(self, text: str, *, answered: bool = True) -> None:
+    def write(self, text: str) -> None:
         before = len(self.fake.sent_to(self.to))
-        sid = new_sid("SM")
-        form = payload(
-            "whatsapp_text",
-            From=self.to,
-            WaId=self.phone[1:],
-            ProfileName=self.name,
-            ChannelMetadata=None,
-            MessageSid=sid,
-            SmsMessageSid=sid,
-            SmsSid=sid,
-            Body=text,
-            AccountSid=ACCOUNT_SID,
-        )
-        url = self.gateway.url + "/webhooks/twilio"
-        request = urllib.request.Request(
-            url,
-            data=urllib.parse.urlencode(form).encode(),
-            headers={
-                "X-Twilio-Signature": sign(url, form),
-                "Content-Type": "application/x-www-form-urlencoded",
-            },
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            assert response.status == 200
-        if answered:
-            self.fake.wait_sent(self.to, before + 1)
+        twilio_writes(self.gateway, self.phone, text, self.name)
+        self.fake.wait_sent(self.to, before + 1)
 
 
 def contact_of_phone(gateway: LiveGateway, phone: str) -> tuple[int, int]:

@@ -17,15 +17,13 @@ from sqlalchemy import select
 from bot.models import utcnow
 from bot.tables import (
     Complaint,
-    Contact,
-    ContactAddress,
-    Conversation,
     Handoff,
     Message,
     SupportRequest,
 )
 from tests.conftest import PROFILE
 from tests.console_helpers import ConsoleServer, console_server, email_of, page_token, sign_in
+from tests.test_console_work_storage import beneficiary
 from worker.defaults import outbox_key
 
 NOT_SENT = "لم تُرسل: انقضت نافذة واتساب"
@@ -47,33 +45,13 @@ def whatsapp_beneficiary(console: ConsoleServer) -> tuple[int, int]:
     """A WhatsApp beneficiary who last wrote 25 hours ago, with an open hand-off and an open
     complaint: (conversation id, hand-off id)."""
     at = utcnow() - timedelta(hours=25)
+    contact_id, _address, conversation_id = beneficiary(
+        console.runtime.store, "+966501112233", "whatsapp", at
+    )
     with console.runtime.store.db.sessions.begin() as session:
-        contact = Contact(language="ar", display_name="أبو فهد")
-        session.add(contact)
-        session.flush()
-        address = ContactAddress(
-            contact_id=contact.id, kind="whatsapp", address="+966501112233", address_hash="wa-1"
-        )
-        session.add(address)
-        session.flush()
-        conversation = Conversation(contact_id=contact.id, last_address_id=address.id)
-        session.add(conversation)
-        session.flush()
-        session.add(
-            Message(
-                conversation_id=conversation.id,
-                address_id=address.id,
-                direction="in",
-                channel="whatsapp",
-                provider_id="SM-old",
-                body="أريد التحدث مع موظف",
-                status="handled",
-                created_at=at,
-            )
-        )
         handoff = Handoff(
-            contact_id=contact.id,
-            conversation_id=conversation.id,
+            contact_id=contact_id,
+            conversation_id=conversation_id,
             domain="beneficiary_relations",
             officer_email="relations@example.org",
             reason="requested",
@@ -83,7 +61,7 @@ def whatsapp_beneficiary(console: ConsoleServer) -> tuple[int, int]:
         session.add(
             Complaint(
                 reference=COMPLAINT,
-                contact_id=contact.id,
+                contact_id=contact_id,
                 category="service_quality",
                 description="لم يصلني رد",
                 status="open",
@@ -94,7 +72,7 @@ def whatsapp_beneficiary(console: ConsoleServer) -> tuple[int, int]:
         session.add(
             SupportRequest(
                 reference=REQUEST,
-                contact_id=contact.id,
+                contact_id=contact_id,
                 request_type="rent",
                 status="submitted",
                 national_id_hash="nid-notice",
@@ -106,7 +84,7 @@ def whatsapp_beneficiary(console: ConsoleServer) -> tuple[int, int]:
             )
         )
         session.flush()
-        return conversation.id, handoff.id
+        return conversation_id, handoff.id
 
 
 async def test_without_a_template_a_late_notice_is_kept_as_not_sent(
