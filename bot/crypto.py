@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from bot.text import normalize_for_matching
+
 log = logging.getLogger(__name__)
 
 _PREFIX = "v1:"
@@ -92,6 +94,13 @@ class Cipher:
     def lookup_hash(self, value: str) -> str:
         """Stable keyed hash, so equal values match without storing them in clear."""
         return hmac.new(self._hash_key, value.encode(), hashlib.sha256).hexdigest()
+
+    def name_hash(self, name: str | None) -> str | None:
+        """The keyed hash of a person's name for the console's exact-name search: the name
+        normalised first (diacritics, tatweel, hamza and ya/ta-marbuta forms, spacing), so
+        a name typed with or without them finds the same person; None for no name."""
+        key = normalize_for_matching(name or "")
+        return self.lookup_hash("name:" + key) if key else None
 
 
 _active: Cipher | None = None

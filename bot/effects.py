@@ -47,6 +47,7 @@ class FileRequest:
     attestation_version: str
     attested_at: datetime
     decision_due: datetime
+    full_name: str | None = None  # the form's name answer: staff find the request by it
 
 
 @dataclass(frozen=True)

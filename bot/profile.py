@@ -314,6 +314,14 @@ class SupportForm(StrictModel):
     expiry_hours: int = Field(default=72, gt=0)
     fields: list[FormField] = Field(min_length=1)
 
+    def name_answer(self, answers: dict[str, Any]) -> str | None:
+        """The applicant's name among the answers (the field marked person_name), if any."""
+        for field in self.fields:
+            value = answers.get(field.id)
+            if getattr(field, "person_name", False) and isinstance(value, str) and value:
+                return value
+        return None
+
 
 class Profile(StrictModel):
     """The whole organisation profile, as read from YAML."""

@@ -96,6 +96,8 @@ class Contact(Base):
     display_name: Mapped[str | None] = mapped_column(EncryptedText)
     national_id: Mapped[str | None] = mapped_column(EncryptedText)
     national_id_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Cipher.name_hash of display_name, for the console's exact-name search.
+    display_name_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class ContactAddress(Base):
@@ -160,6 +162,8 @@ class Message(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The journey the bot was in: for a message in, when it came; for a reply, after it.
+    journey: Mapped[str | None] = mapped_column(String(40))
 
 
 class ConsentRecord(Base):
@@ -234,6 +238,10 @@ class SupportRequest(Base):
     attested_at: Mapped[datetime] = mapped_column(UTCDateTime)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decision_due: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Cipher.name_hash of the form's name answer (the person_name field), for the search.
+    name_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The staff member working it (their email); None until someone claims it.
+    assigned_to: Mapped[str | None] = mapped_column(String(254))
 
 
 class RequestStatusEvent(Base):
@@ -272,6 +280,12 @@ class Complaint(Base):
     # Where the association is at fault: the compensation policy's findings and the outcome.
     compensation: Mapped[Any] = mapped_column(EncryptedJSON, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The staff member working it (their email); None until someone claims it.
+    assigned_to: Mapped[str | None] = mapped_column(String(254))
+    # The message that told the beneficiary the outcome (or records that none could go).
+    notice_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL")
+    )
 
 
 class Handoff(Base):

@@ -427,6 +427,7 @@ class SupportRequestFlow(Flow):
             attestation_version=profile.support_form.attestation.version,
             attested_at=turn.now,
             decision_due=request_decision_due(profile, turn.now),
+            full_name=profile.support_form.name_answer(answers),
         )
         turn.effect(request)
         turn.state.drafts.pop(NAME, None)

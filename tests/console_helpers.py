@@ -45,7 +45,10 @@ class ConsoleServer:
 
 @asynccontextmanager
 async def console_server(
-    tmp_path: Path, public_url: str = "http://127.0.0.1:8080"
+    tmp_path: Path,
+    public_url: str = "http://127.0.0.1:8080",
+    profile: Path = PROFILE,
+    trust_forwarded_for: bool = False,
 ) -> AsyncIterator[ConsoleServer]:
     """The whole web app (create_app) with one staff account per role. Its own queue name
     keeps its sign-in counts in Redis apart from other tests'."""
@@ -56,8 +59,9 @@ async def console_server(
         database_url=database_url,
         redis_url=REDIS_URL,
         secret_key=SECRET_KEY,
-        profile=PROFILE,
+        profile=profile,
         public_url=public_url,
+        trust_forwarded_for=trust_forwarded_for,
         queue_name=f"console-{uuid.uuid4().hex[:8]}",
     )
     runtime = await open_runtime(settings, embedded_redis=False, with_channels=False)

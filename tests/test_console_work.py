@@ -41,6 +41,7 @@ OFFICER = "relations@example.org"  # the profile's officer for beneficiary relat
 RESEARCHER = "research@example.org"
 SMS_FROM, WHATSAPP_FROM = "+15005550006", "whatsapp:+14155238886"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+CLI = (sys.executable, "-m", "bot.app.cli")
 AR = translator("ar")
 expect.set_options(timeout=TIMEOUT)
 
@@ -52,42 +53,35 @@ def fake() -> Iterator[FakeTwilio]:
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory, fake: FakeTwilio) -> Iterator[LiveGateway]:
-    env = {
+def twilio_env(fake: FakeTwilio) -> dict[str, str]:
+    """The gateway's settings for Twilio, pointed at the fake API."""
+    return {
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "TWILIO_SMS_FROM": SMS_FROM,
         "TWILIO_WHATSAPP_FROM": WHATSAPP_FROM,
         "TWILIO_API_BASE": fake.url,
     }
-    with launch_gateway(tmp_path_factory.mktemp("console-work"), env) as live:
-        for email, name, role in (
-            (OFFICER, "هيفاء العمري", "officer"),
-            (RESEARCHER, "عبدالله الشهري", "researcher"),
-        ):
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "bot.app.cli",
-                    "user",
-                    "add",
-                    "--email",
-                    email,
-                    "--name",
-                    name,
-                    "--role",
-                    role,
-                    "--password-stdin",
-                ],
-                input=PASSWORD,
-                text=True,
-                env=live.env,
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-            )
+
+
+def add_staff(live: LiveGateway, email: str, name: str, role: str) -> None:
+    """A staff account, made with `tawasul user add` as an administrator would."""
+    subprocess.run(
+        [*CLI, "user", "add", "--email", email, "--name", name, "--role", role, "--password-stdin"],
+        input=PASSWORD,
+        text=True,
+        env=live.env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory, fake: FakeTwilio) -> Iterator[LiveGateway]:
+    with launch_gateway(tmp_path_factory.mktemp("console-work"), twilio_env(fake)) as live:
+        add_staff(live, OFFICER, "هيفاء العمري", "officer")
+        add_staff(live, RESEARCHER, "عبدالله الشهري", "researcher")
         yield live
 
 
@@ -180,13 +174,13 @@ def open_handoff_of(gateway: LiveGateway) -> Handoff:
 
 
 # -- a beneficiary on WhatsApp through Twilio ---------------------------------------------------
-def twilio_writes(gateway: LiveGateway, phone: str, text: str) -> None:
+def twilio_writes(gateway: LiveGateway, phone: str, text: str, name: str = "أبو محمد") -> None:
     sid = new_sid("SM")
     form = payload(
         "whatsapp_text",
         From="whatsapp:" + phone,
         WaId=phone[1:],
-        ProfileName="أبو محمد",
+        ProfileName=name,
         ChannelMetadata=None,
         MessageSid=sid,
         SmsMessageSid=sid,

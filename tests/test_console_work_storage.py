@@ -28,14 +28,17 @@ from bot.tables import (
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
-def beneficiary(store: Store, tag: str) -> tuple[int, int, int]:
-    """A contact with one web-chat address, a conversation and one message in."""
+def beneficiary(
+    store: Store, tag: str, channel: str = "webchat", wrote_at: datetime | None = None
+) -> tuple[int, int, int]:
+    """A contact with one address (web chat unless told), a conversation and one message in
+    (written now unless told)."""
     with store.db.sessions.begin() as session:
         contact = Contact(language="ar", display_name=f"أحمد {tag}", national_id=None)
         session.add(contact)
         session.flush()
         address = ContactAddress(
-            contact_id=contact.id, kind="webchat", address=tag, address_hash=f"h-{tag}"
+            contact_id=contact.id, kind=channel, address=tag, address_hash=f"h-{tag}"
         )
         session.add(address)
         session.flush()
@@ -47,10 +50,11 @@ def beneficiary(store: Store, tag: str) -> tuple[int, int, int]:
                 conversation_id=conversation.id,
                 address_id=address.id,
                 direction="in",
-                channel="webchat",
+                channel=channel,
                 provider_id=f"p-{tag}",
                 body="مرحبا",
                 status="handled",
+                created_at=wrote_at or datetime.now(UTC),
             )
         )
         return contact.id, address.id, conversation.id

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -13,7 +14,7 @@ from bot import metrics
 from bot.app.chat_page import chat_routes
 from bot.app.router import Router
 from bot.app.runtime import Runtime, live_faq, phone_route
-from bot.app.webhooks import MINUTE, InboundLimits, Intake, webhook_handler
+from bot.app.webhooks import MINUTE, InboundLimits, Intake, client_address, webhook_handler
 from bot.console import PREFIX as CONSOLE_PREFIX
 from bot.console import ConsoleContext, console_app
 from bot.migrate import head_revision, schema_problem
@@ -154,6 +155,7 @@ def create_app(
         runtime.channels,
         broadcasts=BroadcastService(runtime.db, queue, runtime.profile.default_language),
         media=runtime.media,
+        address_of=partial(client_address, trust_forwarded_for=settings.trust_forwarded_for),
     )
 
     async def console_home(request: web.Request) -> web.Response:

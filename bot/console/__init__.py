@@ -39,6 +39,7 @@ from aiohttp import web
 
 from .admin import admin_routes
 from .context import CONSOLE, SESSIONS, THROTTLE, ConsoleContext
+from .errors import errors
 from .guard import guard
 from .login import login_page, login_submit, logout, switch_language
 from .pages import page_routes
@@ -53,7 +54,7 @@ PREFIX = "/console"
 
 def console_app(context: ConsoleContext) -> web.Application:
     """The console as a sub-application, to mount at ``PREFIX``."""
-    app = web.Application(middlewares=[guard])
+    app = web.Application(middlewares=[errors, guard])
     app[CONSOLE] = context
     app[SESSIONS] = Sessions(context.redis)
     app[THROTTLE] = LoginThrottle(context.redis, context.namespace)

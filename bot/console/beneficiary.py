@@ -5,6 +5,7 @@ can go (bot/whatsapp_window.py decides); the caller says which one."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from aiohttp import web
@@ -12,7 +13,7 @@ from aiohttp import web
 from bot import whatsapp_window
 from bot.i18n import Translator, translator
 from bot.models import AddressKind, OutboundMessage, Template, utcnow
-from bot.storage.casework import Outgoing
+from bot.storage.casework import NO_TEMPLATE, Outgoing
 from bot.storage.casework_reads import ReplyRoute
 from bot.whatsapp_window import WindowState
 
@@ -55,15 +56,25 @@ def notice(
     variables: dict[str, str] | None = None,
 ) -> Outgoing | None:
     """A notice (a status change, the end of a hand-off): free text while it can go, else
-    the profile's template `template` if it has one; None when nothing can reach them."""
+    the profile's approved template `template`. Without one, free text would only fail at
+    the provider: the notice is kept as not sent (NO_TEMPLATE), with the case, for staff to
+    see. None when the beneficiary has no address at all."""
     if route is None:
         return None
     window = window_of(route)
     if window is None or window.open:
         return outgoing(conversation_id, route, text)
     if template is None or template not in console(request).profile.templates:
-        return None
+        return replace(outgoing(conversation_id, route, text), not_sent=NO_TEMPLATE)
     return outgoing(conversation_id, route, text, template, variables)
+
+
+def our_name_for(request: web.Request, template: str) -> str:
+    """The association's short name in the language of one of the profile's templates (the
+    {{1}} of those that name us); empty when the profile has no such template."""
+    profile = console(request).profile
+    found = profile.templates.get(template)
+    return profile.short_name.get(found.language) if found is not None else ""
 
 
 async def push(request: web.Request, message_id: int | None) -> None:

@@ -45,9 +45,9 @@ def domain_label(profile: Profile, domain_id: str | None, language: str) -> str:
     return found.label.get(language) if found else (domain_id or "")
 
 
-async def colleagues(request: web.Request) -> list[StaffMember]:
-    """Active staff who work cases, to assign work to."""
-    return [m for m in await list_staff(console(request).store) if m.active and m.role in CASEWORK]
+async def colleagues(request: web.Request, roles: frozenset[str] = CASEWORK) -> list[StaffMember]:
+    """Active staff who work cases (of these roles), to assign work to."""
+    return [m for m in await list_staff(console(request).store) if m.active and m.role in roles]
 
 
 def int_id(request: web.Request, name: str = "id") -> int:

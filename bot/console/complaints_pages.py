@@ -17,9 +17,12 @@ from bot.storage.references import COMPLAINT_PREFIX, typed_reference
 from bot.storage.surveys import SurveySchedule
 from bot.work_calendar import complaint_resolution_due
 
+from .assignment import colleagues_by_kind
 from .beneficiary import beneficiary_translator, notice, push
 from .casework_common import domain_label
 from .context import audit, console, staff, translator_for
+from .conversations import NOT_SENT_REASONS
+from .conversations import STATUSES as MESSAGE_STATUSES
 from .rendering import render
 from .sla import sla_state, time_left
 
@@ -35,6 +38,8 @@ PROOF_LABELS = {
 CLOSED = N_("Your complaint {reference} has been dealt with. Our response: {response}")
 # Translators: added to the message above when compensation was agreed.
 COMPENSATION = N_("Compensation agreed: {outcome}")
+# The profile's approved template past WhatsApp's window ({{1}}: the reference).
+UPDATE_TEMPLATE = "complaint_update"
 NO_RESPONSE = N_("Write the response to the beneficiary before closing the complaint.")
 NO_OUTCOME = N_(
     "The three conditions of the compensation policy hold: write the outcome of the negotiation."
@@ -116,6 +121,9 @@ async def complaint_page(
             "statuses": STATUSES,
             "proofs": PROOFS,
             "proof_labels": PROOF_LABELS,
+            "message_statuses": MESSAGE_STATUSES,
+            "not_sent_reasons": NOT_SENT_REASONS,
+            "people": (await colleagues_by_kind(request))["complaint"],
             "error": error,
         },
         status=status,
@@ -149,7 +157,9 @@ async def close_complaint(request: web.Request) -> web.Response:
             text = t.gettext(CLOSED).format(reference=case.reference, response=response)
             if compensation is not None and compensation.due:
                 text += "\n" + t.gettext(COMPENSATION).format(outcome=compensation.outcome)
-            told = notice(request, view.id, view.route, text, None)
+            told = notice(
+                request, view.id, view.route, text, UPDATE_TEMPLATE, {"1": case.reference}
+            )
     try:
         message_id = await ctx.store.complaint_cases.close(
             case.reference,

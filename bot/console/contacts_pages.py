@@ -1,9 +1,9 @@
-"""Beneficiaries in the console (/console/contacts): find one by phone, national ID or a
-reference (through the keyed hashes: the values themselves are encrypted), the contact card
-(addresses, language, consent history per purpose, requests, complaints, hand-offs), merging
-two contacts, a deletion request (erase the personal fields, keep the counts) and a
-data-access request (everything held, as a JSON file to download). Every view and change is
-audited."""
+"""Beneficiaries in the console (/console/contacts): find one by phone, national ID, a
+reference or exact name (through the keyed hashes: the values themselves are encrypted), the
+contact card (addresses, language, consent history per purpose, requests, complaints,
+hand-offs), merging two contacts, a deletion request (erase the personal fields, keep the
+counts) and a data-access request (everything held, as a JSON file to download). Every view
+and change is audited."""
 
 from __future__ import annotations
 
@@ -27,8 +27,11 @@ from .context import audit, console, staff
 from .rendering import render
 
 NOT_UNDERSTOOD = N_(
-    "Write a mobile number, a national ID or a reference number (R-, C- or T- and its digits)."
+    "Write a mobile number, a national ID, a reference number (R-, C- or T- and its digits) or "
+    "the beneficiary's full name exactly as they gave it."
 )
+# The longest name the support form takes (profiles' full_name max_length).
+MAX_QUERY = 100
 NOTHING_FOUND = N_("No beneficiary matches.")
 MERGE_WHAT = N_("Write the number of the contact to merge into this one (it is then removed).")
 ERASE_CONFIRM = N_("Type ERASE to confirm the deletion.")
@@ -47,12 +50,18 @@ NOTICE_WAIT_SECONDS = 20.0
 
 
 def _search_terms(cipher: Cipher, typed: str) -> dict[str, str | None]:
-    """What a typed query can be: a phone, a national ID, or a reference."""
+    """What a typed query can be: a phone, a national ID, a reference, or a name (found by
+    its keyed hash: the same name with or without diacritics, tatweel, hamza forms)."""
     text = normalize_digits(typed).strip()
-    terms: dict[str, str | None] = {"phone_hash": None, "national_id_hash": None, "reference": None}
+    terms: dict[str, str | None] = dict.fromkeys(
+        ("phone_hash", "national_id_hash", "reference", "name_hash")
+    )
     head = text[:1].upper()
     if head in REFERENCE_PREFIXES and any(ch.isdigit() for ch in text):
         terms["reference"] = typed_reference(head, text)
+        return terms
+    if any(ch.isalpha() for ch in text):
+        terms["name_hash"] = cipher.name_hash(text)
         return terms
     digits = "".join(ch for ch in text if ch.isdigit())
     if len(digits) == 10 and digits[0] in "12" and luhn_valid(digits):
@@ -65,7 +74,7 @@ def _search_terms(cipher: Cipher, typed: str) -> dict[str, str | None]:
 
 
 async def contacts_page(request: web.Request) -> web.Response:
-    typed = request.query.get("q", "").strip()[:64]
+    typed = request.query.get("q", "").strip()[:MAX_QUERY]
     ctx = console(request)
     cards: list[ContactCard] = []
     error = None
@@ -139,7 +148,7 @@ async def _tell_deletion_done(request: web.Request, card: ContactCard) -> None:
     route = await store.casework_reads.reply_route(card.conversation_id)
     text = beneficiary_translator(request, card.language).gettext(DELETION_DONE)
     message = notice(request, card.conversation_id, route, text, None)
-    if message is None:  # no address, or WhatsApp's window closed: nothing can reach them
+    if message is None or message.not_sent:  # no address, or WhatsApp's window closed
         return
     message_id = await store.casework.send(message, staff(request).email)
     await push(request, message_id)

@@ -3,7 +3,7 @@ request, the signed-in staff member and their translator."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -47,6 +47,9 @@ class ConsoleContext:
     broadcasts: BroadcastService | None = None
     # Where attachments are kept; the console reads them from there, never from a request.
     media: MediaStore | None = None
+    # Where a request came from: the application's rule (the peer, or behind a trusted
+    # proxy X-Forwarded-For: TAWASUL_TRUST_FORWARDED_FOR), for the sign-in limits and audit.
+    address_of: Callable[[web.Request], str | None] = field(default=lambda r: r.remote)
 
     @property
     def secure_cookies(self) -> bool:
@@ -93,8 +96,8 @@ def translator_for(request: web.Request) -> Translator:
 
 
 def client_address(request: web.Request) -> str | None:
-    """The address the request came from (the proxy's, unless it is the one in front)."""
-    return request.remote
+    """The address the request came from, as the application decides it (ConsoleContext)."""
+    return console(request).address_of(request)
 
 
 async def audit(

@@ -13,9 +13,11 @@ from aiohttp import web
 
 from bot.i18n import N_
 from bot.storage.audit import Subject
+from bot.storage.casework import NO_TEMPLATE
 from bot.storage.casework_reads import ConversationView
+from bot.storage.inbound_rows import MAIN_MENU
 
-from .beneficiary import outgoing, push, window_of
+from .beneficiary import our_name_for, outgoing, push, window_of
 from .casework_common import back_to, int_id
 from .context import audit, console, staff, translator_for
 from .rendering import render
@@ -26,6 +28,7 @@ MAX_NOTE = 4000
 # Translators: the journeys of the bot, shown in a conversation in the console.
 JOURNEYS = {
     None: N_("Main menu"),
+    MAIN_MENU: N_("Main menu"),
     "support_request": N_("Support request form"),
     "complaint": N_("Complaint"),
     "request_status": N_("Request status"),
@@ -46,6 +49,13 @@ STATUSES = {
     "read": N_("read"),
     "failed": N_("not delivered"),
     "unknown": N_("unknown"),
+}
+# Translators: why a message to the beneficiary was kept as not sent, in the console.
+NOT_SENT_REASONS = {
+    NO_TEMPLATE: N_(
+        "not sent: WhatsApp's 24-hour window had closed and the profile has no approved "
+        "template for this notice"
+    ),
 }
 EMPTY_REPLY = N_("Write the reply before sending it.")
 WINDOW_CLOSED = N_(
@@ -86,7 +96,9 @@ async def _page(request: web.Request, error: str | None = None, status: int = 20
             "window_left": left,
             "templates": sorted(console(request).profile.templates),
             "journey": JOURNEYS.get(view.flow, view.flow or ""),
+            "journeys": JOURNEYS,
             "statuses": STATUSES,
+            "not_sent_reasons": NOT_SENT_REASONS,
             "open_handoff": open_handoff,
             "error": error,
         },
@@ -114,7 +126,7 @@ async def reply(request: web.Request) -> web.Response:
             return await _page(request, WINDOW_CLOSED, 400)
         if template not in profile.templates:
             return await _page(request, UNKNOWN_TEMPLATE, 400)
-        name = profile.short_name.get(profile.templates[template].language)
+        name = our_name_for(request, template)
         message = outgoing(view.id, route, text or template, template, {"1": name})
     else:
         if not text:

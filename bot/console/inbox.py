@@ -18,7 +18,8 @@ from bot.storage.casework import NotAllowed
 from bot.storage.casework_reads import InboxItem
 from bot.storage.surveys import SurveySchedule
 
-from .beneficiary import beneficiary_translator, notice, push
+from .assignment import NOT_A_COLLEAGUE, colleagues_by_kind
+from .beneficiary import beneficiary_translator, notice, our_name_for, push
 from .casework_common import back_to, colleagues, domain_label, domain_of, domains_of, int_id
 from .context import console, staff, translator_for
 from .follow_ups import follow_up_values
@@ -45,6 +46,9 @@ HANDOFF_CLOSED = N_(
     "Our staff have finished with this conversation. Thank you for your patience. I am here "
     "again to help you: write “menu” to see what I can do for you."
 )
+
+# The profile's approved template that says so past WhatsApp's window ({{1}}: our name).
+CLOSED_TEMPLATE = "handoff_closed"
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,7 @@ async def _values(request: web.Request) -> dict[str, Any]:
         "filters": FILTERS,
         "filter_labels": FILTER_LABELS,
         "kind_labels": KIND_LABELS,
-        "colleagues": await colleagues(request),
+        "colleagues": await colleagues_by_kind(request),
         "profile": console(request).profile,
     }
 
@@ -139,7 +143,7 @@ async def assign(request: web.Request) -> web.Response:
     emails = {m.email for m in await colleagues(request)}
     if wanted and wanted not in emails:
         t = translator_for(request)
-        raise web.HTTPBadRequest(text=t.gettext(N_("Choose a colleague from the list.")))
+        raise web.HTTPBadRequest(text=t.gettext(NOT_A_COLLEAGUE))
     await console(request).store.casework.assign_handoff(
         int_id(request), wanted or None, member.email
     )
@@ -158,8 +162,9 @@ async def close(request: web.Request) -> web.Response:
     view = await reads.conversation(conversation_id)
     assert view is not None
     t = beneficiary_translator(request, view.language)
-    # Past WhatsApp's window no template fits ("a reply is waiting" would not be true).
-    told = notice(request, conversation_id, view.route, t.gettext(HANDOFF_CLOSED), None)
+    variables = {"1": our_name_for(request, CLOSED_TEMPLATE)}
+    text = t.gettext(HANDOFF_CLOSED)
+    told = notice(request, conversation_id, view.route, text, CLOSED_TEMPLATE, variables)
     try:
         message_id = await ctx.store.casework.close_handoff(
             handoff_id, staff(request).email, told, SurveySchedule.from_profile(ctx.profile)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .assignment import assignment_routes
 from .attachments import attachment_routes
 from .broadcasts_pages import broadcast_routes
 from .complaints_pages import complaint_routes
@@ -24,6 +25,7 @@ def page_routes() -> list[web.RouteDef]:
         *request_routes(),
         *attachment_routes(),
         *complaint_routes(),
+        *assignment_routes(),
         *contact_routes(),
         *question_routes(),
         *follow_up_routes(),

@@ -24,6 +24,7 @@ from bot.storage.surveys import SurveySchedule
 from bot.work_calendar import WorkCalendar
 from handlers.request_status import STATUS_LABELS
 
+from .assignment import colleagues_by_kind
 from .beneficiary import beneficiary_translator, notice, push
 from .casework_common import domain_label
 from .context import audit, console, staff, translator_for
@@ -138,6 +139,7 @@ async def request_page(
             "next_statuses": REQUEST_TRANSITIONS.get(detail.status, ()),
             "decisions": DECISIONS,
             "status_labels": STATUS_LABELS,
+            "people": (await colleagues_by_kind(request))["request"],
             "error": error,
         },
         status=status,

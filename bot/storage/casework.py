@@ -16,13 +16,14 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.db import Database
-from bot.models import OutboundMessage, utcnow
+from bot.models import DeliveryStatus, OutboundMessage, utcnow
 from bot.storage.inbound_rows import InboundRecord, outbound_values
 from bot.storage.sla import paused_since
 from bot.storage.surveys import SurveySchedule, handoff_channel, schedule_survey
 from bot.tables import (
     AuditEntry,
     Base,
+    Complaint,
     Handoff,
     RequestStatusEvent,
     StaffNote,
@@ -43,6 +44,16 @@ REQUEST_TRANSITIONS: dict[str, tuple[str, ...]] = {
     "closed": (),
 }
 DECISIONS = ("accepted", "rejected")
+# Cases staff can be assigned to, found by reference, while they are still worked: the
+# model, the statuses it is worked in, and its name in the audit log.
+ASSIGNABLE: dict[str, tuple[type[SupportRequest] | type[Complaint], tuple[str, ...], str]] = {
+    "request": (
+        SupportRequest,
+        tuple(s for s in REQUEST_TRANSITIONS if s != "closed"),
+        "support_request",
+    ),
+    "complaint": (Complaint, ("open",), "complaint"),
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,12 @@ class Outgoing:
     address_id: int
     channel: str
     message: OutboundMessage
+    # Why it cannot go (NO_TEMPLATE): it is then kept as not sent, for staff to see.
+    not_sent: str | None = None
+
+
+# WhatsApp's window has closed and the profile has no approved template for the notice.
+NO_TEMPLATE = "no_template"
 
 
 class NotAllowed(ValueError):
@@ -77,7 +94,29 @@ class Casework:
                 .returning(Handoff.id)
             ).first()
             if done is not None:
-                _audit(session, actor, "handoff.assigned", "handoff", handoff_id, {})
+                details = {"assigned_to": staff_email}
+                _audit(session, actor, "handoff.assigned", "handoff", handoff_id, details)
+            return done is not None
+
+    async def assign_case(
+        self, kind: str, reference: str, staff_email: str | None, actor: str
+    ) -> bool:
+        """Give a support request or complaint (`kind` of ASSIGNABLE) to `staff_email`
+        (None: back to nobody); False if there is no such case still being worked."""
+        return await self.db.run(self._assign_case, kind, reference, staff_email, actor)
+
+    def _assign_case(self, kind: str, reference: str, staff_email: str | None, actor: str) -> bool:
+        model, statuses, name = ASSIGNABLE[kind]
+        with self.db.sessions.begin() as session:
+            done = session.execute(
+                update(model)
+                .where(model.reference == reference, model.status.in_(statuses))
+                .values(assigned_to=staff_email)
+                .returning(model.id)
+            ).first()
+            if done is not None:
+                details = {"reference": reference, "assigned_to": staff_email}
+                _audit(session, actor, f"{name}.assigned", name, done.id, details)
             return done is not None
 
     async def close_handoff(
@@ -124,7 +163,7 @@ class Casework:
                     closed_by=actor,
                     closed_at=now,
                 )
-            return queue_message(session, notice, actor) if notice is not None else None
+            return queue_notice(session, notice, actor)[1]
 
     async def add_note(self, conversation_id: int, author: str, body: str) -> None:
         await self.db.run(self._add_note, conversation_id, author, body)
@@ -243,7 +282,18 @@ class Casework:
                     closed_by=actor,
                     closed_at=utcnow(),
                 )
-            return queue_message(session, notice, actor) if notice is not None else None
+            return queue_notice(session, notice, actor)[1]
+
+
+def queue_notice(
+    session: Session, notice: Outgoing | None, actor: str
+) -> tuple[int | None, int | None]:
+    """Store the notice of a change: (its id, the id to hand to the outbox, None for a
+    notice kept as not sent)."""
+    if notice is None:
+        return None, None
+    message_id = queue_message(session, notice, actor)
+    return message_id, None if notice.not_sent else message_id
 
 
 def queue_message(session: Session, outgoing: Outgoing, actor: str) -> int:
@@ -251,6 +301,8 @@ def queue_message(session: Session, outgoing: Outgoing, actor: str) -> int:
     record = InboundRecord(0, 0, outgoing.address_id, outgoing.conversation_id, None, False)
     values = outbound_values(record, outgoing.channel, now, outgoing.message)
     values["payload"] = {**values["payload"], "sent_by": actor}
+    if outgoing.not_sent:
+        values.update(status=DeliveryStatus.FAILED.value, error_code=outgoing.not_sent)
     message_id: int = session.execute(
         insert(_messages).returning(_messages.c.id), values
     ).scalar_one()

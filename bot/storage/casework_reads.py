@@ -70,6 +70,7 @@ class TimelineEntry:
     error_code: str | None
     sent_by: str | None  # the staff member, for a reply from the console
     media: tuple[TimelineMedia, ...]
+    journey: str | None = None  # the bot's journey then ("menu": none); None: not known
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ class CaseworkReads:
                     c.urgent,
                     c.created_at,
                     c.respond_by,
-                    None,
+                    c.assigned_to,
                 )
                 for c in complaints
             ]
@@ -185,7 +186,7 @@ class CaseworkReads:
                     False,
                     r.submitted_at,
                     r.decision_due,
-                    None,
+                    r.assigned_to,
                 )
                 for r in requests
             ]
@@ -362,6 +363,7 @@ def _timeline(session: Session, conversation_id: int) -> tuple[TimelineEntry, ..
                 error_code=message.error_code,
                 sent_by=payload.get("sent_by"),
                 media=tuple(media.get(message.id, ())),
+                journey=message.journey,
             )
         )
     return tuple(entries)

@@ -7,7 +7,7 @@ association's admission or a final ruling; then the outcome of the negotiation).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from bot.db import Database
 from bot.models import utcnow
-from bot.storage.casework import NotAllowed, Outgoing, audit_entry, queue_message
+from bot.storage.casework import NotAllowed, Outgoing, audit_entry, queue_notice
 from bot.storage.surveys import SurveySchedule, schedule_survey
-from bot.tables import Complaint, Conversation
+from bot.tables import Complaint, Conversation, Message
 
 LIST_LIMIT = 500
 PROOFS = ("admission", "final_ruling")
@@ -65,6 +65,9 @@ class ComplaintCase:
     resolution: str | None
     compensation: dict[str, Any] | None
     closed_at: datetime | None
+    assigned_to: str | None = None
+    # The outcome's notice to the beneficiary: its delivery status and error (None: none).
+    notice: tuple[str, str | None] | None = None
 
 
 class ComplaintCases:
@@ -95,7 +98,13 @@ class ComplaintCases:
             conversation_id = session.scalar(
                 select(Conversation.id).where(Conversation.contact_id == c.contact_id)
             )
-            return _case(c, conversation_id, full=True)
+            notice = session.execute(
+                select(Message.status, Message.error_code).where(Message.id == c.notice_message_id)
+            ).first()
+            return replace(
+                _case(c, conversation_id, full=True),
+                notice=(notice.status, notice.error_code) if notice is not None else None,
+            )
 
     async def close(
         self,
@@ -160,7 +169,8 @@ class ComplaintCases:
                     closed_by=actor,
                     closed_at=c.closed_at,
                 )
-            return queue_message(session, notice, actor) if notice is not None else None
+            c.notice_message_id, pushed = queue_notice(session, notice, actor)
+            return pushed
 
 
 def _case(c: Complaint, conversation_id: int | None, *, full: bool) -> ComplaintCase:
@@ -181,4 +191,5 @@ def _case(c: Complaint, conversation_id: int | None, *, full: bool) -> Complaint
         resolution=c.resolution if full else None,
         compensation=c.compensation if full else None,
         closed_at=c.closed_at,
+        assigned_to=c.assigned_to,
     )

@@ -84,15 +84,25 @@ class ContactCases:
         phone_hash: str | None = None,
         national_id_hash: str | None = None,
         reference: str | None = None,
+        name_hash: str | None = None,
     ) -> list[int]:
-        """The contacts matching a phone (WhatsApp or SMS), a national ID or a reference."""
-        return await self.db.run(self._find, phone_hash, national_id_hash, reference)
+        """The contacts matching a phone (WhatsApp or SMS), a national ID, a reference, or
+        exactly a name (the name a channel gave, or the one written in a request's form)."""
+        return await self.db.run(self._find, phone_hash, national_id_hash, reference, name_hash)
 
     def _find(
-        self, phone_hash: str | None, national_id_hash: str | None, reference: str | None
+        self,
+        phone_hash: str | None,
+        national_id_hash: str | None,
+        reference: str | None,
+        name_hash: str | None,
     ) -> list[int]:
         found: set[int] = set()
         with self.db.sessions() as session:
+            if name_hash:
+                found |= _by_hash(
+                    session, Contact.display_name_hash, SupportRequest.name_hash, name_hash
+                )
             if phone_hash:
                 found.update(
                     session.scalars(
@@ -103,17 +113,11 @@ class ContactCases:
                     )
                 )
             if national_id_hash:
-                found.update(
-                    session.scalars(
-                        select(Contact.id).where(Contact.national_id_hash == national_id_hash)
-                    )
-                )
-                found.update(
-                    session.scalars(
-                        select(SupportRequest.contact_id).where(
-                            SupportRequest.national_id_hash == national_id_hash
-                        )
-                    )
+                found |= _by_hash(
+                    session,
+                    Contact.national_id_hash,
+                    SupportRequest.national_id_hash,
+                    national_id_hash,
                 )
             if reference:
                 for model in (SupportRequest, Complaint, StaffTask):
@@ -206,7 +210,11 @@ class ContactCases:
                 session.execute(
                     update(owned).where(owned.contact_id == gone).values(contact_id=kept)
                 )
-            into.display_name = into.display_name or other.display_name
+            if not into.display_name:
+                into.display_name, into.display_name_hash = (
+                    other.display_name,
+                    other.display_name_hash,
+                )
             if not into.national_id_hash:
                 into.national_id, into.national_id_hash = other.national_id, other.national_id_hash
             into.language = into.language or other.language
@@ -226,7 +234,7 @@ class ContactCases:
             contact = session.get(Contact, contact_id)
             if contact is None:
                 raise KeyError(contact_id)
-            contact.display_name = None
+            contact.display_name = contact.display_name_hash = None
             contact.national_id = None
             contact.national_id_hash = None
             for address in session.scalars(
@@ -273,6 +281,7 @@ class ContactCases:
             ):
                 request.answers = {}
                 request.national_id_hash = f"erased:{request.id}"
+                request.name_hash = None
             for complaint in session.scalars(
                 select(Complaint).where(Complaint.contact_id == contact_id)
             ):
@@ -408,6 +417,14 @@ class ContactCases:
                     )
                 ],
             }
+
+
+def _by_hash(session: Session, on_contact: Any, on_request: Any, value: str) -> set[int]:
+    """The contacts whose own hash, or one of whose requests' hash, is `value` (a national
+    ID or a name is kept on both: the request keeps what its form was given)."""
+    return set(session.scalars(select(Contact.id).where(on_contact == value))) | set(
+        session.scalars(select(SupportRequest.contact_id).where(on_request == value))
+    )
 
 
 def _conversation_of(session: Session, contact_id: int) -> int | None:

@@ -55,13 +55,18 @@ _MOVE_OWNED = [
     for model in (ContactAddress, ConsentRecord, SupportRequest, Complaint, StaffTask)
 ]
 _CONTACT_DETAILS = select(
-    Contact.display_name, Contact.national_id, Contact.national_id_hash, Contact.language
+    Contact.display_name,
+    Contact.national_id,
+    Contact.national_id_hash,
+    Contact.language,
+    Contact.display_name_hash,
 ).where(Contact.id == bindparam("contact"))
 _SET_DETAILS = (
     update(Contact)
     .where(Contact.id == bindparam("contact"))
     .values(
         display_name=bindparam("name"),
+        display_name_hash=bindparam("name_hash"),
         national_id=bindparam("nid"),
         national_id_hash=bindparam("nid_hash"),
         language=bindparam("lang"),
@@ -139,14 +144,17 @@ def _merge_contact(write: TurnWrite, other: int) -> None:
     kept = write.first(_CONTACT_DETAILS, {"contact": into})
     gone = write.first(_CONTACT_DETAILS, {"contact": other})
     if kept is not None and gone is not None:
-        name, national_id, national_id_hash, language = kept
+        name, national_id, national_id_hash, language, name_hash = kept
         if not national_id_hash:
             national_id, national_id_hash = gone[1], gone[2]
+        if not name:
+            name, name_hash = gone[0], gone[4]
         write.execute(
             _SET_DETAILS,
             {
                 "contact": into,
-                "name": name or gone[0],
+                "name": name,
+                "name_hash": name_hash,
                 "nid": national_id,
                 "nid_hash": national_id_hash,
                 "lang": language or gone[3],

@@ -30,6 +30,7 @@ from bot.storage.inbound_rows import (
     InboundStatements,
     insert_inbound,
     insert_message,
+    journey_of,
 )
 from bot.storage.inbound_unhandled import unhandled_messages
 from bot.storage.turn_effects import apply_effects
@@ -214,7 +215,7 @@ class Inbound:
 
     def _do_step(self, cursor: Any, step: _Step, now: datetime) -> Any:
         if isinstance(step, _Record):
-            return insert_inbound(self.statements, cursor, step.msg, step.address_hash)
+            return insert_inbound(self.statements, cursor, step.msg, step.address_hash, self.cipher)
         if isinstance(step, _Read):
             return step.statement.scalar(cursor, step.values)
         return self._save_one(cursor, step, step.now or now)
@@ -226,7 +227,7 @@ class Inbound:
         for _attempt in range(3):
             try:
                 with _savepoint(cursor):
-                    return insert_inbound(self.statements, cursor, msg, address_hash)
+                    return insert_inbound(self.statements, cursor, msg, address_hash, self.cipher)
             except duplicate:
                 # A provider retry of the same message, or two first messages from a new
                 # address racing to create the contact: the next look tells which.
@@ -277,8 +278,9 @@ class Inbound:
                 "now": now,
             },
         )
+        journey = journey_of(state)
         replies = [
-            insert_message(statements, cursor, record, turn.channel, now, reply)
+            insert_message(statements, cursor, record, turn.channel, now, reply, journey)
             for reply in turn.replies
         ]
         return replies + queued if queued else replies

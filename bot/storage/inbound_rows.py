@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Dialect
 
+from bot.crypto import Cipher
 from bot.models import PHONE_KINDS, DeliveryStatus, InboundMessage, OutboundMessage
 from bot.models import utcnow as _now
 from bot.prepared import Prepared
@@ -152,7 +153,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def insert_inbound(
-    statements: InboundStatements, cursor: Any, msg: InboundMessage, address_hash: str
+    statements: InboundStatements,
+    cursor: Any,
+    msg: InboundMessage,
+    address_hash: str,
+    cipher: Cipher,
 ) -> InboundRecord:
     kind = msg.address_kind.value
     row = statements.find_address.first(cursor, {"kind": kind, "address_hash": address_hash})
@@ -171,6 +176,7 @@ def insert_inbound(
                 "display_name": msg.sender_name,
                 "national_id": None,
                 "national_id_hash": None,
+                "display_name_hash": cipher.name_hash(msg.sender_name),
             },
         )
         address_id = _insert_address(statements, cursor, contact_id, msg, address_hash)
@@ -206,6 +212,7 @@ def insert_inbound(
             "attempts": 0,
             "created_at": msg.received_at,
             "updated_at": msg.received_at,
+            "journey": journey_of(state),
         },
     )
     assert message_id is not None
@@ -256,8 +263,23 @@ def _insert_address(
     return address_id
 
 
+# What a message keeps as its journey when the bot was in none (NULL: not known, as for
+# messages stored before messages kept it, and staff's own replies).
+MAIN_MENU = "menu"
+
+
+def journey_of(state: dict[str, Any] | None) -> str:
+    """The journey a conversation's state is in, as its messages keep it."""
+    flow = state.get("flow") if isinstance(state, dict) else None
+    return flow[:40] if isinstance(flow, str) and flow else MAIN_MENU
+
+
 def outbound_values(
-    record: InboundRecord, channel: str, now: datetime, reply: OutboundMessage
+    record: InboundRecord,
+    channel: str,
+    now: datetime,
+    reply: OutboundMessage,
+    journey: str | None = None,
 ) -> dict[str, Any]:
     """The row of a reply queued for delivery."""
     return {
@@ -273,6 +295,7 @@ def outbound_values(
         "attempts": 0,
         "created_at": now,
         "updated_at": now,
+        "journey": journey,
     }
 
 
@@ -283,8 +306,9 @@ def insert_message(
     channel: str,
     now: datetime,
     reply: OutboundMessage,
+    journey: str | None = None,
 ) -> int:
-    values = outbound_values(record, channel, now, reply)
+    values = outbound_values(record, channel, now, reply, journey)
     message_id: int = statements.insert_message.scalar(cursor, values)
     return message_id
 

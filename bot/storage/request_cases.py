@@ -40,6 +40,7 @@ class RequestDetail:
     submitted_at: datetime
     decision_due: datetime
     events: tuple[RequestEvent, ...]
+    assigned_to: str | None = None
 
 
 class RequestCases:
@@ -99,4 +100,5 @@ def _request_detail(session: Session, r: SupportRequest, *, with_answers: bool) 
             RequestEvent(e.status, e.at, e.actor, e.note if with_answers else None, e.decided_on)
             for e in events
         ),
+        assigned_to=r.assigned_to,
     )

@@ -61,6 +61,7 @@ def file_request(write: TurnWrite, effect: FileRequest) -> None:
             "attested_at": effect.attested_at,
             "submitted_at": write.now,
             "decision_due": effect.decision_due,
+            "name_hash": write.cipher.name_hash(effect.full_name),
         },
     )
     write.insert(
