@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar
 
+import aiohttp
 from aiohttp import web
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -21,6 +22,7 @@ from bot.models import (
     AddressKind,
     InboundMessage,
     Media,
+    MessageRef,
     OutboundMessage,
     SendFailure,
     StatusUpdate,
@@ -88,7 +90,11 @@ class WebhookRequest:
 
 @dataclass(frozen=True)
 class SendResult:
+    """The provider's id of what went; `parts` every part's id, in order, when the message
+    went as several provider messages (each part's status report then finds its own row)."""
+
     provider_id: str
+    parts: tuple[str, ...] = ()
 
 
 class SendError(Exception):
@@ -118,6 +124,14 @@ class ThrottledError(RetryableSendError):
         self.retry_after = retry_after
 
     failure = SendFailure.THROTTLED
+
+
+class InDoubtSendError(SendError):
+    """The request went and no answer came (a timeout, a dropped connection): the provider
+    may hold the message. Never sent again blind: it is `unknown` until the provider's status
+    report, which carries our reference, settles it."""
+
+    failure = SendFailure.RETRYABLE  # what a report may still say; the worker never retries
 
 
 class PermanentSendError(SendError):
@@ -155,6 +169,14 @@ def send_error_for(failure: SendFailure, message: str, code: str | None) -> Send
     """The typed send error for a provider's classified error: the same classification a
     status report gets (StatusUpdate.failure), raised where the send call answered it."""
     return _ERRORS[failure](message, code=code)
+
+
+def unanswered(provider: str, exc: BaseException) -> SendError:
+    """A send's request that got no answer: retried when it never left (the connection was
+    refused or never made), in doubt otherwise (it may have reached the provider)."""
+    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+        return RetryableSendError(f"{provider} unreachable: {exc!r}", code="network")
+    return InDoubtSendError(f"{provider} did not answer: {exc!r}", code="no-answer")
 
 
 class MediaFetchError(Exception):
@@ -226,5 +248,14 @@ class Channel(ABC):
         return []
 
     @abstractmethod
-    async def send(self, kind: AddressKind, address: str, message: OutboundMessage) -> SendResult:
-        """Deliver one message; raise a SendError subclass on failure."""
+    async def send(
+        self,
+        kind: AddressKind,
+        address: str,
+        message: OutboundMessage,
+        *,
+        reference: MessageRef | None = None,
+    ) -> SendResult:
+        """Deliver one message; raise a SendError subclass on failure. A channel whose
+        provider reports statuses sends `reference` (our id) along, part by part, so each
+        report names the message even when its provider id was never stored."""

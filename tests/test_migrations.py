@@ -6,6 +6,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+import bot.tables_outbound
 import bot.tables_quality  # noqa: F401  (its tables join Base.metadata)
 from bot.db import make_engine
 from bot.migrate import alembic_config, upgrade

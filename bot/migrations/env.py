@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
 
+import bot.tables_outbound
 import bot.tables_quality  # noqa: F401  (its tables join Base.metadata)
 from bot.db import make_engine
 from bot.tables import Base

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 from twilio.base.exceptions import TwilioException
 
-from channels.base import RetryableSendError
+from channels.base import RetryableSendError, unanswered
 from channels.twilio.errors import send_error
 from channels.twilio.inbound import WHATSAPP_PREFIX
 
@@ -23,7 +23,8 @@ async def create_message(
     fields: dict[str, Any],
 ) -> str:
     """Send `fields` to `to` from `sender` (a number, or a messaging service `MG…`), giving
-    up after `seconds` (the job itself times out later)."""
+    up after `seconds` (the job itself times out later). `status_callback` is this message's
+    own URL: its query names our message, and Twilio signs it whole."""
     fields = dict(fields)
     if sender.removeprefix(WHATSAPP_PREFIX).startswith("MG"):
         fields["messaging_service_sid"] = sender.removeprefix(WHATSAPP_PREFIX)
@@ -37,7 +38,7 @@ async def create_message(
     except TwilioException as exc:
         raise send_error(exc) from exc
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-        raise RetryableSendError(f"twilio unreachable: {exc!r}", code="network") from exc
+        raise unanswered("twilio", exc) from exc
     except ValueError as exc:  # a 2xx answer that is not JSON: a proxy in the way
         raise RetryableSendError(f"twilio answered garbage: {exc}", code="bad-reply") from exc
     sid = getattr(created, "sid", None)

@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from channels.base import RetryableSendError
+from channels.base import unanswered
 from channels.whatsapp.errors import send_error
 from channels.whatsapp.limits import SEND_TIMEOUT
 
@@ -32,7 +32,7 @@ async def post_message(
             status = response.status
             raw = await response.read()
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise RetryableSendError(f"WhatsApp API unreachable: {exc!r}", code="network") from exc
+        raise unanswered("WhatsApp API", exc) from exc
     try:
         data = json.loads(raw) if raw else {}
     except ValueError:
