@@ -7,10 +7,12 @@ worker knows whether to retry. Nothing here or in the router sees a provider's o
 
 from __future__ import annotations
 
+import email.utils
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -165,10 +167,41 @@ _ERRORS: dict[SendFailure, type[SendError]] = {
 }
 
 
-def send_error_for(failure: SendFailure, message: str, code: str | None) -> SendError:
+def send_error_for(
+    failure: SendFailure, message: str, code: str | None, retry_after: float | None = None
+) -> SendError:
     """The typed send error for a provider's classified error: the same classification a
-    status report gets (StatusUpdate.failure), raised where the send call answered it."""
+    status report gets (StatusUpdate.failure), raised where the send call answered it; a
+    throttled one keeps the seconds the provider asked to wait."""
+    if failure is SendFailure.THROTTLED:
+        return ThrottledError(message, code=code, retry_after=retry_after)
     return _ERRORS[failure](message, code=code)
+
+
+MAX_RETRY_AFTER_SECONDS = 3600.0  # a longer wait asked for is taken as this long
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """An HTTP Retry-After header (seconds, or an HTTP date) as seconds from now; None when
+    absent or unreadable. Capped, so one odd header cannot stop a channel for days."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text) if text.isascii() else None
+    except ValueError:
+        seconds = None
+    if seconds is None:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if seconds != seconds or seconds <= 0:  # NaN, or a time already past
+        return None
+    return min(seconds, MAX_RETRY_AFTER_SECONDS)
 
 
 def unanswered(provider: str, exc: BaseException) -> SendError:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -276,7 +277,7 @@ async def _deliver_one(
             return "failed after retries"
         delay = defaults.DELIVERY_RETRY_INTERVALS[attempt - 1]
         if isinstance(exc, ThrottledError):
-            delay = max(1, int(getattr(exc, "retry_after", None) or 1))
+            delay = max(1, math.ceil(getattr(exc, "retry_after", None) or 1))
         outcomes.retry.setdefault(delay, []).append(message_id)
         return f"retry in {delay} s"
     await record(

@@ -37,7 +37,7 @@ from channels.twilio.inbound import (
 )
 from channels.twilio.media import credentials, download, trusted
 from channels.twilio.outbound import MAX_BODY, message_requests
-from channels.twilio.send import create_message
+from channels.twilio.send import create_message, trace_config
 from channels.twilio.settings import TwilioSettings
 from channels.twilio.statuses import parse_status
 
@@ -89,7 +89,9 @@ class TwilioChannel(Channel):
     async def start(self) -> None:
         if self._session is not None:
             return
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60, connect=10))
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=60, connect=10), trace_configs=[trace_config()]
+        )
         # The library's async client on our session: one session per channel for API calls and
         # media downloads (its own would be a second one), closed in close().
         http_client = AsyncTwilioHttpClient(pool_connections=False, logger=api_log)
