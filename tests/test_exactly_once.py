@@ -9,7 +9,11 @@ where the fakes post their reports), the delivery code as the worker runs it."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
+import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
@@ -20,9 +24,13 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.app.runtime import Runtime, open_runtime
 from bot.app.web import create_app
+from bot.crypto import Cipher
+from bot.db import make_engine
 from bot.migrate import upgrade
 from bot.models import AddressKind, InboundMessage, OutboundMessage
 from bot.send_budget import SendBudget, parse_limits
@@ -30,9 +38,10 @@ from bot.settings import load_settings
 from bot.tables import Message
 from bot.tables_outbound import MessagePart
 from tests.conftest import PROFILE, REDIS_URL, SECRET_KEY, _free_port
-from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Reply
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Reply, new_sid, payload, sign
 from tests.fakes.whatsapp import FakeGraphAPI
 from tests.fixtures import whatsapp as wa
+from tests.processes import Gateway, gateway
 from worker.delivery import deliver_many
 
 SMS_FROM = "+12025550143"
@@ -111,9 +120,9 @@ def stored(live: Live, message_id: int) -> Message:
         return message
 
 
-async def eventually(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+async def eventually(check: Callable[[], Any], what: str, seconds: float = 30.0) -> Any:
     """Wait (on the loop, so the in-test web app answers meanwhile) until `check` is truthy."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         found = check()
         if found:
@@ -246,3 +255,88 @@ async def paused(live: Live, channel: str, kind: AddressKind, seconds: float) ->
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(other.take(channel, kind, new_phone(), "x"), seconds - 2.5)
     assert time.monotonic() - asked >= seconds - 2.5
+
+
+# -- a real worker process, SIGKILLed with the request out -------------------------------------
+def write_sms(gateway: Gateway, phone: str, text: str) -> None:
+    """A beneficiary's SMS, posted and signed as Twilio posts it."""
+    sid = new_sid("SM")
+    url = gateway.url + "/webhooks/twilio"
+    form = payload("sms_text", From=phone, Body=text, MessageSid=sid, SmsMessageSid=sid,
+                   SmsSid=sid, AccountSid=ACCOUNT_SID)  # fmt: skip
+    request = urllib.request.Request(
+        url,
+        data=urllib.parse.urlencode(form).encode(),
+        headers={"X-Twilio-Signature": sign(url, form)},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status == 200
+
+
+def sigkill_worker(gateway: Gateway) -> list[int]:
+    """SIGKILL the worker; returns its children (rq's scheduler), which outlive it."""
+    worker = gateway.worker
+    assert worker is not None
+    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+    return [int(pid) for pid in children]
+
+
+def test_a_killed_workers_send_is_settled_by_twilios_callback_never_resent(
+    tmp_path: Path, cipher: Cipher
+) -> None:
+    fake = FakeTwilio().start()
+    env = {
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_SMS_FROM": SMS_FROM,
+        "TWILIO_API_BASE": fake.url,
+        "TAWASUL_LOG_LEVEL": "WARNING",
+    }
+    orphans: list[int] = []
+    try:
+        with gateway(tmp_path, REDIS_URL, env) as live:
+            live.start_serve()
+            live.start_worker()
+            phone = new_phone()
+            fake.script(phone, Reply(201, hold=True))
+            fake.answers.hold()
+            fake.report_statuses = ("sent", "delivered")
+            write_sms(live, phone, "مرحبا")
+            (sent,) = fake.wait_sent(phone, 1, timeout=60)
+            orphans = sigkill_worker(live)  # Twilio has the message; no answer came back
+            fake.answers.release()
+            engine = make_engine(live.database_url)
+            try:
+                message = wait_for_row(engine, sent.sid)
+                assert message.status == "delivered" and message.direction == "out"
+                assert sent.form["StatusCallback"].endswith(f"?m={message.id}")
+                live.start_worker()
+                # A barrier: someone else's greeting, sent by the new worker after its sweep.
+                other = new_phone()
+                write_sms(live, other, "مرحبا")
+                fake.wait_sent(other, 1, timeout=60)
+                assert len(fake.sent_to(phone)) == 1  # one message reached them
+                with Session(engine) as session:
+                    assert session.get(Message, message.id).status == "delivered"  # type: ignore[union-attr]
+            finally:
+                engine.dispose()
+    finally:
+        for pid in orphans:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        fake.stop()
+
+
+def wait_for_row(engine: Any, provider_id: str, seconds: float = 60.0) -> Message:
+    """The outbound message the callbacks settled as delivered (learnt its SID from them)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with Session(engine) as session:
+            message = session.scalar(select(Message).where(Message.provider_id == provider_id))
+            if message is not None and message.status == "delivered":
+                session.expunge(message)
+                return message
+        time.sleep(0.1)
+    raise AssertionError(f"no delivered message with provider id {provider_id}")
