@@ -93,6 +93,16 @@ async def test_a_report_before_the_workers_record_is_not_undone(store: Store) ->
     assert (message.status, message.provider_id, message.attempts) == ("delivered", "SM3", 1)
 
 
+async def test_many_outcomes_are_recorded_in_one_go(store: Store) -> None:
+    ids = [await queued_reply(store) for _ in range(3)]
+    assert await store.deliveries.claim(ids) == set(ids)
+    await OutboundBatches(store.db).record(
+        [Outcome(i, DeliveryStatus.SENT, provider_id=f"SM-many-{i}") for i in ids[:2]]
+        + [Outcome(ids[2], DeliveryStatus.UNKNOWN, error_code="no-answer")]
+    )
+    assert [row(store, i).status for i in ids] == ["sent", "sent", "unknown"]
+
+
 async def test_a_report_of_an_earlier_attempt_changes_nothing(store: Store) -> None:
     message_id = await queued_reply(store)
     await store.deliveries.claim([message_id])

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, case, select, update
+from sqlalchemy import bindparam, case, or_, select, update
 
 from bot.db import Database
 from bot.models import AddressKind, DeliveryStatus, OutboundMessage, utcnow
@@ -18,7 +18,8 @@ from bot.storage.delivery_reports import record_parts
 from bot.tables import ContactAddress, Message
 
 # A report that came before the worker's record (a provider calls back fast) is not undone.
-_IN_FLIGHT = Message.status.in_(UNSETTLED)
+# (equalities, not IN: an expanding IN cannot go in an executemany)
+_IN_FLIGHT = or_(*(Message.status == status for status in UNSETTLED))
 _RECORD = (
     update(Message)
     .where(Message.id == bindparam("message_id"))
