@@ -17,7 +17,7 @@ import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -220,13 +220,9 @@ async def test_metas_retry_after_requeues_the_send_and_pauses_every_workers_budg
     message_id = await reply_to(live, "whatsapp", AddressKind.WHATSAPP, phone, "مرحبا")
     live.meta.throttled[digits] = 1
     live.meta.retry_after = "7"
-    later: list[tuple[list[int], int]] = []
-
-    async def retry_later(ids: list[int], delay: int) -> None:
-        later.append((ids, delay))
-
-    outcome = await deliver_many(live.runtime, [message_id], retry_later=retry_later)
-    assert outcome == {message_id: "retry in 7 s"} and later == [([message_id], 7)]
+    later = Later()
+    outcome = await deliver_many(live.runtime, [message_id], retry_later=later.retry)
+    assert outcome == {message_id: "retry in 7 s"} and later.asked == [([message_id], 7)]
     assert stored(live, message_id).status == "queued"
     await paused(live, "whatsapp", AddressKind.WHATSAPP, 7)
 
@@ -237,14 +233,20 @@ async def test_twilios_429_retry_after_requeues_the_send_and_pauses_the_budget(
     phone = new_phone()
     message_id = await reply_to(live, "twilio", AddressKind.SMS, phone, "hello")
     live.twilio.script(phone, Reply(429, code=20429, retry_after="5"))
-    later: list[tuple[list[int], int]] = []
-
-    async def retry_later(ids: list[int], delay: int) -> None:
-        later.append((ids, delay))
-
-    outcome = await deliver_many(live.runtime, [message_id], retry_later=retry_later)
-    assert outcome == {message_id: "retry in 5 s"} and later == [([message_id], 5)]
+    later = Later()
+    outcome = await deliver_many(live.runtime, [message_id], retry_later=later.retry)
+    assert outcome == {message_id: "retry in 5 s"} and later.asked == [([message_id], 5)]
     await paused(live, "twilio", AddressKind.SMS, 5)
+
+
+@dataclass
+class Later:
+    """What the job layer was asked to send again, and after how long."""
+
+    asked: list[tuple[list[int], int]] = field(default_factory=list)
+
+    async def retry(self, ids: list[int], delay: int) -> None:
+        self.asked.append((ids, delay))
 
 
 async def paused(live: Live, channel: str, kind: AddressKind, seconds: float) -> None:
