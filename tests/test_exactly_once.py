@@ -18,7 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -342,3 +342,16 @@ def wait_for_row(engine: Any, provider_id: str, seconds: float = 60.0) -> Messag
                 return message
         time.sleep(0.1)
     raise AssertionError(f"no delivered message with provider id {provider_id}")
+
+
+def test_retry_after_is_read_in_seconds_or_as_an_http_date_and_capped() -> None:
+    from email.utils import format_datetime
+
+    from channels.base import MAX_RETRY_AFTER_SECONDS, retry_after_seconds
+
+    assert retry_after_seconds("7") == 7.0 and retry_after_seconds(" 1.5 ") == 1.5
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert 25 <= (retry_after_seconds(soon) or 0) <= 31
+    assert retry_after_seconds("99999999") == MAX_RETRY_AFTER_SECONDS
+    for unreadable in (None, "", "soon", "nan", "-3", "0", "٧", "Wed, 21 Oct 2015 07:28:00 GMT"):
+        assert retry_after_seconds(unreadable) is None, unreadable
