@@ -55,9 +55,17 @@ class SendFailure(StrEnum):
 
 
 class DeliveryStatus(StrEnum):
-    """One status scale for every provider's delivery reports (courier's model)."""
+    """One status scale for every provider's delivery reports (courier's model).
+
+    An outbound message is QUEUED, claimed as SENDING before its provider is called, then
+    SENT (the provider took it), DELIVERED, READ, or FAILED. UNKNOWN is a send whose outcome
+    is in doubt (its worker died, or the answer timed out, after the request went): never
+    sent again, it waits for the provider's status report, which carries our id, to settle it.
+    """
 
     QUEUED = "queued"
+    SENDING = "sending"
+    UNKNOWN = "unknown"
     SENT = "sent"
     DELIVERED = "delivered"
     READ = "read"
@@ -71,11 +79,15 @@ class DeliveryStatus(StrEnum):
 
 _RANK = {
     DeliveryStatus.QUEUED: 0,
-    DeliveryStatus.SENT: 1,
-    DeliveryStatus.DELIVERED: 2,
-    DeliveryStatus.READ: 3,
-    DeliveryStatus.FAILED: 4,
+    DeliveryStatus.SENDING: 1,
+    DeliveryStatus.UNKNOWN: 2,
+    DeliveryStatus.SENT: 3,
+    DeliveryStatus.DELIVERED: 4,
+    DeliveryStatus.READ: 5,
+    DeliveryStatus.FAILED: 6,
 }
+# Reports a provider sends only for a message it holds: settling a send in doubt.
+IN_FLIGHT_STATUSES = (DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN)
 
 
 def utcnow() -> datetime:
@@ -162,6 +174,28 @@ class OutboundMessage:
 
 
 @dataclass(frozen=True)
+class MessageRef:
+    """Our id of one sent part, as it travels with the send and comes back in reports:
+    `"<message id>"` for the first part, `"<message id>.<part>"` for the others."""
+
+    message_id: int
+    part: int = 0
+
+    def __str__(self) -> str:
+        return str(self.message_id) if self.part == 0 else f"{self.message_id}.{self.part}"
+
+    @classmethod
+    def parse(cls, text: str | None) -> MessageRef | None:
+        """The reference in a report; None when absent or not ours (never an error)."""
+        head, _, tail = (text or "").strip().partition(".")
+        if not (head.isascii() and head.isdigit() and len(head) <= 18):
+            return None
+        if tail and not (tail.isascii() and tail.isdigit() and len(tail) <= 4):
+            return None
+        return cls(int(head), int(tail or 0))
+
+
+@dataclass(frozen=True)
 class StatusUpdate:
     """A provider's delivery report for a message we sent."""
 
@@ -172,6 +206,9 @@ class StatusUpdate:
     at: datetime = field(default_factory=utcnow)
     # For a failed message, what its error code means (None when the report carries none).
     failure: SendFailure | None = None
+    # Our own message id (and part) when the send carried it (Twilio's status-callback URL,
+    # Meta's biz_opaque_callback_data): it finds a message whose provider id never got stored.
+    reference: MessageRef | None = None
 
     @property
     def window_closed(self) -> bool:

@@ -7,13 +7,16 @@ worker knows whether to retry. Nothing here or in the router sees a provider's o
 
 from __future__ import annotations
 
+import email.utils
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, ClassVar
 
+import aiohttp
 from aiohttp import web
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -21,6 +24,7 @@ from bot.models import (
     AddressKind,
     InboundMessage,
     Media,
+    MessageRef,
     OutboundMessage,
     SendFailure,
     StatusUpdate,
@@ -88,7 +92,11 @@ class WebhookRequest:
 
 @dataclass(frozen=True)
 class SendResult:
+    """The provider's id of what went; `parts` every part's id, in order, when the message
+    went as several provider messages (each part's status report then finds its own row)."""
+
     provider_id: str
+    parts: tuple[str, ...] = ()
 
 
 class SendError(Exception):
@@ -118,6 +126,14 @@ class ThrottledError(RetryableSendError):
         self.retry_after = retry_after
 
     failure = SendFailure.THROTTLED
+
+
+class InDoubtSendError(SendError):
+    """The request went and no answer came (a timeout, a dropped connection): the provider
+    may hold the message. Never sent again blind: it is `unknown` until the provider's status
+    report, which carries our reference, settles it."""
+
+    failure = SendFailure.RETRYABLE  # what a report may still say; the worker never retries
 
 
 class PermanentSendError(SendError):
@@ -151,10 +167,49 @@ _ERRORS: dict[SendFailure, type[SendError]] = {
 }
 
 
-def send_error_for(failure: SendFailure, message: str, code: str | None) -> SendError:
+def send_error_for(
+    failure: SendFailure, message: str, code: str | None, retry_after: float | None = None
+) -> SendError:
     """The typed send error for a provider's classified error: the same classification a
-    status report gets (StatusUpdate.failure), raised where the send call answered it."""
+    status report gets (StatusUpdate.failure), raised where the send call answered it; a
+    throttled one keeps the seconds the provider asked to wait."""
+    if failure is SendFailure.THROTTLED:
+        return ThrottledError(message, code=code, retry_after=retry_after)
     return _ERRORS[failure](message, code=code)
+
+
+MAX_RETRY_AFTER_SECONDS = 3600.0  # a longer wait asked for is taken as this long
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """An HTTP Retry-After header (seconds, or an HTTP date) as seconds from now; None when
+    absent or unreadable. Capped, so one odd header cannot stop a channel for days."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text) if text.isascii() else None
+    except ValueError:
+        seconds = None
+    if seconds is None:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if seconds != seconds or seconds <= 0:  # NaN, or a time already past
+        return None
+    return min(seconds, MAX_RETRY_AFTER_SECONDS)
+
+
+def unanswered(provider: str, exc: BaseException) -> SendError:
+    """A send's request that got no answer: retried when it never left (the connection was
+    refused or never made), in doubt otherwise (it may have reached the provider)."""
+    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+        return RetryableSendError(f"{provider} unreachable: {exc!r}", code="network")
+    return InDoubtSendError(f"{provider} did not answer: {exc!r}", code="no-answer")
 
 
 class MediaFetchError(Exception):
@@ -226,5 +281,14 @@ class Channel(ABC):
         return []
 
     @abstractmethod
-    async def send(self, kind: AddressKind, address: str, message: OutboundMessage) -> SendResult:
-        """Deliver one message; raise a SendError subclass on failure."""
+    async def send(
+        self,
+        kind: AddressKind,
+        address: str,
+        message: OutboundMessage,
+        *,
+        reference: MessageRef | None = None,
+    ) -> SendResult:
+        """Deliver one message; raise a SendError subclass on failure. A channel whose
+        provider reports statuses sends `reference` (our id) along, part by part, so each
+        report names the message even when its provider id was never stored."""

@@ -11,7 +11,7 @@ import itertools
 import uuid
 from typing import ClassVar, TextIO
 
-from bot.models import AddressKind, InboundMessage, OutboundMessage
+from bot.models import AddressKind, InboundMessage, MessageRef, OutboundMessage
 from channels.base import Capabilities, Channel, SendResult
 from channels.render import numbered_text
 
@@ -39,7 +39,14 @@ class TerminalChannel(Channel):
             text=text.strip(),
         )
 
-    async def send(self, kind: AddressKind, address: str, message: OutboundMessage) -> SendResult:
+    async def send(
+        self,
+        kind: AddressKind,
+        address: str,
+        message: OutboundMessage,
+        *,
+        reference: MessageRef | None = None,
+    ) -> SendResult:
         self.output.write(numbered_text(message) + "\n\n")
         self.output.flush()
         return SendResult(provider_id=f"{self._sent_prefix}-{next(self._ids)}")

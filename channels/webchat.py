@@ -36,7 +36,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.crypto import DecryptionError
 from bot.media import MAX_BYTES, MediaTooLargeError
-from bot.models import AddressKind, InboundMessage, Media, OutboundMessage
+from bot.models import AddressKind, InboundMessage, Media, MessageRef, OutboundMessage
 from channels.base import (
     Capabilities,
     Channel,
@@ -261,7 +261,14 @@ class WebChatChannel(Channel):
         return web.json_response({"ok": True, "duplicate": results == [None]}, status=202)
 
     # -- outbound ---------------------------------------------------------------------------
-    async def send(self, kind: AddressKind, address: str, message: OutboundMessage) -> SendResult:
+    async def send(
+        self,
+        kind: AddressKind,
+        address: str,
+        message: OutboundMessage,
+        *,
+        reference: MessageRef | None = None,
+    ) -> SendResult:
         if kind is not AddressKind.WEBCHAT:
             raise PermanentSendError(f"web chat cannot reach a {kind} address")
         plain = json.dumps(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Protocol
 
 from bot.storage.broadcasts import Broadcasts
@@ -88,11 +89,14 @@ async def start(context: WorkerContext, broadcast_id: int, queues: BroadcastQueu
 
 async def watch(context: WorkerContext, queues: BroadcastQueues) -> int:
     """For every running broadcast: send again what a crash left queued (claims keep it to
-    once; a send cut off mid-way becomes unknown), restart a broken chain, close it when
+    once; a send cut off mid-request becomes unknown), restart a broken chain, close it when
     done. Returns how many broadcasts are running."""
     broadcasts = Broadcasts(context.store.db)
     running = await broadcasts.running()
     for broadcast_id in running:
+        await context.store.deliveries.strand_in_doubt(
+            timedelta(seconds=defaults.IN_DOUBT_AFTER_SECONDS)
+        )
         left = await broadcasts.queued_messages(broadcast_id, defaults.IN_DOUBT_AFTER_SECONDS)
         if left:
             log.warning("broadcast %s: resuming %d stranded messages", broadcast_id, len(left))

@@ -77,17 +77,10 @@ DELIVERY_BATCH = 100  # message ids per delivery job
 IN_FLIGHT = 100  # sends awaiting their provider at once, per worker process
 BROADCAST_BATCH = 100  # recipients turned into messages (and sent) per broadcast job
 BROADCAST_JOB_TIMEOUT_SECONDS = 600
-# A claimed send still queued after this long was cut off by a crash (a send's HTTP request
-# times out well before): it ends as "unknown", never sent again.
+# A send still "sending" after this long was cut off by a crash (a send's HTTP request times
+# out well before): it becomes "unknown", never sent again, until a status report settles it.
 IN_DOUBT_AFTER_SECONDS = 30
 BROADCAST_WATCH_SECONDS = 5  # how often running broadcasts are checked (resumed, finished)
-CLAIM_TTL_SECONDS = 7 * 24 * 3600
-
-
-def claim_key(queue_name: str, message_id: int, attempt: int) -> str:
-    """Set (NX) right before attempt `attempt` of a message goes to its provider: the one
-    who sets it sends; anyone else, a second job or a resumed broadcast, does not."""
-    return f"tawasul:claim:{queue_name}:{message_id}:{attempt}"
 
 
 def queued_marker_key(queue_name: str, message_id: int) -> str:

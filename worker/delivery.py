@@ -2,32 +2,34 @@
 
 A job carries a batch of message ids; they go out concurrently on the event loop (each
 channel keeps one HTTP session), at most `IN_FLIGHT` awaiting their provider, each after its
-slot in the channel's shared budget (bot/send_budget.py). Exactly once: a message not QUEUED
-is never sent, and each attempt is claimed in Redis (SET NX) right before the provider is
-called, so a second job with the same id (a sweep, a resumed broadcast) sends nothing. A
-claim found long after, with the message still queued, is a send a crash cut off: it ends
-visibly as "unknown", never sent blind again. Retryable failures come back later in a
-delivery job of their own, on the retry schedule; the last one leaves the message failed.
+slot in the channel's shared budget (bot/send_budget.py). Exactly once: each message is
+claimed in the database (queued → sending, one conditional UPDATE for many claims at once)
+right before its provider is called, so a second job with the same id (a sweep, a resumed
+broadcast) sends nothing. The message's own id travels with the send (MessageRef), so the
+provider's status report settles it: a send whose answer never came (a timeout; a worker
+killed mid-request, found later by the sweep) is `unknown`, never sent blind again.
+Retryable failures come back later in a delivery job of their own, on the retry schedule;
+the last one leaves the message failed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import time
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 
-from bot.models import DeliveryStatus
+from bot.models import DeliveryStatus, MessageRef
 from bot.send_budget import SendBudget, parse_limits
-from bot.storage import Delivery
-from bot.storage.broadcasts import UNKNOWN, Broadcasts
+from bot.storage import Deliveries, Delivery
+from bot.storage.broadcasts import Broadcasts
 from bot.storage.outbound_batch import OutboundBatches, Outcome
 from channels.base import (
     ContactStoppedError,
+    InDoubtSendError,
     PermanentSendError,
     RetryableSendError,
     ThrottledError,
@@ -56,6 +58,38 @@ def budget_for(context: WorkerContext) -> SendBudget:
         budget = SendBudget(context.redis, limits, context.settings.queue_name)
         _budgets[id(context)] = budget
     return budget
+
+
+class ClaimWriter:
+    """Claims sends as they come, many per transaction, each caller waiting for its own
+    answer: while one claim is written, the next ones gather."""
+
+    def __init__(self, deliveries: Deliveries) -> None:
+        self.deliveries = deliveries
+        self.pending: list[tuple[int, asyncio.Future[bool]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def claim(self, message_id: int) -> bool:
+        """True when this message is ours to send now (it was still queued)."""
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.pending.append((message_id, answer))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush())
+        return await answer
+
+    async def _flush(self) -> None:
+        while self.pending:
+            taken, self.pending = self.pending, []
+            try:
+                claimed = await self.deliveries.claim([message_id for message_id, _ in taken])
+            except Exception as exc:  # each caller sees the failure as its own
+                for _, answer in taken:
+                    if not answer.done():
+                        answer.set_exception(exc)
+                continue
+            for message_id, answer in taken:
+                if not answer.done():
+                    answer.set_result(message_id in claimed)
 
 
 class OutcomeWriter:
@@ -119,6 +153,7 @@ async def deliver_many(
     batches = OutboundBatches(context.store.db)
     loaded = await batches.load(ids)
     writer = OutcomeWriter(batches)
+    claims = ClaimWriter(context.store.deliveries)
     # One recipient's messages go in order (a reply's intro before its question): each
     # recipient's are sent one after the other, different recipients' side by side.
     per_recipient: dict[tuple[str, str], list[Delivery]] = {}
@@ -134,7 +169,7 @@ async def deliver_many(
             async with gate:
                 try:
                     outcomes.by_id[delivery.message_id] = await _deliver_one(
-                        context, delivery, outcomes, writer.add, bulk=bulk
+                        context, delivery, outcomes, writer.add, claims.claim, bulk=bulk
                     )
                 except RedisError as exc:
                     # Redis went away before the send was claimed (the budget and the claim
@@ -164,36 +199,18 @@ async def deliver(context: WorkerContext, message_id: int, *, last_attempt: bool
     """Send one message now (the terminal chat, tests); with `last_attempt` a retryable
     failure leaves it failed instead of queued."""
     outcomes = Outcomes()
-    deliveries = context.store.deliveries
-    delivery = await deliveries.delivery(message_id)
+    delivery = await context.store.deliveries.delivery(message_id)
     if delivery is None:
         return "missing"
+    batches = OutboundBatches(context.store.db)
 
     async def record(outcome: Outcome) -> None:
-        await deliveries.mark_attempt(
-            outcome.message_id, outcome.status, outcome.provider_id, outcome.error_code
-        )
+        await batches.record([outcome])
 
-    return await _deliver_one(context, delivery, outcomes, record, force_last=last_attempt)
-
-
-def _deployment(context: WorkerContext) -> str:
-    """Message ids are unique per database: claims name the queue and the database."""
-    url = context.settings.sqlalchemy_url.encode()
-    return f"{context.settings.queue_name}:{hashlib.sha1(url).hexdigest()[:10]}"
-
-
-async def _claim(context: WorkerContext, message_id: int, attempt: int) -> str | None:
-    """None when this attempt is ours to send; otherwise why not."""
-    key = defaults.claim_key(_deployment(context), message_id, attempt)
-    now = time.time()
-    if await context.redis.set(key, f"{now:.3f}", nx=True, ex=defaults.CLAIM_TTL_SECONDS):
-        return None
-    raw = await context.redis.get(key)
-    claimed_at = float(raw) if raw else now
-    if now - claimed_at > defaults.IN_DOUBT_AFTER_SECONDS:
-        return "in doubt"
-    return "claimed elsewhere"
+    claims = ClaimWriter(context.store.deliveries)
+    return await _deliver_one(
+        context, delivery, outcomes, record, claims.claim, force_last=last_attempt
+    )
 
 
 async def _deliver_one(
@@ -201,6 +218,7 @@ async def _deliver_one(
     delivery: Delivery,
     outcomes: Outcomes,
     record: Record,
+    claim: Callable[[int], Awaitable[bool]],
     *,
     force_last: bool = False,
     bulk: bool = False,
@@ -216,7 +234,7 @@ async def _deliver_one(
         return "channel off"
     attempt = delivery.attempts + 1
     last_attempt = force_last or attempt > len(defaults.DELIVERY_RETRY_INTERVALS)
-    # The budget first, then the claim: a claim is taken only just before the request.
+    # The budget first, then the claim: a message is claimed only just before its request.
     budget = budget_for(context)
     await budget.take(
         delivery.channel,
@@ -225,15 +243,21 @@ async def _deliver_one(
         delivery.message.text,
         horizon=BULK_HORIZON_SECONDS if bulk else None,
     )
-    refused = await _claim(context, message_id, attempt)
-    if refused == "in doubt":
-        await record(Outcome(message_id, DeliveryStatus.FAILED, error_code=UNKNOWN))
-        log.warning("message %s: a crash cut its send off; it is unknown, not resent", message_id)
-        return UNKNOWN
-    if refused is not None:
-        return refused
+    if not await claim(message_id):
+        return "claimed elsewhere"
     try:
-        result = await channel.send(delivery.address_kind, delivery.address, delivery.message)
+        result = await channel.send(
+            delivery.address_kind,
+            delivery.address,
+            delivery.message,
+            reference=MessageRef(message_id),
+        )
+    except InDoubtSendError as exc:
+        # The request went and no answer came: the provider may hold it. Its report, which
+        # carries our id, settles it; sending again could reach the beneficiary twice.
+        await record(Outcome(message_id, DeliveryStatus.UNKNOWN, error_code=exc.code))
+        log.warning("message %s: %s; unknown until the provider reports", message_id, exc)
+        return DeliveryStatus.UNKNOWN.value
     except ContactStoppedError as exc:
         await record(Outcome(message_id, DeliveryStatus.FAILED, error_code=exc.code or "stopped"))
         await deliveries.stop_address(message_id)
@@ -253,8 +277,10 @@ async def _deliver_one(
             return "failed after retries"
         delay = defaults.DELIVERY_RETRY_INTERVALS[attempt - 1]
         if isinstance(exc, ThrottledError):
-            delay = max(1, int(getattr(exc, "retry_after", None) or 1))
+            delay = max(1, math.ceil(getattr(exc, "retry_after", None) or 1))
         outcomes.retry.setdefault(delay, []).append(message_id)
         return f"retry in {delay} s"
-    await record(Outcome(message_id, DeliveryStatus.SENT, provider_id=result.provider_id))
+    await record(
+        Outcome(message_id, DeliveryStatus.SENT, provider_id=result.provider_id, parts=result.parts)
+    )
     return "sent"

@@ -5,6 +5,10 @@ when Redis was unreachable at the moment a reply was queued, came back empty, or
 died between reading the outbox list and queueing the jobs (the reply is in the database,
 its job is not) — without the sweep such a reply would never be sent.
 
+Sends cut off: a message claimed for sending (its request out) whose worker died is not sent
+again; once IN_DOUBT_AFTER_SECONDS have passed it is `unknown`, which the provider's status
+report, carrying our id, still settles.
+
 Inbound: messages recorded but never handled (the process handling them died, or their turn
 was cut off, and no retry of the provider got through) are handed to the router again; the
 router's claim and the database's "handled once" mark make that exactly once, even when a
@@ -42,7 +46,13 @@ async def requeue_stranded(
     older_than: timedelta = timedelta(seconds=defaults.STRANDED_AFTER_SECONDS),
     limit: int = defaults.SWEEP_BATCH,
 ) -> list[int]:
-    """Queue again every old queued reply that has no job; returns their message ids."""
+    """Queue again every old queued reply that has no job; returns their message ids. Sends
+    claimed long ago and never settled become `unknown` first (never queued again)."""
+    in_doubt = await context.store.deliveries.strand_in_doubt(
+        timedelta(seconds=defaults.IN_DOUBT_AFTER_SECONDS)
+    )
+    if in_doubt:
+        log.warning("%d sends cut off mid-request are unknown until reported", len(in_doubt))
     candidates = await context.store.deliveries.stranded_outbound(older_than, limit)
     if not candidates:
         return []

@@ -312,7 +312,7 @@ class Broadcasts:
             session.execute(
                 update(Message)
                 .where(Message.id.in_(message_ids), Message.status == DeliveryStatus.QUEUED.value)
-                .values(status=DeliveryStatus.FAILED.value, error_code=UNKNOWN, updated_at=utcnow())
+                .values(status=DeliveryStatus.UNKNOWN.value, updated_at=utcnow())
             )
 
     # -- what managers see ------------------------------------------------------------------
@@ -355,8 +355,12 @@ class Broadcasts:
                 elif recipient_status == "skipped":
                     key = reason or "skipped"
                     counts.skipped[key] = counts.skipped.get(key, 0) + n
-                elif message_status == DeliveryStatus.FAILED.value and error == UNKNOWN:
+                elif message_status == DeliveryStatus.UNKNOWN.value or (
+                    message_status == DeliveryStatus.FAILED.value and error == UNKNOWN
+                ):
                     counts.unknown += n
+                elif message_status == DeliveryStatus.SENDING.value:
+                    counts.queued += n  # not finished: its worker holds it
                 elif message_status in ("queued", "sent", "delivered", "read", "failed"):
                     setattr(counts, message_status, getattr(counts, message_status) + n)
             return counts

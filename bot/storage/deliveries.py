@@ -9,18 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, or_, select, update
 
 from bot.db import Database
 from bot.models import (
     AddressKind,
     DeliveryStatus,
     OutboundMessage,
-    SendFailure,
     StatusUpdate,
     Template,
 )
 from bot.models import utcnow as _now
+from bot.storage import delivery_reports
 from bot.storage.inbound_rows import InboundRecord, outbound_values
 from bot.tables import Base, ContactAddress, Message
 
@@ -29,6 +29,12 @@ _messages = Base.metadata.tables["messages"]
 # A message a provider gave up on for a passing reason (throttling) is sent again at most
 # this many times in all, so a limit that never lifts still ends in a visible failure.
 MAX_SEND_ATTEMPTS = 6
+# The statuses a send's own outcome may still overwrite (later ones came from a report).
+UNSETTLED = (
+    DeliveryStatus.QUEUED.value,
+    DeliveryStatus.SENDING.value,
+    DeliveryStatus.UNKNOWN.value,
+)
 
 
 @dataclass(frozen=True)
@@ -81,11 +87,13 @@ class Deliveries:
         error_code: str | None = None,
     ) -> None:
         """Record one send attempt's outcome on the stored message."""
+        in_flight = Message.status.in_(UNSETTLED)
         values: dict[str, Any] = {
-            "status": status.value,
+            # a report that came first (the provider calls back fast) is not undone
+            "status": case((in_flight, status.value), else_=Message.status),
             "attempts": Message.attempts + 1,
             "updated_at": _now(),
-            "error_code": error_code,
+            "error_code": case((in_flight, error_code), else_=Message.error_code),
         }
         if provider_id is not None:
             values["provider_id"] = provider_id
@@ -101,30 +109,7 @@ class Deliveries:
 
     def _apply_status(self, report: StatusUpdate) -> bool:
         with self.db.sessions.begin() as session:
-            message = session.scalar(
-                select(Message).where(
-                    Message.channel == report.channel,
-                    Message.direction == "out",
-                    Message.provider_id == report.provider_id,
-                )
-            )
-            if message is None:
-                return False
-            if report.status.rank >= DeliveryStatus(message.status).rank:
-                message.status = report.status.value
-                message.error_code = report.error_code
-                message.updated_at = report.at
-            if report.status is DeliveryStatus.FAILED and report.failure is SendFailure.STOPPED:
-                # The recipient opted out at the provider (Twilio 21610): as if the send said so.
-                session.execute(
-                    update(ContactAddress)
-                    .where(
-                        ContactAddress.id == message.address_id,
-                        ContactAddress.stopped_at.is_(None),
-                    )
-                    .values(stopped_at=_now())
-                )
-            return True
+            return delivery_reports.apply(session, report)
 
     async def claim_resend(self, report: StatusUpdate) -> int | None:
         """A report that the provider gave up on a sent message for a passing reason
@@ -138,15 +123,27 @@ class Deliveries:
         return await self.db.run(self._claim_resend, report)
 
     def _claim_resend(self, report: StatusUpdate) -> int | None:
-        with self.db.engine.begin() as connection:
+        with self.db.sessions.begin() as session:
+            found = delivery_reports.find(session, report)
+            if found is None or found[1] is not None:
+                return None  # unknown, or one part of several: its report fails the message
+            message_id = found[0].id
+            connection = session.connection()
             claimed = connection.execute(
                 update(_messages)
                 .where(
-                    _messages.c.channel == report.channel,
-                    _messages.c.direction == "out",
-                    _messages.c.provider_id == report.provider_id,
+                    _messages.c.id == message_id,
                     _messages.c.status.in_(
-                        [DeliveryStatus.QUEUED.value, DeliveryStatus.SENT.value]
+                        [
+                            DeliveryStatus.SENDING.value,
+                            DeliveryStatus.UNKNOWN.value,
+                            DeliveryStatus.SENT.value,
+                        ]
+                    ),
+                    # this send's report (an earlier one's finds another id, or none yet)
+                    or_(
+                        _messages.c.provider_id == report.provider_id,
+                        _messages.c.provider_id.is_(None),
                     ),
                     _messages.c.attempts < MAX_SEND_ATTEMPTS,
                 )
@@ -222,6 +219,60 @@ class Deliveries:
                     .limit(limit)
                 )
             )
+
+    async def claim(self, message_ids: list[int]) -> set[int]:
+        """Claim queued messages for sending, before their provider is called: the ids
+        that were still queued (a second job, a resumed broadcast, finds them taken)."""
+        return await self.db.run(self._claim, message_ids)
+
+    def _claim(self, message_ids: list[int]) -> set[int]:
+        if not message_ids:
+            return set()
+        with self.db.engine.begin() as connection:
+            rows = connection.execute(
+                update(_messages)
+                .where(
+                    _messages.c.id.in_(message_ids),
+                    _messages.c.direction == "out",
+                    _messages.c.status == DeliveryStatus.QUEUED.value,
+                )
+                .values(status=DeliveryStatus.SENDING.value, updated_at=_now())
+                .returning(_messages.c.id)
+            )
+            return {int(row[0]) for row in rows}
+
+    async def strand_in_doubt(self, older_than: timedelta, limit: int = 500) -> list[int]:
+        """Sends claimed over `older_than` ago and never settled: their worker died with the
+        request out. They become `unknown` (never sent again); a report still settles them."""
+        return await self.db.run(self._strand_in_doubt, _now() - older_than, limit)
+
+    def _strand_in_doubt(self, cutoff: datetime, limit: int) -> list[int]:
+        with self.db.engine.begin() as connection:
+            ids = list(
+                connection.scalars(
+                    select(_messages.c.id)
+                    .where(
+                        _messages.c.direction == "out",
+                        _messages.c.status == DeliveryStatus.SENDING.value,
+                        _messages.c.updated_at < cutoff,
+                    )
+                    .limit(limit)
+                )
+            )
+            if ids:
+                connection.execute(
+                    update(_messages)
+                    .where(
+                        _messages.c.id.in_(ids),
+                        _messages.c.status == DeliveryStatus.SENDING.value,
+                    )
+                    .values(
+                        status=DeliveryStatus.UNKNOWN.value,
+                        attempts=_messages.c.attempts + 1,
+                        updated_at=_now(),
+                    )
+                )
+            return ids
 
     async def count_messages(self, direction: str, status: str | None = None) -> int:
         return await self.db.run(self._count_messages, direction, status)

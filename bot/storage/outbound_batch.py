@@ -9,21 +9,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, case, or_, select, update
 
 from bot.db import Database
 from bot.models import AddressKind, DeliveryStatus, OutboundMessage, utcnow
-from bot.storage.deliveries import Delivery
+from bot.storage.deliveries import UNSETTLED, Delivery
+from bot.storage.delivery_reports import record_parts
 from bot.tables import ContactAddress, Message
 
+# A report that came before the worker's record (a provider calls back fast) is not undone.
+# (equalities, not IN: an expanding IN cannot go in an executemany)
+_IN_FLIGHT = or_(*(Message.status == status for status in UNSETTLED))
 _RECORD = (
     update(Message)
     .where(Message.id == bindparam("message_id"))
     .values(
-        status=bindparam("new_status"),
+        status=case((_IN_FLIGHT, bindparam("new_status")), else_=Message.status),
         attempts=Message.attempts + 1,
         updated_at=bindparam("now"),
-        error_code=bindparam("error"),
+        error_code=case((_IN_FLIGHT, bindparam("error")), else_=Message.error_code),
         provider_id=bindparam("provider"),
     )
 )
@@ -37,6 +41,7 @@ class Outcome:
     status: DeliveryStatus
     provider_id: str | None = None
     error_code: str | None = None
+    parts: tuple[str, ...] = ()  # every part's provider id, when it went as several
 
 
 class OutboundBatches:
@@ -92,3 +97,9 @@ class OutboundBatches:
             if without:
                 statement = _RECORD.values(provider_id=Message.provider_id)
                 connection.execute(statement, without)
+            for outcome in outcomes:
+                if outcome.parts:
+                    channel = session.scalar(
+                        select(Message.channel).where(Message.id == outcome.message_id)
+                    )
+                    record_parts(session, outcome.message_id, channel or "", outcome.parts)

@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from typing import ClassVar
 
-from bot.models import AddressKind, InboundMessage, Media, OutboundMessage
+from bot.models import AddressKind, InboundMessage, Media, MessageRef, OutboundMessage
 from channels.base import Capabilities, Channel, PermanentSendError, SendResult
 from channels.context import ChannelContext
 from channels.email.imap import Deliver, MailboxReader
@@ -82,7 +82,14 @@ class EmailChannel(Channel):
         return replace(parsed.message, media=tuple(media))
 
     # -- outbound -----------------------------------------------------------------------------
-    async def send(self, kind: AddressKind, address: str, message: OutboundMessage) -> SendResult:
+    async def send(
+        self,
+        kind: AddressKind,
+        address: str,
+        message: OutboundMessage,
+        *,
+        reference: MessageRef | None = None,
+    ) -> SendResult:
         if kind is not AddressKind.EMAIL:
             raise PermanentSendError(f"email cannot reach a {kind} address", code="bad-address")
         if len(address) > 254 or not ADDRESS.fullmatch(address):

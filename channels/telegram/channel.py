@@ -11,7 +11,7 @@ from typing import ClassVar, TypeVar
 from telegram import Bot, Message
 from telegram.error import InvalidToken, TelegramError
 
-from bot.models import AddressKind, InboundMessage, Media, OutboundMessage
+from bot.models import AddressKind, InboundMessage, Media, MessageRef, OutboundMessage
 from channels.base import (
     Capabilities,
     Channel,
@@ -131,7 +131,14 @@ class TelegramChannel(Channel):
         )
 
     # -- outbound ---------------------------------------------------------------------------
-    async def send(self, kind: AddressKind, address: str, message: OutboundMessage) -> SendResult:
+    async def send(
+        self,
+        kind: AddressKind,
+        address: str,
+        message: OutboundMessage,
+        *,
+        reference: MessageRef | None = None,
+    ) -> SendResult:
         if kind is not AddressKind.TELEGRAM:
             raise PermanentSendError(f"Telegram cannot reach a {kind} address", code="kind")
         try:
@@ -141,12 +148,14 @@ class TelegramChannel(Channel):
         text, markup = render(message)
         parts = split(text)
         bot = await self._call(self._initialized())
-        sent: Message | None = None
+        sent: list[str] = []
         for number, part in enumerate(parts, 1):
-            sent = await self._call(
+            message_sent: Message = await self._call(
                 bot.send_message(
                     chat_id, part, reply_markup=markup if number == len(parts) else None
                 )
             )
-        assert sent is not None
-        return SendResult(provider_id=f"{chat_id}:{sent.message_id}")
+            sent.append(f"{chat_id}:{message_sent.message_id}")
+        assert sent
+        # The last part's id as before (it carries the buttons); every part's kept.
+        return SendResult(provider_id=sent[-1], parts=tuple(sent) if len(sent) > 1 else ())

@@ -15,7 +15,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot import whatsapp_window
-from bot.models import AddressKind, Media, OutboundMessage
+from bot.models import AddressKind, Media, MessageRef, OutboundMessage
 from bot.profile import WhatsAppTemplate
 from channels.base import (
     Capabilities,
@@ -37,7 +37,7 @@ from channels.twilio.inbound import (
 )
 from channels.twilio.media import credentials, download, trusted
 from channels.twilio.outbound import MAX_BODY, message_requests
-from channels.twilio.send import create_message
+from channels.twilio.send import create_message, trace_config
 from channels.twilio.settings import TwilioSettings
 from channels.twilio.statuses import parse_status
 
@@ -89,7 +89,9 @@ class TwilioChannel(Channel):
     async def start(self) -> None:
         if self._session is not None:
             return
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60, connect=10))
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=60, connect=10), trace_configs=[trace_config()]
+        )
         # The library's async client on our session: one session per channel for API calls and
         # media downloads (its own would be a second one), closed in close().
         http_client = AsyncTwilioHttpClient(pool_connections=False, logger=api_log)
@@ -116,7 +118,7 @@ class TwilioChannel(Channel):
 
     def parse(self, request: WebhookRequest) -> list[Inbound]:
         if request.path == STATUS_PATH:
-            return parse_status(self.name, request.form)
+            return parse_status(self.name, request.form, request.query)
         if request.path == INBOUND_PATH:
             return [parse_message(self.name, request.form)]
         raise ValueError(f"no Twilio webhook at {request.path[:100]!r}")
@@ -150,7 +152,14 @@ class TwilioChannel(Channel):
         return trusted(url, self.api_base)
 
     # -- outbound ---------------------------------------------------------------------------
-    async def send(self, kind: AddressKind, address: str, message: OutboundMessage) -> SendResult:
+    async def send(
+        self,
+        kind: AddressKind,
+        address: str,
+        message: OutboundMessage,
+        *,
+        reference: MessageRef | None = None,
+    ) -> SendResult:
         whatsapp = kind in WHATSAPP_KINDS
         if whatsapp:  # a number, or the user id of someone who hides theirs
             sender, to = self.whatsapp_from, WHATSAPP_PREFIX + address
@@ -160,6 +169,7 @@ class TwilioChannel(Channel):
             raise PermanentSendError(f"twilio cannot send to a {kind} address", code="kind")
         if sender is None:
             raise PermanentSendError(f"no Twilio sender configured for {kind}", code="no-sender")
+        first_callback = self._callback(reference, 0)
 
         if message.template is not None and whatsapp:
             template = whatsapp_window.template_to_send(
@@ -174,28 +184,36 @@ class TwilioChannel(Channel):
                 await self._create(
                     to,
                     sender,
+                    first_callback,
                     content_sid=template.twilio_content_sid,
                     content_variables=json.dumps(message.template.variables, ensure_ascii=False),
                 )
             )
 
-        first: str | None = None
+        sids: list[str] = []
         for index, fields in enumerate(message_requests(kind, message)):
             try:
-                sid = await self._create(to, sender, **fields)
+                sids.append(
+                    await self._create(to, sender, self._callback(reference, index), **fields)
+                )
             except WindowClosedError:
                 if not whatsapp or index > 0:
                     raise
-                return SendResult(await self._send_window_template(to, sender))
-            first = first or sid
-        assert first is not None
-        return SendResult(first)
+                return SendResult(await self._send_window_template(to, sender, first_callback))
+        return SendResult(sids[0], tuple(sids) if len(sids) > 1 else ())
+
+    def _callback(self, reference: MessageRef | None, part: int) -> str:
+        """The status-callback URL of one part: our id in its query, so the report settles
+        the message even when its SID was never stored (Twilio signs the URL whole)."""
+        if reference is None:
+            return self.status_callback
+        return f"{self.status_callback}?m={MessageRef(reference.message_id, part)}"
 
     def window_template(self) -> tuple[str, WhatsAppTemplate] | None:
         """The template for a WhatsApp reply whose 24-hour window has closed, if any."""
         return whatsapp_window.reply_waiting_template(self.context.profile.templates, _content_sid)
 
-    async def _send_window_template(self, to: str, sender: str) -> str:
+    async def _send_window_template(self, to: str, sender: str, callback: str) -> str:
         chosen = self.window_template()
         if chosen is None:
             raise PermanentSendError(
@@ -208,15 +226,14 @@ class TwilioChannel(Channel):
             return await self._create(
                 to,
                 sender,
+                callback,
                 content_sid=template.twilio_content_sid,
                 content_variables=json.dumps(variables, ensure_ascii=False),
             )
         except WindowClosedError as exc:  # the template itself was refused
             raise PermanentSendError(str(exc), code=exc.code) from exc
 
-    async def _create(self, to: str, sender: str, **fields: Any) -> str:
+    async def _create(self, to: str, sender: str, callback: str, **fields: Any) -> str:
         """One Messages API request; the new message's SID, or a typed SendError."""
         _session, client = await self._ready()
-        return await create_message(
-            client, to, sender, self.status_callback, self.send_timeout, fields
-        )
+        return await create_message(client, to, sender, callback, self.send_timeout, fields)

@@ -45,8 +45,9 @@ def status_failure(code: str | None) -> SendFailure:
     return classify(_int(code)) or SendFailure.PERMANENT
 
 
-def send_error(exc: TwilioException) -> SendError:
-    """The worker's view of a Twilio API error."""
+def send_error(exc: TwilioException, retry_after: float | None = None) -> SendError:
+    """The worker's view of a Twilio API error; a throttled one (429, 20429) keeps the
+    seconds its answer's Retry-After asked for."""
     status = _int(getattr(exc, "status", None))
     code = _int(getattr(exc, "code", None))
     label = str(code) if code else (f"http-{status}" if status else "twilio")
@@ -62,7 +63,7 @@ def send_error(exc: TwilioException) -> SendError:
         SendFailure.WINDOW_CLOSED: " (WhatsApp window closed)",
     }
     failure = failure or SendFailure.PERMANENT
-    return send_error_for(failure, what + notes.get(failure, ""), label)
+    return send_error_for(failure, what + notes.get(failure, ""), label, retry_after)
 
 
 def _int(value: object) -> int | None:

@@ -4,14 +4,35 @@ send error (channels/twilio/errors.py)."""
 from __future__ import annotations
 
 import asyncio
+from contextvars import ContextVar
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 from twilio.base.exceptions import TwilioException
 
-from channels.base import RetryableSendError
+from channels.base import RetryableSendError, retry_after_seconds, unanswered
 from channels.twilio.errors import send_error
 from channels.twilio.inbound import WHATSAPP_PREFIX
+
+# The library's errors do not keep the answer's headers: the session's trace hands each
+# answer's Retry-After to the send that made the request (a context variable is per task).
+_RETRY_AFTER: ContextVar[list[str | None] | None] = ContextVar("twilio_retry_after", default=None)
+
+
+def trace_config() -> aiohttp.TraceConfig:
+    """Hook for the channel's session: notes each answer's Retry-After for its send."""
+
+    async def on_request_end(
+        session: aiohttp.ClientSession, context: SimpleNamespace, params: Any
+    ) -> None:
+        answers = _RETRY_AFTER.get()
+        if answers is not None:
+            answers.append(params.response.headers.get("Retry-After"))
+
+    config = aiohttp.TraceConfig()
+    config.on_request_end.append(on_request_end)
+    return config
 
 
 async def create_message(
@@ -23,8 +44,11 @@ async def create_message(
     fields: dict[str, Any],
 ) -> str:
     """Send `fields` to `to` from `sender` (a number, or a messaging service `MG…`), giving
-    up after `seconds` (the job itself times out later)."""
+    up after `seconds` (the job itself times out later). `status_callback` is this message's
+    own URL: its query names our message, and Twilio signs it whole."""
     fields = dict(fields)
+    answers: list[str | None] = []  # the Retry-After of each answer, by trace_config()
+    token = _RETRY_AFTER.set(answers)
     if sender.removeprefix(WHATSAPP_PREFIX).startswith("MG"):
         fields["messaging_service_sid"] = sender.removeprefix(WHATSAPP_PREFIX)
     else:
@@ -35,11 +59,13 @@ async def create_message(
                 to=to, status_callback=status_callback, **fields
             )
     except TwilioException as exc:
-        raise send_error(exc) from exc
+        raise send_error(exc, retry_after_seconds(answers[-1] if answers else None)) from exc
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-        raise RetryableSendError(f"twilio unreachable: {exc!r}", code="network") from exc
+        raise unanswered("twilio", exc) from exc
     except ValueError as exc:  # a 2xx answer that is not JSON: a proxy in the way
         raise RetryableSendError(f"twilio answered garbage: {exc}", code="bad-reply") from exc
+    finally:
+        _RETRY_AFTER.reset(token)
     sid = getattr(created, "sid", None)
     if not sid:
         raise RetryableSendError("twilio answered without a message SID", code="bad-reply")

@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Mapping
 
-from bot.models import DeliveryStatus, StatusUpdate
+from bot.models import DeliveryStatus, MessageRef, StatusUpdate
 from channels.base import Inbound
 from channels.twilio.errors import status_failure
 from channels.twilio.inbound import field, message_sid
@@ -36,7 +36,11 @@ STATUSES: dict[str, DeliveryStatus] = {
 ERROR_CODE = re.compile(r"[0-9]{1,10}")
 
 
-def parse_status(channel: str, form: Mapping[str, str]) -> list[Inbound]:
+def parse_status(
+    channel: str, form: Mapping[str, str], query: Mapping[str, str] | None = None
+) -> list[Inbound]:
+    """One callback as a StatusUpdate; `query` is its URL's, where our `m` (the message's
+    own id, signed with the URL) names the message even if its SID was never stored."""
     sid = message_sid(form, "MessageSid", "SmsSid")
     raw = (field(form, "MessageStatus") or field(form, "SmsStatus")).lower()
     if not raw:
@@ -57,5 +61,6 @@ def parse_status(channel: str, form: Mapping[str, str]) -> list[Inbound]:
             status=status,
             error_code=error_code,
             failure=status_failure(error_code) if status is DeliveryStatus.FAILED else None,
+            reference=MessageRef.parse((query or {}).get("m")),
         )
     ]

@@ -11,7 +11,7 @@ import aiohttp
 from aiohttp import web
 
 from bot import metrics, whatsapp_window
-from bot.models import AddressKind, Media, OutboundMessage, Template
+from bot.models import AddressKind, Media, MessageRef, OutboundMessage, Template
 from bot.profile import WhatsAppTemplate
 from channels.base import (
     Capabilities,
@@ -53,6 +53,11 @@ def _recipient(kind: AddressKind, address: str) -> dict[str, str]:
     if kind is AddressKind.WHATSAPP_GROUP:
         raise PermanentSendError("WhatsApp groups are not answered", code="group")
     raise PermanentSendError(f"WhatsApp cannot reach a {kind} address")
+
+
+def _opaque(reference: MessageRef | None, part: int) -> str | None:
+    """Our id of one part, as biz_opaque_callback_data (at most 512 characters)."""
+    return None if reference is None else str(MessageRef(reference.message_id, part))
 
 
 class WhatsAppCloudChannel(Channel):
@@ -142,20 +147,29 @@ class WhatsAppCloudChannel(Channel):
         return await fetch_media(self._http, self.api_base, self._auth, self.context.media, media)
 
     # -- outbound ---------------------------------------------------------------------------
-    async def send(self, kind: AddressKind, address: str, message: OutboundMessage) -> SendResult:
+    async def send(
+        self,
+        kind: AddressKind,
+        address: str,
+        message: OutboundMessage,
+        *,
+        reference: MessageRef | None = None,
+    ) -> SendResult:
         to = _recipient(kind, address)
+        first = _opaque(reference, 0)
         if message.template is not None:
-            return SendResult(await self._post(to, self._template(message.template)))
+            return SendResult(await self._post(to, self._template(message.template), first))
         payloads = render(message)
         if not payloads:
             raise PermanentSendError("nothing to send", code="empty")
-        provider_id = ""
+        wamids: list[str] = []
         try:
-            for payload in payloads:
-                provider_id = await self._post(to, payload)
+            for index, payload in enumerate(payloads):
+                wamids.append(await self._post(to, payload, _opaque(reference, index)))
         except WindowClosedError:
-            return SendResult(await self._post(to, self._window_template()))
-        return SendResult(provider_id)
+            return SendResult(await self._post(to, self._window_template(), first))
+        # The last part's id as before (it carries the buttons); every part's kept.
+        return SendResult(wamids[-1], tuple(wamids) if len(wamids) > 1 else ())
 
     def _template(self, template: Template) -> dict[str, Any]:
         configured = whatsapp_window.template_to_send(
@@ -179,7 +193,10 @@ class WhatsAppCloudChannel(Channel):
         name = self.context.profile.name.get(chosen.language)
         return template_payload(chosen.meta_name, chosen.language, {"1": name})
 
-    async def _post(self, to: dict[str, str], payload: dict[str, Any]) -> str:
-        """POST one message; the wamid, or a typed SendError."""
+    async def _post(self, to: dict[str, str], payload: dict[str, Any], opaque: str | None) -> str:
+        """POST one message; the wamid, or a typed SendError. `opaque` (our id) goes as
+        biz_opaque_callback_data, which Meta echoes in the message's status webhooks."""
+        if opaque is not None:
+            payload = {**payload, "biz_opaque_callback_data": opaque}
         url = f"{self.api_base}/{self.phone_number_id}/messages"
         return await post_message(self._http(), url, self._auth, to, payload)

@@ -60,8 +60,9 @@ def status_failure(code: str | None) -> SendFailure:
     return classify(number) or SendFailure.PERMANENT
 
 
-def send_error(status: int, error: dict[str, Any]) -> SendError:
-    """The typed error for an answer without a message id: HTTP status and Meta's `error`."""
+def send_error(status: int, error: dict[str, Any], retry_after: float | None = None) -> SendError:
+    """The typed error for an answer without a message id: HTTP status and Meta's `error`;
+    a throttled one carries the seconds the answer's Retry-After asked for."""
     raw_code = error.get("code")
     code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
     text = str(error.get("message") or f"HTTP {status}")[:300]
@@ -82,7 +83,7 @@ def send_error(status: int, error: dict[str, Any]) -> SendError:
         failure = SendFailure.PERMANENT
     if status == 200 and failure is SendFailure.PERMANENT:
         return RetryableSendError(f"WhatsApp API answered without a message id: {text}")
-    return send_error_for(failure, message, label)
+    return send_error_for(failure, message, label, retry_after)
 
 
 def media_error(step: str, status: int) -> MediaFetchError:

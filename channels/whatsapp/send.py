@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from channels.base import RetryableSendError
+from channels.base import retry_after_seconds, unanswered
 from channels.whatsapp.errors import send_error
 from channels.whatsapp.limits import SEND_TIMEOUT
 
@@ -31,8 +31,9 @@ async def post_message(
         async with session.post(url, json=body, headers=auth, timeout=SEND_TIMEOUT) as response:
             status = response.status
             raw = await response.read()
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise RetryableSendError(f"WhatsApp API unreachable: {exc!r}", code="network") from exc
+        raise unanswered("WhatsApp API", exc) from exc
     try:
         data = json.loads(raw) if raw else {}
     except ValueError:
@@ -44,4 +45,4 @@ async def post_message(
             if isinstance(wamid, str) and wamid:
                 return wamid
     error = data.get("error") if isinstance(data, dict) else None
-    raise send_error(status, error if isinstance(error, dict) else {})
+    raise send_error(status, error if isinstance(error, dict) else {}, retry_after)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.models import DeliveryStatus, StatusUpdate
+from bot.models import DeliveryStatus, MessageRef, StatusUpdate
 from channels.whatsapp.errors import status_failure
 from channels.whatsapp.json_fields import json_string, timestamp
 from channels.whatsapp.limits import MAX_PROVIDER_ID
@@ -40,4 +40,10 @@ def parse_status(channel: str, item: dict[str, Any]) -> StatusUpdate | None:
         error_code=code,
         at=timestamp(item.get("timestamp")),
         failure=status_failure(code) if status is DeliveryStatus.FAILED else None,
+        reference=MessageRef.parse(_opaque(item.get("biz_opaque_callback_data"))),
     )
+
+
+def _opaque(value: Any) -> str | None:
+    """biz_opaque_callback_data as sent (our message id), or None."""
+    return value if isinstance(value, str) and len(value) <= 512 else None

@@ -100,11 +100,18 @@ def twilio_photo(phone: str, sid: str, media_url: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Reply:
-    """A scripted answer: an HTTP status with a Twilio error code, or a delayed success."""
+    """A scripted answer: an HTTP status with a Twilio error code, or a delayed success.
+    `delay` waits before deciding; `answer_after` accepts the message at once and answers
+    that much later, `hold` until the test calls `release()` (the message is Twilio's then,
+    whether or not anyone is still waiting for the answer). `retry_after` is the
+    Retry-After header of an error answer."""
 
     status: int = 201
     code: int | None = None
     delay: float = 0.0
+    answer_after: float = 0.0
+    hold: bool = False
+    retry_after: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,12 @@ class FakeTwilio(FakeServer):
         self._media: dict[str, tuple[bytes, str]] = {}
         self._state = threading.Lock()
         self.downloads = MediaGate()  # held or failing media downloads, for tests
+        self.answers = MediaGate()  # answers of `Reply(hold=True)` sends wait while held
+        # Statuses reported to each accepted message's StatusCallback, in order, once its
+        # answer is given (none by default); and every callback posted: (url, form, status).
+        self.report_statuses: tuple[str, ...] = ()
+        self.callbacks: list[tuple[str, dict[str, str], int]] = []
+        self._http: Any = None
 
     # -- scripting (from tests) -------------------------------------------------------------
     def script(self, to: str, *replies: Reply) -> None:
@@ -232,15 +245,97 @@ class FakeTwilio(FakeServer):
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.status >= 300:
-            return self._error(reply.status, reply.code or 20000 + reply.status)
+            error = self._error(reply.status, reply.code or 20000 + reply.status)
+            if reply.retry_after is not None:
+                error.headers["Retry-After"] = reply.retry_after
+            return error
         if opted_out:
             return self._error(400, 21610)
         if window_closed and not template:
             return self._error(400, 63016)
         resource = self._resource(form, media_urls)
+        sent = Sent(dict(form), media_urls, resource)
         with self._state:
-            self.sent.append(Sent(dict(form), media_urls, resource))
+            self.sent.append(sent)
+        if reply.hold or reply.answer_after:
+            # Twilio has the message now: its callbacks come whatever happens to the caller.
+            asyncio.get_running_loop().create_task(self._answered_later(sent, reply))
+            if reply.hold:
+                await self.answers.passage()
+            await asyncio.sleep(reply.answer_after)
+            return web.json_response(resource, status=201)
+        self._report_soon(sent)
         return web.json_response(resource, status=201)
+
+    async def _answered_later(self, sent: Sent, reply: Reply) -> None:
+        if reply.hold:
+            await self.answers.passage()
+        await asyncio.sleep(reply.answer_after)
+        self._report_soon(sent)
+
+    # -- status callbacks, as Twilio posts them ----------------------------------------------
+    def _report_soon(self, sent: Sent) -> None:
+        if self.report_statuses and sent.form.get("StatusCallback"):
+            asyncio.get_running_loop().create_task(self._report_all(sent))
+
+    async def _report_all(self, sent: Sent) -> None:
+        for status in self.report_statuses:
+            await self._post_status(sent, status, None)
+
+    def status_form(self, sent: Sent, status: str, error_code: int | None = None) -> dict[str, str]:
+        """The form Twilio posts to a message's StatusCallback when its status changes."""
+        to = sent.form.get("To", "")
+        form = {
+            "SmsSid": sent.sid,
+            "SmsStatus": status,
+            "MessageStatus": status,
+            "To": to,
+            "MessageSid": sent.sid,
+            "AccountSid": self.account_sid,
+            "From": sent.form.get("From") or "",
+            "ApiVersion": API_VERSION,
+        }
+        if sent.form.get("MessagingServiceSid"):
+            form["MessagingServiceSid"] = sent.form["MessagingServiceSid"]
+        if to.startswith("whatsapp:"):
+            form.update(
+                ChannelPrefix="whatsapp",
+                ChannelInstallSid="XE" + "7a8b9c0d1e2f3a4b" * 2,
+                ChannelToAddress=to.removeprefix("whatsapp:")[:8] + "XXXXX",
+                StructuredMessage="false",
+            )
+        if error_code is not None:
+            form["ErrorCode"] = str(error_code)
+        return form
+
+    async def _post_status(self, sent: Sent, status: str, error_code: int | None) -> int:
+        import aiohttp  # the fake's own client, on its own loop
+
+        url = sent.form["StatusCallback"]
+        form = self.status_form(sent, status, error_code)
+        headers = {"X-Twilio-Signature": sign(url, form, self.auth_token)}
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        try:
+            async with self._http.post(url, data=form, headers=headers) as response:
+                answered = response.status
+        except (aiohttp.ClientError, OSError):
+            answered = 0  # nobody listening: Twilio gives up too
+        with self._state:
+            self.callbacks.append((url, form, answered))
+        return answered
+
+    def report(self, sent: Sent, status: str, error_code: int | None = None) -> int:
+        """Post one status callback for `sent` now (from the test's thread); the answer."""
+        future = asyncio.run_coroutine_threadsafe(
+            self._post_status(sent, status, error_code), self._loop
+        )
+        return int(future.result(30))
+
+    def stop(self) -> None:
+        if self._http is not None:
+            asyncio.run_coroutine_threadsafe(self._http.close(), self._loop).result(10)
+        super().stop()
 
     def _resource(self, form: Mapping[str, str], media_urls: list[str]) -> dict[str, Any]:
         """A Message resource as the real API returns it right after creation."""

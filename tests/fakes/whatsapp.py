@@ -9,6 +9,7 @@ wants the Bearer token. Tests script failures per recipient (the `to` digits, or
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 from typing import Any
@@ -48,6 +49,18 @@ class FakeGraphAPI(FakeServer):
         self.media: dict[str, tuple[bytes, str]] = {}  # media id → (bytes, mime type)
         self.downloads = MediaGate()  # held or failing media downloads, for tests
         self.accepted: list[tuple[str, str, dict[str, Any]]] = []  # (to, wamid, body)
+        # Sends to these recipients are accepted at once and answered only when the test
+        # releases `answers` (Meta has the message then, whoever still waits for the answer).
+        self.held: set[str] = set()
+        self.answers = MediaGate()
+        self.retry_after: str | None = None  # Retry-After header of throttled answers
+        # Status webhooks: posted to `webhook_url`, signed with `app_secret`, for each
+        # accepted message in the order of `report_statuses` once it is answered.
+        self.webhook_url: str | None = None
+        self.app_secret: str | None = None
+        self.report_statuses: tuple[str, ...] = ()
+        self.reports: list[tuple[dict[str, Any], int]] = []  # (payload, HTTP answer)
+        self._http: Any = None
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -97,7 +110,10 @@ class FakeGraphAPI(FakeServer):
                 return graph_error(1, "An unknown error occurred", status=500)
             if self.throttled.get(to, 0) > 0:
                 self.throttled[to] -= 1
-                return graph_error(130429, "Rate limit hit", status=400)
+                throttled = graph_error(130429, "Rate limit hit", status=400)
+                if self.retry_after is not None:
+                    throttled.headers["Retry-After"] = self.retry_after
+                return throttled
         if to in self.errors:
             status, code = self.errors[to]
             return graph_error(code, f"Error {code}", status=status)
@@ -111,6 +127,11 @@ class FakeGraphAPI(FakeServer):
         wamid = f"wamid.FAKE{next(self._ids):08d}"
         with self._script_lock:
             self.accepted.append((to, wamid, body))
+        if to in self.held:
+            asyncio.get_running_loop().create_task(self._answered_later(to, wamid, body))
+            await self.answers.passage()
+        else:
+            self._report_soon(to, wamid, body)
         return web.json_response(
             {
                 "messaging_product": "whatsapp",
@@ -118,6 +139,62 @@ class FakeGraphAPI(FakeServer):
                 "messages": [{"id": wamid}],
             }
         )
+
+    # -- status webhooks, as Meta posts them ------------------------------------------------
+    async def _answered_later(self, to: str, wamid: str, body: dict[str, Any]) -> None:
+        await self.answers.passage()
+        self._report_soon(to, wamid, body)
+
+    def _report_soon(self, to: str, wamid: str, body: dict[str, Any]) -> None:
+        if self.report_statuses and self.webhook_url:
+            asyncio.get_running_loop().create_task(self._report_all(to, wamid, body))
+
+    async def _report_all(self, to: str, wamid: str, body: dict[str, Any]) -> None:
+        for state in self.report_statuses:
+            await self._post_status(to, wamid, body, state, None)
+
+    async def _post_status(
+        self, to: str, wamid: str, body: dict[str, Any], state: str, error_code: int | None
+    ) -> int:
+        import aiohttp
+
+        from tests.fixtures import whatsapp as wa
+
+        assert self.webhook_url and self.app_secret, "set webhook_url and app_secret first"
+        report = wa.status(
+            wamid,
+            state,
+            to,
+            error_code,
+            self.phone_number_id,
+            opaque=body.get("biz_opaque_callback_data"),
+        )
+        raw = wa.encode(report)
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        try:
+            headers = wa.sign(raw, self.app_secret)
+            async with self._http.post(self.webhook_url, data=raw, headers=headers) as answer:
+                status = answer.status
+        except (aiohttp.ClientError, OSError):
+            status = 0
+        with self._script_lock:
+            self.reports.append((report, status))
+        return status
+
+    def report(self, wamid: str, state: str, error_code: int | None = None) -> int:
+        """Post one status webhook about an accepted message now (from the test's thread)."""
+        with self._script_lock:
+            to, body = next((t, b) for t, w, b in self.accepted if w == wamid)
+        future = asyncio.run_coroutine_threadsafe(
+            self._post_status(to, wamid, body, state, error_code), self._loop
+        )
+        return int(future.result(30))
+
+    def stop(self) -> None:
+        if self._http is not None:
+            asyncio.run_coroutine_threadsafe(self._http.close(), self._loop).result(10)
+        super().stop()
 
     async def _lookup(self, request: web.Request) -> web.Response:
         await self.record(request)

@@ -1,0 +1,170 @@
+"""A provider's status report applied to the message (or part) it is about.
+
+The report names its message by our own id when the send carried it (Twilio's callback URL,
+Meta's biz_opaque_callback_data), else by the provider's id, of the message or of one of its
+parts. Statuses only move forward. A report settles a send in doubt (`sending`, `unknown`):
+even the provider's "queued" says it holds the message, which is all `sent` means here. A
+report about an earlier attempt (the message was sent again since, under another provider
+id, or waits in our queue to be) changes nothing. A message sent as several parts shows the
+least advanced of them, or failed when one failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bot.models import IN_FLIGHT_STATUSES, DeliveryStatus, SendFailure, StatusUpdate, utcnow
+from bot.tables import ContactAddress, Message
+from bot.tables_outbound import MessagePart
+
+
+class _Tracked(Protocol):
+    status: str
+    error_code: str | None
+    provider_id: str | None
+
+
+def find(session: Session, report: StatusUpdate) -> tuple[Message, int | None] | None:
+    """The message a report is about, and its part (None: a message sent as one)."""
+    ref = report.reference
+    if ref is not None:
+        message = session.scalar(
+            select(Message).where(
+                Message.id == ref.message_id,
+                Message.channel == report.channel,
+                Message.direction == "out",
+            )
+        )
+        if message is not None:
+            split = ref.part > 0 or _has_parts(session, message.id)
+            return message, (ref.part if split else None)
+    part = session.scalar(
+        select(MessagePart).where(
+            MessagePart.channel == report.channel, MessagePart.provider_id == report.provider_id
+        )
+    )
+    if part is not None:
+        owner = session.get(Message, part.message_id)
+        return (owner, part.part) if owner is not None else None
+    message = session.scalar(
+        select(Message).where(
+            Message.channel == report.channel,
+            Message.direction == "out",
+            Message.provider_id == report.provider_id,
+        )
+    )
+    return (message, None) if message is not None else None
+
+
+def apply(session: Session, report: StatusUpdate) -> bool:
+    """Apply the report; False when it names no message of ours."""
+    found = find(session, report)
+    if found is None:
+        return False
+    message, part = found
+    if DeliveryStatus(message.status) is DeliveryStatus.QUEUED:
+        return True  # an earlier attempt's: the message waits to go again
+    if part is None:
+        if message.provider_id not in (None, report.provider_id):
+            return True  # an earlier attempt's: the message went again since
+        message.provider_id = report.provider_id
+        _advance(message, report)
+    else:
+        row = _part(session, message, part, report.provider_id)
+        if row.provider_id not in (None, report.provider_id):
+            return True
+        row.provider_id = report.provider_id
+        _advance(row, report)
+        row.updated_at = report.at
+        if DeliveryStatus(message.status) is not DeliveryStatus.SENDING:
+            sum_up(session, message)  # a send still under way is summed up by its worker
+    message.updated_at = report.at
+    if report.status is DeliveryStatus.FAILED and report.failure is SendFailure.STOPPED:
+        # The recipient opted out at the provider (Twilio 21610): as if the send said so.
+        session.execute(
+            update(ContactAddress)
+            .where(ContactAddress.id == message.address_id, ContactAddress.stopped_at.is_(None))
+            .values(stopped_at=utcnow())
+        )
+    return True
+
+
+def record_parts(session: Session, message_id: int, channel: str, ids: Sequence[str]) -> None:
+    """The worker's record of a message that went as several parts: each part's provider
+    id (a part already reported keeps its status), then the message's sum."""
+    message = session.get(Message, message_id)
+    if message is None:
+        return
+    for index, provider_id in enumerate(ids):
+        row = _part(session, message, index, provider_id)
+        row.provider_id = row.provider_id or provider_id
+    session.flush()
+    if DeliveryStatus(message.status) not in IN_FLIGHT_STATUSES:
+        sum_up(session, message)
+
+
+def least_advanced(statuses: Sequence[DeliveryStatus]) -> DeliveryStatus:
+    """A split message's status: failed when a part failed, else its least advanced part."""
+    if DeliveryStatus.FAILED in statuses:
+        return DeliveryStatus.FAILED
+    return min(statuses, key=lambda status: status.rank)
+
+
+def sum_up(session: Session, message: Message) -> None:
+    statuses = [
+        DeliveryStatus(value)
+        for value in session.scalars(
+            select(MessagePart.status).where(MessagePart.message_id == message.id)
+        )
+    ]
+    if statuses:
+        message.status = least_advanced(statuses).value
+        codes = session.scalars(
+            select(MessagePart.error_code).where(
+                MessagePart.message_id == message.id, MessagePart.error_code.is_not(None)
+            )
+        ).first()
+        message.error_code = codes
+
+
+def _advance(row: _Tracked, report: StatusUpdate) -> None:
+    current = DeliveryStatus(row.status)
+    status = report.status
+    if status.rank < DeliveryStatus.SENT.rank:
+        if current not in IN_FLIGHT_STATUSES:
+            return  # "queued" at the provider says nothing new about a message it took
+        status = DeliveryStatus.SENT
+    if status.rank >= current.rank:
+        row.status = status.value
+        row.error_code = report.error_code
+
+
+def _has_parts(session: Session, message_id: int) -> bool:
+    count = session.scalar(
+        select(func.count(MessagePart.id)).where(MessagePart.message_id == message_id)
+    )
+    return bool(count)
+
+
+def _part(session: Session, message: Message, part: int, provider_id: str | None) -> MessagePart:
+    """A part's row, made when its report (or its worker's record) comes first."""
+    row = session.scalar(
+        select(MessagePart).where(MessagePart.message_id == message.id, MessagePart.part == part)
+    )
+    if row is None:
+        status = DeliveryStatus.SENT.value
+        row = MessagePart(
+            message_id=message.id,
+            part=part,
+            channel=message.channel,
+            provider_id=provider_id,
+            status=status,
+            updated_at=utcnow(),
+        )
+        session.add(row)
+        session.flush()
+    return row

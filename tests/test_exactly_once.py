@@ -1,0 +1,357 @@
+"""Exactly once against the fake Twilio and Meta APIs (issue 14): the message's own id
+travels with every send, a send whose answer never came is `unknown` and is settled by the
+provider's signed status report, never sent again; a long text's parts keep their ids; a
+throttled answer's Retry-After re-queues the send that late and pauses the shared budget.
+
+The gateway's web application runs in the test (aiohttp's TestServer at TAWASUL_PUBLIC_URL,
+where the fakes post their reports), the delivery code as the worker runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestServer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.app.runtime import Runtime, open_runtime
+from bot.app.web import create_app
+from bot.crypto import Cipher
+from bot.db import make_engine
+from bot.migrate import upgrade
+from bot.models import AddressKind, InboundMessage, OutboundMessage
+from bot.send_budget import SendBudget, parse_limits
+from bot.settings import load_settings
+from bot.tables import Message
+from bot.tables_outbound import MessagePart
+from tests.conftest import PROFILE, REDIS_URL, SECRET_KEY, _free_port
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Reply, new_sid, payload, sign
+from tests.fakes.whatsapp import FakeGraphAPI
+from tests.fixtures import whatsapp as wa
+from tests.processes import Gateway, gateway
+from worker.delivery import deliver_many
+
+SMS_FROM = "+12025550143"
+STATUS_PATH = "/webhooks/twilio/status"
+
+
+@dataclass
+class Live:
+    runtime: Runtime
+    twilio: FakeTwilio
+    meta: FakeGraphAPI
+    public_url: str
+
+
+@pytest.fixture
+async def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Live]:
+    twilio = FakeTwilio().start()
+    meta = FakeGraphAPI(wa.TOKEN, wa.PHONE_NUMBER_ID).start()
+    port = _free_port()
+    public_url = f"http://127.0.0.1:{port}"
+    env = {
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_SMS_FROM": SMS_FROM,
+        "TWILIO_API_BASE": twilio.url,
+        "WHATSAPP_TOKEN": wa.TOKEN,
+        "WHATSAPP_PHONE_NUMBER_ID": wa.PHONE_NUMBER_ID,
+        "WHATSAPP_APP_SECRET": wa.APP_SECRET,
+        "WHATSAPP_VERIFY_TOKEN": wa.VERIFY_TOKEN,
+        "WHATSAPP_API_BASE": meta.url,
+    }
+    for name, value in env.items():  # each channel reads its own settings from here
+        monkeypatch.setenv(name, value)
+    database_url = f"sqlite:///{tmp_path / 'tawasul.db'}"
+    upgrade(database_url)
+    settings = load_settings(
+        var_dir=tmp_path / "var",
+        database_url=database_url,
+        redis_url=REDIS_URL,
+        secret_key=SECRET_KEY,
+        profile=PROFILE,
+        public_url=public_url,
+        queue_name=f"once-{uuid.uuid4().hex[:8]}",
+    )
+    runtime = await open_runtime(settings, embedded_redis=False)
+    meta.webhook_url, meta.app_secret = public_url + "/webhooks/whatsapp", wa.APP_SECRET
+    try:
+        async with TestServer(create_app(runtime), port=port):
+            yield Live(runtime, twilio, meta, public_url)
+    finally:
+        await runtime.close()
+        twilio.stop()
+        meta.stop()
+
+
+def new_phone() -> str:
+    return f"+9665{uuid.uuid4().int % 10**8:08d}"
+
+
+async def reply_to(live: Live, channel: str, kind: AddressKind, address: str, text: str) -> int:
+    """A reply to someone who just wrote, stored as queued (what the router leaves)."""
+    store = live.runtime.store
+    record = await store.inbound.record_inbound(
+        InboundMessage(channel, kind, address, uuid.uuid4().hex, "مرحبا")
+    )
+    assert record is not None
+    (message_id,) = await store.inbound.save_turn(record, channel, {}, [OutboundMessage(text)], [])
+    return message_id
+
+
+def stored(live: Live, message_id: int) -> Message:
+    with live.runtime.store.db.sessions() as session:
+        message = session.get(Message, message_id)
+        assert message is not None
+        session.expunge(message)
+        return message
+
+
+async def eventually(check: Callable[[], Any], what: str, seconds: float = 30.0) -> Any:
+    """Wait (on the loop, so the in-test web app answers meanwhile) until `check` is truthy."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_a_send_that_timed_out_is_unknown_until_twilios_callback_settles_it(
+    live: Live,
+) -> None:
+    phone = new_phone()
+    message_id = await reply_to(live, "twilio", AddressKind.SMS, phone, "تم استلام طلبك")
+    # Twilio takes the message at once and answers after the send has given up waiting.
+    live.twilio.script(phone, Reply(201, answer_after=2.0))
+    live.twilio.report_statuses = ("sent", "delivered")
+    live.runtime.channels["twilio"].send_timeout = 0.3  # type: ignore[attr-defined]
+
+    assert await deliver_many(live.runtime, [message_id]) == {message_id: "unknown"}
+    (sent,) = live.twilio.sent_to(phone)
+    assert sent.form["StatusCallback"] == f"{live.public_url}{STATUS_PATH}?m={message_id}"
+    settled = await eventually(
+        lambda: (m := stored(live, message_id)).status == "delivered" and m, "the callback"
+    )
+    assert settled.provider_id == sent.sid  # learnt from the report alone
+    # Signed over the whole URL, query included: the gateway took every callback.
+    await eventually(lambda: len(live.twilio.callbacks) == 2, "the last callback's answer")
+    assert [answer for _, _, answer in live.twilio.callbacks] == [204, 204]
+    # A second job for it (a retried job, a sweep) sends nothing: one message reached them.
+    assert await deliver_many(live.runtime, [message_id]) == {message_id: "already delivered"}
+    assert len(live.twilio.sent_to(phone)) == 1
+
+
+async def test_a_send_cut_off_after_meta_took_it_is_settled_by_metas_report(
+    live: Live,
+) -> None:
+    phone = new_phone()
+    digits = phone.lstrip("+")
+    message_id = await reply_to(live, "whatsapp", AddressKind.WHATSAPP, phone, "تم استلام طلبك")
+    live.meta.held.add(digits)
+    live.meta.answers.hold()
+    live.meta.report_statuses = ("sent", "delivered", "read")
+
+    # The worker dies with the request out: Meta has the message, no answer came back.
+    sending = asyncio.create_task(deliver_many(live.runtime, [message_id]))
+    await eventually(lambda: live.meta.accepted_to(digits), "Meta to take the message")
+    sending.cancel()
+    with suppress(asyncio.CancelledError):
+        await sending
+    assert stored(live, message_id).status == "sending"
+    # Found by the sweep: unknown, not queued again; a second job finds it taken.
+    assert await live.runtime.store.deliveries.strand_in_doubt(timedelta(0)) == [message_id]
+    assert stored(live, message_id).status == "unknown"
+    assert await deliver_many(live.runtime, [message_id]) == {message_id: "already unknown"}
+
+    live.meta.answers.release()
+    settled = await eventually(
+        lambda: (m := stored(live, message_id)).status == "read" and m, "Meta's reports"
+    )
+    ((wamid, body),) = live.meta.accepted_to(digits)
+    assert body["biz_opaque_callback_data"] == str(message_id)
+    assert settled.provider_id == wamid
+    await eventually(lambda: len(live.meta.reports) == 3, "the last report's answer")
+    assert [answer for _, answer in live.meta.reports] == [200, 200, 200]
+    assert len(live.meta.accepted_to(digits)) == 1
+
+
+async def test_each_part_of_a_long_sms_keeps_its_id_and_its_report(live: Live) -> None:
+    phone = new_phone()
+    text = "\n\n".join(["توزيع السلال الغذائية يوم الخميس في مقر الجمعية" * 10] * 4)
+    assert len(text) > 1600  # more than one Messages API request can carry
+    message_id = await reply_to(live, "twilio", AddressKind.SMS, phone, text)
+    assert await deliver_many(live.runtime, [message_id]) == {message_id: "sent"}
+    first, second = live.twilio.sent_to(phone)
+    assert first.form["StatusCallback"].endswith(f"?m={message_id}")
+    assert second.form["StatusCallback"].endswith(f"?m={message_id}.1")
+    with live.runtime.store.db.sessions() as session:
+        parts = session.query(MessagePart.provider_id).filter_by(message_id=message_id).all()
+    assert sorted(p for (p,) in parts) == sorted([first.sid, second.sid])
+
+    report = live.twilio.report  # blocks its caller: run it beside the loop serving the app
+    assert await asyncio.to_thread(report, first, "delivered") == 204
+    assert stored(live, message_id).status == "sent"  # the second part is only sent
+    assert await asyncio.to_thread(report, second, "delivered") == 204
+    assert stored(live, message_id).status == "delivered"
+    assert await asyncio.to_thread(report, second, "undelivered", 30003) == 204
+    assert stored(live, message_id).status == "failed"  # not all of it arrived
+
+
+async def test_metas_retry_after_requeues_the_send_and_pauses_every_workers_budget(
+    live: Live,
+) -> None:
+    phone = new_phone()
+    digits = phone.lstrip("+")
+    message_id = await reply_to(live, "whatsapp", AddressKind.WHATSAPP, phone, "مرحبا")
+    live.meta.throttled[digits] = 1
+    live.meta.retry_after = "7"
+    later = Later()
+    outcome = await deliver_many(live.runtime, [message_id], retry_later=later.retry)
+    assert outcome == {message_id: "retry in 7 s"} and later.asked == [([message_id], 7)]
+    assert stored(live, message_id).status == "queued"
+    await paused(live, "whatsapp", AddressKind.WHATSAPP, 7)
+
+
+async def test_twilios_429_retry_after_requeues_the_send_and_pauses_the_budget(
+    live: Live,
+) -> None:
+    phone = new_phone()
+    message_id = await reply_to(live, "twilio", AddressKind.SMS, phone, "hello")
+    live.twilio.script(phone, Reply(429, code=20429, retry_after="5"))
+    later = Later()
+    outcome = await deliver_many(live.runtime, [message_id], retry_later=later.retry)
+    assert outcome == {message_id: "retry in 5 s"} and later.asked == [([message_id], 5)]
+    await paused(live, "twilio", AddressKind.SMS, 5)
+
+
+@dataclass
+class Later:
+    """What the job layer was asked to send again, and after how long."""
+
+    asked: list[tuple[list[int], int]] = field(default_factory=list)
+
+    async def retry(self, ids: list[int], delay: int) -> None:
+        self.asked.append((ids, delay))
+
+
+async def paused(live: Live, channel: str, kind: AddressKind, seconds: float) -> None:
+    """Another worker's budget (its own client, the same Redis) waits for the pause."""
+    settings = live.runtime.settings
+    other = SendBudget(live.runtime.redis, parse_limits(""), settings.queue_name)
+    asked = time.monotonic()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(other.take(channel, kind, new_phone(), "x"), seconds - 2.5)
+    assert time.monotonic() - asked >= seconds - 2.5
+
+
+# -- a real worker process, SIGKILLed with the request out -------------------------------------
+def write_sms(gateway: Gateway, phone: str, text: str) -> None:
+    """A beneficiary's SMS, posted and signed as Twilio posts it."""
+    sid = new_sid("SM")
+    url = gateway.url + "/webhooks/twilio"
+    form = payload("sms_text", From=phone, Body=text, MessageSid=sid, SmsMessageSid=sid,
+                   SmsSid=sid, AccountSid=ACCOUNT_SID)  # fmt: skip
+    request = urllib.request.Request(
+        url,
+        data=urllib.parse.urlencode(form).encode(),
+        headers={"X-Twilio-Signature": sign(url, form)},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status == 200
+
+
+def sigkill_worker(gateway: Gateway) -> list[int]:
+    """SIGKILL the worker; returns its children (rq's scheduler), which outlive it."""
+    worker = gateway.worker
+    assert worker is not None
+    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+    return [int(pid) for pid in children]
+
+
+def test_a_killed_workers_send_is_settled_by_twilios_callback_never_resent(
+    tmp_path: Path, cipher: Cipher
+) -> None:
+    fake = FakeTwilio().start()
+    env = {
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_SMS_FROM": SMS_FROM,
+        "TWILIO_API_BASE": fake.url,
+        "TAWASUL_LOG_LEVEL": "WARNING",
+    }
+    orphans: list[int] = []
+    try:
+        with gateway(tmp_path, REDIS_URL, env) as live:
+            live.start_serve()
+            live.start_worker()
+            phone = new_phone()
+            fake.script(phone, Reply(201, hold=True))
+            fake.answers.hold()
+            fake.report_statuses = ("sent", "delivered")
+            write_sms(live, phone, "مرحبا")
+            (sent,) = fake.wait_sent(phone, 1, timeout=60)
+            orphans = sigkill_worker(live)  # Twilio has the message; no answer came back
+            fake.answers.release()
+            engine = make_engine(live.database_url)
+            try:
+                message = wait_for_row(engine, sent.sid)
+                assert message.status == "delivered" and message.direction == "out"
+                assert sent.form["StatusCallback"].endswith(f"?m={message.id}")
+                live.start_worker()
+                # A barrier: someone else's greeting, sent by the new worker after its sweep.
+                other = new_phone()
+                write_sms(live, other, "مرحبا")
+                fake.wait_sent(other, 1, timeout=60)
+                assert len(fake.sent_to(phone)) == 1  # one message reached them
+                with Session(engine) as session:
+                    assert session.get(Message, message.id).status == "delivered"  # type: ignore[union-attr]
+            finally:
+                engine.dispose()
+    finally:
+        for pid in orphans:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        fake.stop()
+
+
+def wait_for_row(engine: Any, provider_id: str, seconds: float = 60.0) -> Message:
+    """The outbound message the callbacks settled as delivered (learnt its SID from them)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with Session(engine) as session:
+            message = session.scalar(select(Message).where(Message.provider_id == provider_id))
+            if message is not None and message.status == "delivered":
+                session.expunge(message)
+                return message
+        time.sleep(0.1)
+    raise AssertionError(f"no delivered message with provider id {provider_id}")
+
+
+def test_retry_after_is_read_in_seconds_or_as_an_http_date_and_capped() -> None:
+    from email.utils import format_datetime
+
+    from channels.base import MAX_RETRY_AFTER_SECONDS, retry_after_seconds
+
+    assert retry_after_seconds("7") == 7.0 and retry_after_seconds(" 1.5 ") == 1.5
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert 25 <= (retry_after_seconds(soon) or 0) <= 31
+    assert retry_after_seconds("99999999") == MAX_RETRY_AFTER_SECONDS
+    for unreadable in (None, "", "soon", "nan", "-3", "0", "٧", "Wed, 21 Oct 2015 07:28:00 GMT"):
+        assert retry_after_seconds(unreadable) is None, unreadable
