@@ -124,10 +124,11 @@ class LiveFaq:
         self._state = FaqState(profile, FaqIndex(profile))
         self._version: bytes | None = _UNSEEN  # the first search reads the additions
         self._lock = asyncio.Lock()
+        self._pending: asyncio.Future[bytes | str | None] | None = None
 
     async def current(self) -> FaqState:
         try:
-            found = await self._redis.get(self._key)
+            found = await self._read_version()
         except Exception as exc:  # Redis away: keep answering with what we have
             log.warning("FAQ version not read (%s): answering with the index built", exc)
             return self._state
@@ -137,6 +138,18 @@ class LiveFaq:
                 if version != self._version:
                     await self._rebuild(version)
         return self._state
+
+    async def _read_version(self) -> bytes | str | None:
+        """The counter, read once for all the searches that ask while a read is on its way
+        (a burst of questions costs one Redis round trip, not one each)."""
+        pending = self._pending
+        if (
+            pending is None
+            or pending.done()
+            or pending.get_loop() is not asyncio.get_running_loop()
+        ):
+            pending = self._pending = asyncio.ensure_future(self._redis.get(self._key))
+        return await asyncio.shield(pending)
 
     async def _rebuild(self, version: bytes | None) -> None:
         try:

@@ -133,12 +133,24 @@ class Intake:
         return await self.limiter.hit(checks)
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(kind: type) -> tuple[str, ...]:
+    """A dataclass's field names, worked out once per class (`dataclasses.fields` builds them
+    anew on every call, on every message)."""
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(field.name for field in dataclasses.fields(kind))
+    return names
+
+
 def repaired(item: Item) -> Item:
     """The item with every string in it made valid Unicode (bot/text.py `repair_unicode`),
     logged when anything had to change: the message is then recorded as it can be read."""
     changes: dict[str, object] = {}
-    for field in dataclasses.fields(item):
-        value = getattr(item, field.name)
+    for name in _field_names(type(item)):
+        value = getattr(item, name)
         if isinstance(value, str):
             fixed: object = repair_unicode(value)
         elif isinstance(value, tuple) and all(isinstance(v, Media) for v in value):
@@ -146,7 +158,7 @@ def repaired(item: Item) -> Item:
         else:
             continue
         if fixed != value:
-            changes[field.name] = fixed
+            changes[name] = fixed
     if not changes:
         return item
     if not isinstance(item, Media):
