@@ -42,6 +42,7 @@ from bot.tables import (
     SupportRequest,
 )
 from bot.tables_sla import SlaAlert, StaffNotification
+from bot.users import add_user, set_language
 from bot.work_calendar import WorkCalendar, request_decision_due
 from channels.base import Channel
 from channels.context import ChannelContext
@@ -273,6 +274,24 @@ async def test_three_notifications_within_a_minute_arrive_as_one_email(
         assert part in mail.text
     assert await send_digests(context, start + timedelta(minutes=5)) == 0
     assert len(smtp.to(RELATIONS)) == 1
+
+
+async def test_a_staff_member_who_chose_english_is_notified_in_english(
+    context: Context, store: Store, smtp: FakeSmtpServer
+) -> None:
+    member_id = await add_user(store, RELATIONS, "Haifa", "officer", "correct horse battery")
+    await set_language(store, member_id, "en")
+    contact_id = beneficiary(store, "410")
+    start = datetime.now(UTC)
+    open_work(store, contact_id, start)
+    assert (await watch(context, queue_for_test(), start + timedelta(seconds=25)))["new_work"] == 3
+    assert await send_digests(context, start + timedelta(seconds=61)) == 3
+    (mail,) = smtp.wait_for(RELATIONS)
+    assert ": 3 new items for you" in mail.header("Subject")
+    assert "Items waiting for you in the console:" in mail.text
+    assert "Urgent complaint C-000000456" in mail.text
+    assert "follow-up T-000000123" in mail.text
+    assert "أمور جديدة" not in mail.header("Subject")
 
 
 async def test_the_staff_telegram_chat_gets_the_digest(

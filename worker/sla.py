@@ -21,7 +21,9 @@ from rq import Queue
 from bot.i18n import N_, Translator, translator
 from bot.models import OutboundMessage, Template
 from bot.profile import Domain, Profile
+from bot.storage import Store
 from bot.storage.sla import Alert, NewNotification, NewWork, OpenCase
+from bot.users import list_staff
 from bot.whatsapp_window import REPLY_WAITING_TEMPLATE, window_at
 from bot.work_calendar import (
     WorkCalendar,
@@ -109,6 +111,19 @@ def recipients(profile: Profile, email: str | None) -> list[str]:
     return found
 
 
+async def staff_languages(store: Store) -> dict[str, str]:
+    """Each staff member's chosen console language, by email (those who chose one)."""
+    return {m.email.lower(): m.language for m in await list_staff(store) if m.language}
+
+
+def translator_for(recipient: str, languages: dict[str, str], default: Translator) -> Translator:
+    """A notification's language: its recipient's, when the recipient is a staff member's
+    email and they chose one in the console; otherwise the profile's (the staff chat)."""
+    channel, _, address = recipient.partition(":")
+    language = languages.get(address.lower()) if channel == "email" else None
+    return translator(language) if language else default
+
+
 class SlaWatch:
     """One pass over the open cases and the new work, at `now` (injectable)."""
 
@@ -117,9 +132,11 @@ class SlaWatch:
         self.profile = context.profile
         self.t: Translator = translator(self.profile.default_language)
         self.calendar = WorkCalendar(self.profile)
+        self.languages: dict[str, str] = {}
 
     async def run(self) -> dict[str, int]:
         counts = {"remind": 0, "escalate": 0, "late_notice": 0, "new_work": 0}
+        self.languages = await staff_languages(self.context.store)
         for case in await self.context.store.sla.open_cases():
             for deadline in deadlines(self.profile, case):
                 for kind in await self._alert(deadline):
@@ -141,17 +158,24 @@ class SlaWatch:
                 sent.append("remind")
         return sent
 
+    def _t(self, recipient: str) -> Translator:
+        """The recipient's own console language (a staff member's email), else the profile's."""
+        return translator_for(recipient, self.languages, self.t)
+
     async def _staff_alert(self, d: Deadline, kind: str, email: str, text: str) -> bool:
-        t, case = self.t, d.case
-        line = t.gettext(text).format(
-            what=t.gettext(WHAT[case.case_kind]),
-            reference=case.reference,
-            when=t.format_datetime(d.due, self.profile.timezone),
-        )
+        case = d.case
+
+        def line(t: Translator) -> str:
+            return t.gettext(text).format(
+                what=t.gettext(WHAT[case.case_kind]),
+                reference=case.reference,
+                when=t.format_datetime(d.due, self.profile.timezone),
+            )
+
         link = console_link(self.context.settings.public_url, case.case_kind, case.reference)
         key = f"sla:{case.case_kind}:{case.case_id}:{d.name}:{kind}:{int(d.due.timestamp())}"
         notes = [
-            NewNotification(key, to, f"sla_{kind}", line, link, self.now)
+            NewNotification(key, to, f"sla_{kind}", line(self._t(to)), link, self.now)
             for to in recipients(self.profile, email)
         ]
         alert = Alert(
@@ -201,24 +225,30 @@ class SlaWatch:
         return await self.context.store.sla.add_notifications(notes) if notes else 0
 
     def _announce(self, work: NewWork) -> list[NewNotification]:
-        t, profile, url = self.t, self.profile, self.context.settings.public_url
+        profile, url = self.profile, self.context.settings.public_url
+        category = None
         if work.kind == "handoff":
             domain = _domain(profile, work.what)
-            text = t.gettext(NEW_HANDOFF).format(area=domain.label.get(t.language))
             link = console_link(url, "handoff", str(work.conversation_id))
         elif work.kind == "urgent_complaint":
             category = profile.get_complaint_category(work.what)
             domain = _domain(profile, category.domain if category else None)
-            label = category.label.get(t.language) if category else work.what
-            text = t.gettext(URGENT_COMPLAINT).format(reference=work.reference, category=label)
             link = console_link(url, "complaint", work.reference)
         else:
             domain = _domain(profile, work.what or None)
-            text = t.gettext(FOLLOW_UP).format(reference=work.reference)
             link = console_link(url, "inbox", "")
+
+        def text(t: Translator) -> str:
+            if work.kind == "handoff":
+                return t.gettext(NEW_HANDOFF).format(area=domain.label.get(t.language))
+            if work.kind == "urgent_complaint":
+                label = category.label.get(t.language) if category else work.what
+                return t.gettext(URGENT_COMPLAINT).format(reference=work.reference, category=label)
+            return t.gettext(FOLLOW_UP).format(reference=work.reference)
+
         key = f"{work.kind}:{work.item_id}"
         return [
-            NewNotification(key, to, work.kind, text, link, work.created_at)
+            NewNotification(key, to, work.kind, text(self._t(to)), link, work.created_at)
             for to in recipients(profile, domain.officer.email)
         ]
 

@@ -20,6 +20,7 @@ from bot.storage.staff_notifications import Pending
 from channels.email.settings import EmailSettings
 from channels.email.smtp import SmtpSender
 from worker.context import WorkerContext
+from worker.sla import staff_languages, translator_for
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +44,17 @@ async def send_digests(context: WorkerContext, now: datetime) -> int:
     """Send every complete digest; returns how many notifications went out."""
     profile, store = context.profile, context.store.staff_notifications
     window = timedelta(seconds=profile.notifications.digest_seconds)
-    t = translator(profile.default_language)
+    default = translator(profile.default_language)
+    recipients = await store.due_recipients(now, window)
+    languages = await staff_languages(context.store) if recipients else {}
     sent = 0
-    for recipient in await store.due_recipients(now, window):
+    for recipient in recipients:
         token = uuid.uuid4().hex
         items = await store.claim(recipient, now, token)
         if not items:
             continue  # another worker took them
         try:
-            await _send(context, t, recipient, items)
+            await _send(context, translator_for(recipient, languages, default), recipient, items)
         except Exception as exc:  # any failure: released for the next round, never lost
             log.warning("staff notification to %s not sent: %s", recipient, exc)
             await store.release(token, f"{type(exc).__name__}: {exc}")
