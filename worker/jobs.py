@@ -101,6 +101,10 @@ def sweep(stranded_after: float | None = None, reschedule: bool = True) -> int:
     )
     more = False
     try:
+        # Replies waiting in the outbox whose drain job was lost: a worker SIGKILLed while
+        # it waited for a job leaves its blocking pop open in rq's scheduler (a fork that
+        # keeps the socket), and Redis hands that dead pop the next job, a drain among them.
+        queues.drain_outbox(queue)
         requeued = process.run(lambda context: requeue_stranded(context, queue, older_than))
         found, handled = process.run(handle_unhandled)
         process.run(lambda context: send_due_surveys(context, queue))
