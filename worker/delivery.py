@@ -1,17 +1,18 @@
 """Delivering stored outbound messages through their channels, many in flight at once.
 
 A job carries a batch of message ids; they go out concurrently on the event loop (each
-channel keeps one HTTP session), at most `IN_FLIGHT` of the whole process awaiting their
-provider (worker/inflight.py), each after its slot in the channel's shared budget
-(bot/send_budget.py). The job starts them and returns (`start_delivery`): the sends go on
-while the worker takes its next job. Exactly once: each message is
-claimed in the database (queued → sending, one conditional UPDATE for many claims at once)
-right before its provider is called, so a second job with the same id (a sweep, a resumed
-broadcast) sends nothing. The message's own id travels with the send (MessageRef), so the
-provider's status report settles it: a send whose answer never came (a timeout; a worker
-killed mid-request, found later by the sweep) is `unknown`, never sent blind again.
-Retryable failures come back later in a delivery job of their own, on the retry schedule;
-the last one leaves the message failed.
+channel keeps one HTTP session), at most `IN_FLIGHT` bulk sends and `REPLIES_IN_FLIGHT`
+replies of the whole process awaiting their provider (worker/inflight.py), each after its
+slot in the channel's shared budget (bot/send_budget.py). The job starts them and returns
+(`start_delivery`): the sends go on while the worker takes its next job.
+
+Exactly once: each message is claimed in the database (queued → sending, one conditional
+UPDATE for many claims at once) right before its provider is called, so a second job with
+the same id (a sweep, a resumed broadcast) sends nothing. The message's own id travels with
+the send (MessageRef), so the provider's status report settles it: a send whose answer
+never came (a timeout; a worker killed mid-request, found later by the sweep) is
+`unknown`, never sent blind again. Retryable failures come back later in a delivery job of
+their own, on the retry schedule; the last one leaves the message failed.
 """
 
 from __future__ import annotations
