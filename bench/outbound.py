@@ -10,7 +10,10 @@ posting the same number of requests to the same fake with 100 in flight: the rat
 much of the ceiling is the fake and the machine rather than the gateway.
 
     TAWASUL_REDIS_URL=redis://127.0.0.1:6379/N python bench/outbound.py \\
-        [--recipients 3000] [--delays 0,100,300] [--workers 1,2]
+        [--recipients 3000] [--delays 0,100,300] [--workers 1,2] [--baseline ../main-copy]
+
+With `--baseline DIR` each row is measured also with the code of another checkout (the
+workers run from DIR), one after the other against the same fake in the same run.
 """
 
 from __future__ import annotations
@@ -99,7 +102,11 @@ def queue_reply(database_url: str, redis_url: str, queue: str, cipher: Cipher, p
     enqueue_deliveries(make_queue(redis_url, queue), [int(message_id or 0)])
 
 
-def one_run(fake: SlowTwilio, redis_url: str, recipients: int, workers: int) -> dict[str, float]:
+def one_run(
+    fake: SlowTwilio, redis_url: str, recipients: int, workers: int, root: Path = ROOT
+) -> dict[str, float]:
+    """One broadcast through `workers` workers running the code at `root` (this checkout,
+    or another one to compare with: same tables, same fake)."""
     cipher = Cipher(SECRET_KEY)
     use_cipher(cipher)
     with tempfile.TemporaryDirectory() as directory:
@@ -112,7 +119,7 @@ def one_run(fake: SlowTwilio, redis_url: str, recipients: int, workers: int) -> 
             "TAWASUL_DATABASE_URL": database_url,
             "TAWASUL_REDIS_URL": redis_url,
             "TAWASUL_SECRET_KEY": SECRET_KEY,
-            "TAWASUL_PROFILE": str(ROOT / "profiles" / "example.yaml"),
+            "TAWASUL_PROFILE": str(root / "profiles" / "example.yaml"),
             "TAWASUL_QUEUE": queue,
             "TAWASUL_RATE_LIMITS": "off",
             "TAWASUL_LOG_LEVEL": "WARNING",
@@ -121,11 +128,11 @@ def one_run(fake: SlowTwilio, redis_url: str, recipients: int, workers: int) -> 
             "TWILIO_SMS_FROM": "+12025550143",
             "TWILIO_API_BASE": fake.url,
         }
-        subprocess.run([*CLI, "migrate"], env=env, check=True, cwd=ROOT, capture_output=True)
+        subprocess.run([*CLI, "migrate"], env=env, check=True, cwd=root, capture_output=True)
         phones = seed(database_url, cipher, [True] * recipients)
         waiting = seed(database_url, cipher, [None] * 100)  # they get replies, not the update
         procs = [
-            subprocess.Popen([*CLI, "worker"], env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
+            subprocess.Popen([*CLI, "worker"], env=env, cwd=root, stderr=subprocess.DEVNULL)
             for _ in range(workers)
         ]
         try:
@@ -134,7 +141,7 @@ def one_run(fake: SlowTwilio, redis_url: str, recipients: int, workers: int) -> 
             created = subprocess.run(
                 [*CLI, "broadcast", "create", "--text-ar", "Ramadan", "--text-en", "Ramadan",
                  "--yes"],
-                env=env, cwd=ROOT, capture_output=True, text=True, check=True,
+                env=env, cwd=root, capture_output=True, text=True, check=True,
             )  # fmt: skip
             broadcast_id = int(
                 next(line for line in created.stdout.splitlines() if "created" in line).split()[1]
@@ -197,6 +204,11 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=3000)
     parser.add_argument("--delays", default="0,100,300")
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (e.g. a worktree of main) run beside this one, row by row",
+    )
     args = parser.parse_args()
     redis_url = os.environ.get("TAWASUL_REDIS_URL")
     if not redis_url:
@@ -204,20 +216,28 @@ def main() -> None:
     fake = SlowTwilio().start()
     assert isinstance(fake, SlowTwilio)
     print(f"{args.recipients} recipients, limits off, SQLite; 100 replies queued during each")
-    print("delay  workers  msg/s   bare/s  ratio  peak RSS MB  reply p50 s  reply p99 s")
+    print("bare/s: a bare aiohttp client with 100 (and 400) requests in flight; ratio to bare/s")
+    print(
+        "code      delay  workers  msg/s   bare/s  bare400/s  ratio  peak RSS MB  "
+        "reply p50 s  reply p99 s"
+    )
+    codes = [("this", ROOT)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
     try:
         for delay_ms in (int(d) for d in args.delays.split(",")):
             fake.delay = delay_ms / 1000
             bare = asyncio.run(bare_client(fake.url, args.recipients))
+            bare400 = asyncio.run(bare_client(fake.url, args.recipients, in_flight=400))
             fake.arrivals.clear()
             for workers in (int(w) for w in args.workers.split(",")):
-                found = one_run(fake, redis_url, args.recipients, workers)
-                print(
-                    f"{delay_ms:>4}ms  {workers:>7}  {found['rate']:>6.0f}  {bare:>7.0f}  "
-                    f"{found['rate'] / bare:>5.2f}  {found['rss']:>11.0f}  "
-                    f"{found['reply_p50']:>11.2f}  {found['reply_p99']:>11.2f}",
-                    flush=True,
-                )
+                for code, root in codes:
+                    found = one_run(fake, redis_url, args.recipients, workers, root)
+                    print(
+                        f"{code:<8}  {delay_ms:>4}ms  {workers:>7}  {found['rate']:>6.0f}  "
+                        f"{bare:>7.0f}  {bare400:>9.0f}  {found['rate'] / bare:>5.2f}  "
+                        f"{found['rss']:>11.0f}  {found['reply_p50']:>11.2f}  "
+                        f"{found['reply_p99']:>11.2f}",
+                        flush=True,
+                    )
     finally:
         fake.stop()
 

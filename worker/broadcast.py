@@ -4,8 +4,9 @@ and a watch that resumes what a crash left and closes finished broadcasts.
 Each batch job claims the next BROADCAST_BATCH recipients in one transaction (their message
 rows are created there), queues its successor before it sends (so a second worker can take
 the next batch meanwhile), then delivers its messages concurrently through the shared
-budgets. A 100,000-recipient broadcast is a thousand short jobs, never 100,000, and no job
-holds more than one batch in memory.
+budgets, and claims the next batch while those are out (a few batches in flight per process,
+for a time slice that ends early when a reply waits). A 100,000-recipient broadcast is a few
+hundred short jobs, never 100,000, and no process holds more than BATCHES_IN_FLIGHT batches.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ import logging
 from datetime import timedelta
 from typing import Protocol
 
+from rq import Queue
+
 from bot.storage.broadcasts import Broadcasts
 from worker import defaults
 from worker.context import WorkerContext
-from worker.delivery import RetryLater, budget_for, deliver_many
+from worker.delivery import budget_for, deliver_many
+from worker.inflight import in_flight, settle, start_task, take_batch_slot
 
 log = logging.getLogger(__name__)
 
@@ -58,25 +62,58 @@ BATCH_SECONDS = 0.5
 
 
 async def run_batch(context: WorkerContext, broadcast_id: int, queues: BroadcastQueues) -> str:
-    """One batch of a broadcast: claim, queue the next batch, send."""
+    """Batches of a broadcast for one time slice: claim one, queue the job's successor (so
+    another worker can go on meanwhile), start its sends, claim the next while they are out,
+    up to BATCHES_IN_FLIGHT of this process at once. The job ends when the slice is over or a
+    reply waits (rq takes replies first), leaving its sends to finish on the process's loop."""
     broadcasts = Broadcasts(context.store.db)
-    taken, message_ids = await broadcasts.claim_batch(
-        broadcast_id, batch_size(context), context.profile, list(context.channels)
-    )
-    if not taken:
-        await context.redis.delete(chain_key(context.settings.queue_name, broadcast_id))
-        await broadcasts.finish_if_done(broadcast_id)
-        return "nothing left"
-    await context.redis.set(
-        chain_key(context.settings.queue_name, broadcast_id), 1, ex=CHAIN_SECONDS
-    )
-    await queues.next_batch(broadcast_id)
-    retry: RetryLater = queues.retry_later
-    # Closing the broadcast is for the chain's last job and the watch: counting it after
-    # every batch would read the whole audience a thousand times over.
-    outcomes = await deliver_many(context, message_ids, bulk=True, retry_later=retry)
-    sent = sum(1 for outcome in outcomes.values() if outcome == "sent")
-    return f"{taken} recipients, {sent} sent"
+    size = batch_size(context)
+    key = chain_key(context.settings.queue_name, broadcast_id)
+    deadline = asyncio.get_running_loop().time() + defaults.BROADCAST_SLICE_SECONDS
+    taken = batches = 0
+    while await take_batch_slot(
+        context, lambda: replies_waiting(context), deadline, first=not batches
+    ):
+        try:
+            claimed, message_ids = await broadcasts.claim_batch(
+                broadcast_id, size, context.profile, list(context.channels)
+            )
+        except BaseException:
+            in_flight(context).batches.release()
+            raise
+        if not claimed:
+            in_flight(context).batches.release()
+            if not batches:
+                await context.redis.delete(key)
+            # The chain's last job: once this process's sends are settled, close it (the
+            # watch closes it otherwise; counting after every batch would read the whole
+            # audience a thousand times over).
+            await settle(context)
+            await broadcasts.finish_if_done(broadcast_id)
+            return f"{taken} recipients in {batches} batches; nothing left"
+        await context.redis.set(key, 1, ex=CHAIN_SECONDS)
+        if not batches:
+            await queues.next_batch(broadcast_id)
+        taken, batches = taken + claimed, batches + 1
+        start_task(context, _send_batch(context, message_ids, queues), f"broadcast {broadcast_id}")
+    if not batches:  # it gave way before its first batch: the chain goes on
+        await queues.next_batch(broadcast_id)
+    return f"{taken} recipients in {batches} batches, sending"
+
+
+async def _send_batch(
+    context: WorkerContext, message_ids: list[int], queues: BroadcastQueues
+) -> None:
+    try:
+        await deliver_many(context, message_ids, bulk=True, retry_later=queues.retry_later)
+    finally:
+        in_flight(context).batches.release()
+
+
+async def replies_waiting(context: WorkerContext) -> bool:
+    """Whether a job waits in the replies queue (rq's list of job ids)."""
+    name = Queue.redis_queue_namespace_prefix + context.settings.queue_name
+    return bool(await context.redis.llen(name))
 
 
 async def start(context: WorkerContext, broadcast_id: int, queues: BroadcastQueues) -> str:

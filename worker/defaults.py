@@ -74,8 +74,16 @@ def bulk_queue_name(queue_name: str) -> str:
 
 
 DELIVERY_BATCH = 100  # message ids per delivery job
-IN_FLIGHT = 100  # sends awaiting their provider at once, per worker process
-BROADCAST_BATCH = 100  # recipients turned into messages (and sent) per broadcast job
+IN_FLIGHT = 400  # bulk sends awaiting their provider at once, per worker process (all jobs)
+REPLIES_IN_FLIGHT = 100  # and replies, on places of their own (never behind bulk)
+BROADCAST_BATCH = 100  # recipients turned into messages (and sent) per batch
+# Batches of one worker process claimed and not yet settled: the database work of one
+# overlaps the sends of the others (worker/inflight.py).
+BATCHES_IN_FLIGHT = 5
+LIMITED_BATCHES_IN_FLIGHT = 2  # when rate limits are on (a batch is then half a second's)
+# A broadcast job claims batches for at most this long, and ends sooner when a reply waits;
+# its successor, already queued, goes on.
+BROADCAST_SLICE_SECONDS = 1.0
 BROADCAST_JOB_TIMEOUT_SECONDS = 600
 # A send still "sending" after this long was cut off by a crash (a send's HTTP request times
 # out well before): it becomes "unknown", never sent again, until a status report settles it.

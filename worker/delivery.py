@@ -1,15 +1,18 @@
 """Delivering stored outbound messages through their channels, many in flight at once.
 
 A job carries a batch of message ids; they go out concurrently on the event loop (each
-channel keeps one HTTP session), at most `IN_FLIGHT` awaiting their provider, each after its
-slot in the channel's shared budget (bot/send_budget.py). Exactly once: each message is
-claimed in the database (queued → sending, one conditional UPDATE for many claims at once)
-right before its provider is called, so a second job with the same id (a sweep, a resumed
-broadcast) sends nothing. The message's own id travels with the send (MessageRef), so the
-provider's status report settles it: a send whose answer never came (a timeout; a worker
-killed mid-request, found later by the sweep) is `unknown`, never sent blind again.
-Retryable failures come back later in a delivery job of their own, on the retry schedule;
-the last one leaves the message failed.
+channel keeps one HTTP session), at most `IN_FLIGHT` bulk sends and `REPLIES_IN_FLIGHT`
+replies of the whole process awaiting their provider (worker/inflight.py), each after its
+slot in the channel's shared budget (bot/send_budget.py). The job starts them and returns
+(`start_delivery`): the sends go on while the worker takes its next job.
+
+Exactly once: each message is claimed in the database (queued → sending, one conditional
+UPDATE for many claims at once) right before its provider is called, so a second job with
+the same id (a sweep, a resumed broadcast) sends nothing. The message's own id travels with
+the send (MessageRef), so the provider's status report settles it: a send whose answer
+never came (a timeout; a worker killed mid-request, found later by the sweep) is
+`unknown`, never sent blind again. Retryable failures come back later in a delivery job of
+their own, on the retry schedule; the last one leaves the message failed.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from channels.base import (
 )
 from worker import defaults
 from worker.context import WorkerContext
+from worker.inflight import in_flight, start_task
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +140,6 @@ async def deliver_many(
     *,
     bulk: bool = False,
     retry_later: RetryLater | None = None,
-    in_flight: int = defaults.IN_FLIGHT,
 ) -> dict[int, str]:
     """Send every message of the batch, concurrently; bulk (broadcast) messages are checked
     again for consent and stop first. Returns each message's outcome."""
@@ -149,7 +152,7 @@ async def deliver_many(
             for message_id, reason in unwanted.items():
                 outcomes.by_id[message_id] = f"skipped: {reason}"
             ids = [message_id for message_id in ids if message_id not in unwanted]
-    gate = asyncio.Semaphore(in_flight)
+    gate = in_flight(context).sends if bulk else in_flight(context).replies
     batches = OutboundBatches(context.store.db)
     loaded = await batches.load(ids)
     writer = OutcomeWriter(batches)
@@ -193,6 +196,24 @@ async def deliver_many(
         if retry_later is not None:
             await retry_later(retry_ids, delay)
     return outcomes.by_id
+
+
+async def start_delivery(
+    context: WorkerContext,
+    message_ids: Sequence[int],
+    *,
+    bulk: bool = False,
+    retry_later: RetryLater | None = None,
+) -> str:
+    """Start sending a batch and return at once: its sends go on past the job (their
+    outcomes are recorded as they come; the worker lets them finish before it exits)."""
+    ids = list(message_ids)
+    start_task(
+        context,
+        deliver_many(context, ids, bulk=bulk, retry_later=retry_later),
+        f"delivering {len(ids)} message(s) from {ids[0] if ids else '-'}",
+    )
+    return f"sending {len(ids)}"
 
 
 async def deliver(context: WorkerContext, message_id: int, *, last_attempt: bool) -> str:

@@ -12,7 +12,7 @@ from rq.serializers import JSONSerializer
 from bot.models import utcnow
 from worker import broadcast, defaults, process, queues
 from worker.broadcast_service import queue_batch, schedule_watch
-from worker.delivery import deliver_many
+from worker.delivery import start_delivery
 from worker.handoff import remind_unanswered
 from worker.media import fetch_media as fetch_media_async
 from worker.sla import schedule_sla_watch, watch
@@ -35,23 +35,24 @@ class _JobQueues:
 
 
 def deliver(*message_ids: int) -> str:
-    """Deliver a batch of stored replies, concurrently (queued by the outbox drain)."""
+    """Start delivering a batch of stored replies, concurrently (queued by the outbox
+    drain); the sends go on while the worker takes its next job (worker/inflight.py)."""
     return _deliver(list(message_ids), bulk=False)
 
 
 def deliver_bulk(*message_ids: int) -> str:
-    """Deliver a batch of broadcast messages (consent and stop checked again first)."""
+    """Start delivering a batch of broadcast messages (consent and stop checked again
+    first)."""
     return _deliver(list(message_ids), bulk=True)
 
 
 def _deliver(message_ids: list[int], *, bulk: bool) -> str:
     job_queues = _JobQueues(replies_queue_for(get_current_job()))
-    outcomes = process.run(
-        lambda context: deliver_many(
+    return process.run(
+        lambda context: start_delivery(
             context, message_ids, bulk=bulk, retry_later=job_queues.retry_later
         )
     )
-    return ", ".join(f"{message_id}: {outcome}" for message_id, outcome in outcomes.items())
 
 
 def broadcast_batch(broadcast_id: int) -> str:
@@ -100,6 +101,10 @@ def sweep(stranded_after: float | None = None, reschedule: bool = True) -> int:
     )
     more = False
     try:
+        # Replies waiting in the outbox whose drain job was lost: a worker SIGKILLed while
+        # it waited for a job leaves its blocking pop open in rq's scheduler (a fork that
+        # keeps the socket), and Redis hands that dead pop the next job, a drain among them.
+        queues.drain_outbox(queue)
         requeued = process.run(lambda context: requeue_stranded(context, queue, older_than))
         found, handled = process.run(handle_unhandled)
         process.run(lambda context: send_due_surveys(context, queue))

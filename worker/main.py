@@ -12,7 +12,9 @@ queued again within seconds of Redis returning.
 from __future__ import annotations
 
 import logging
+import os
 import time
+from contextlib import suppress
 from typing import Any
 
 from redis import Redis
@@ -46,11 +48,11 @@ def run_worker(settings: Settings, redis_url: str, *, burst: bool = False) -> bo
         while True:
             try:
                 queue = make_queue(redis_url, settings.queue_name)
+                connection = Redis.from_url(redis_url)
+                _forget_in_forks(queue.connection, connection)
                 # Replies first: rq takes the next job from the first queue that has one.
                 worker = Worker(
-                    [queue, bulk_queue(queue)],
-                    connection=Redis.from_url(redis_url),
-                    serializer=JSONSerializer,
+                    [queue, bulk_queue(queue)], connection=connection, serializer=JSONSerializer
                 )
                 worker.mind_redis(queue)
                 # Resume the broadcasts a stopped (or killed) worker left running.
@@ -105,6 +107,37 @@ class Worker(SimpleWorker):
             log.warning("Redis held no mark of ours (first start, or it came back empty): sweeping")
         except REDIS_ERRORS as exc:
             log.warning("could not check Redis: %s", exc)
+
+
+_clients: list[Redis] = []
+
+
+def _forget_in_forks(*clients: Redis) -> None:
+    """rq forks its scheduler, and the fork keeps a copy of every socket: once this worker
+    is killed while it waits for a job, Redis would still see its blocking pop open and hand
+    it the next job, lost. The fork closes its copies of the worker's sockets at once."""
+    if not _clients:
+        os.register_at_fork(after_in_child=_close_inherited)
+    _clients[:] = list(clients)
+
+
+def _close_inherited() -> None:
+    for client in _clients:
+        pool: Any = client.connection_pool
+        held = [
+            *getattr(pool, "_available_connections", []),
+            *getattr(pool, "_in_use_connections", []),
+        ]
+        for connection in held:
+            sock = getattr(connection, "_sock", None)
+            if sock is not None:
+                try:
+                    sock.close()  # this process's copy only; the parent's stays open
+                except OSError:
+                    pass
+                connection._sock = None
+        with suppress(Exception):
+            pool.reset()
 
 
 def _stop_was_asked(worker: SimpleWorker) -> bool:

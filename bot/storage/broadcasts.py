@@ -185,7 +185,11 @@ class Broadcasts:
                 .limit(size)
                 .with_for_update(skip_locked=True, of=BroadcastRecipient)
             ).all()
-            message_ids: list[int] = []
+            # One statement for the batch's messages, one for its recipients (not two per
+            # recipient): the worker claims the next batch while the last one is sending.
+            new_messages: list[dict[str, Any]] = []
+            messaged: list[int] = []
+            recipients: list[dict[str, Any]] = []
             for rid, _contact, address_id, channel, language, kind, stopped, conv, ok, last in rows:
                 reason: str | None = None
                 message: OutboundMessage | None = None
@@ -199,34 +203,42 @@ class Broadcasts:
                     message, reason = message_for(
                         broadcast, channel, kind, language, last, now, profile
                     )
-                values: dict[str, Any]
                 if message is None:
-                    values = {"status": "skipped", "skip_reason": reason}
-                else:
-                    payload = message.to_json()
-                    payload["broadcast"] = broadcast_id
-                    message_id = session.scalar(
-                        insert(Message)
-                        .values(
-                            conversation_id=conv,
-                            address_id=address_id,
-                            direction="out",
-                            channel=channel,
-                            body=message.text,
-                            payload=payload,
-                            status=DeliveryStatus.QUEUED.value,
-                            attempts=0,
-                            created_at=now,
-                            updated_at=now,
-                        )
-                        .returning(Message.id)
+                    recipients.append(
+                        {"id": rid, "status": "skipped", "skip_reason": reason, "message_id": None}
                     )
-                    assert message_id is not None
-                    message_ids.append(message_id)
-                    values = {"status": "messaged", "message_id": message_id}
-                session.execute(
-                    update(BroadcastRecipient).where(BroadcastRecipient.id == rid).values(**values)
+                    continue
+                payload = message.to_json()
+                payload["broadcast"] = broadcast_id
+                new_messages.append(
+                    {
+                        "conversation_id": conv,
+                        "address_id": address_id,
+                        "direction": "out",
+                        "channel": channel,
+                        "body": message.text,
+                        "payload": payload,
+                        "status": DeliveryStatus.QUEUED.value,
+                        "attempts": 0,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
                 )
+                messaged.append(rid)
+            message_ids: list[int] = []
+            if new_messages:
+                message_ids = list(
+                    session.scalars(
+                        insert(Message).returning(Message.id, sort_by_parameter_order=True),
+                        new_messages,
+                    )
+                )
+            recipients.extend(
+                {"id": rid, "status": "messaged", "skip_reason": None, "message_id": message_id}
+                for rid, message_id in zip(messaged, message_ids, strict=True)
+            )
+            if recipients:
+                session.execute(update(BroadcastRecipient), recipients)
             return len(rows), message_ids
 
     async def unwanted(self, message_ids: Sequence[int]) -> dict[int, str]:

@@ -46,6 +46,7 @@ WHATSAPP_KINDS = (AddressKind.WHATSAPP, AddressKind.WHATSAPP_USER)
 # The library logs every API request's URL and headers at INFO: keep that for debugging only.
 api_log = logging.getLogger("channels.twilio.api")
 api_log.setLevel(logging.WARNING)
+MAX_CONNECTIONS = 500  # requests to the API at once, per process (a worker's IN_FLIGHT is 400)
 
 
 def _content_sid(template: WhatsAppTemplate) -> str | None:
@@ -90,7 +91,10 @@ class TwilioChannel(Channel):
         if self._session is not None:
             return
         self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=60, connect=10), trace_configs=[trace_config()]
+            timeout=aiohttp.ClientTimeout(total=60, connect=10),
+            trace_configs=[trace_config()],
+            # aiohttp's default of 100 connections would cap a worker's sends in flight
+            connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
         )
         # The library's async client on our session: one session per channel for API calls and
         # media downloads (its own would be a second one), closed in close().
