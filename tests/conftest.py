@@ -22,6 +22,7 @@ import aiohttp
 import psycopg
 import pytest
 import redis
+from playwright.sync_api import Browser, BrowserContext, Page
 from redis.asyncio import Redis as AsyncRedis
 
 from bot.crypto import Cipher, use_cipher
@@ -32,6 +33,7 @@ from bot.profile_loader import load_profile
 from bot.settings import Settings, load_settings
 from bot.storage import Store
 from tests import spawned
+from tests.browser import DESK_TIMEOUT, browser_context, chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -247,3 +249,23 @@ async def async_redis() -> AsyncIterator[AsyncRedis]:
     client = AsyncRedis.from_url(REDIS_URL)
     yield client
     await client.aclose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Chromium, shared by the page tests of a module."""
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def desk(browser: Browser) -> Iterator[BrowserContext]:
+    """A staff member's browser on a desktop screen."""
+    with browser_context(browser, DESK_TIMEOUT) as context:
+        yield context
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    """A page in the module's own `context` fixture."""
+    return context.new_page()

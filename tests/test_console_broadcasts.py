@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
@@ -26,15 +26,16 @@ from bot.tables import (
     AuditEntry,
     Broadcast,
 )
+from tests.browser import browser_context
 from tests.conftest import REDIS_URL, LiveGateway, launch_gateway
 from tests.fakes import twilio as tw
 from tests.fakes.telegram import FakeBotAPI
 from tests.fakes.twilio import FakeTwilio
 from tests.fakes.whatsapp import FakeGraphAPI, message_text, recipient_of
 from tests.fixtures import whatsapp as wa
+from tests.staff import add_staff as _add_staff
 from tests.test_broadcast import seed
-from tests.test_chat_page import CHROMIUM, CHROMIUM_ARGS
-from tests.test_console_browser import SCREENSHOTS, _add_staff, sign_in
+from tests.test_console_browser import SCREENSHOTS, sign_in
 from worker.queues import bulk_queue, make_queue
 
 TELEGRAM_TOKEN = "123:BROADCAST"
@@ -123,25 +124,10 @@ def chat_id() -> str:
     return str(CHAT_ID)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
-    context.set_default_timeout(TIMEOUT)
-    yield context
-    context.close()
-
-
-@pytest.fixture
-def page(context: BrowserContext) -> Page:
-    return context.new_page()
+    with browser_context(browser, TIMEOUT, {"width": 1400, "height": 1100}) as context:
+        yield context
 
 
 def open_broadcasts(page: Page, gateway: LiveGateway, email: str = "manager@example.org") -> None:

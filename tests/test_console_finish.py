@@ -15,16 +15,16 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
+from playwright.sync_api import BrowserContext, expect
 from sqlalchemy import select, update
 
 from bot.crypto import Cipher
 from bot.db import Database
 from bot.tables import Complaint, Contact, ContactAddress, Conversation, Handoff, Message
 from tests.conftest import SECRET_KEY, LiveGateway, launch_gateway
+from tests.fakes.server import running
 from tests.fakes.twilio import FakeTwilio
 from tests.journeys import database, form_answers_ar, national_id
-from tests.test_chat_page import CHROMIUM, CHROMIUM_ARGS
 from tests.test_console_work import (
     OFFICER,
     RESEARCHER,
@@ -43,25 +43,8 @@ expect.set_options(timeout=TIMEOUT)
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeTwilio]:
-    server = FakeTwilio().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def desk(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    context.set_default_timeout(TIMEOUT)
-    yield context
-    context.close()
+    with running(FakeTwilio()) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -21,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import select, update
 
 from bot.console.inbox import HANDOFF_CLOSED
@@ -30,27 +28,26 @@ from bot.crypto import Cipher
 from bot.db import Database
 from bot.i18n import translator
 from bot.tables import Complaint, Contact, Conversation, Handoff, Message, SupportRequest
+from tests.browser import DESK_TIMEOUT
 from tests.conftest import ROOT, LiveGateway, launch_gateway
+from tests.fakes.server import running
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, new_sid, payload, sign
 from tests.journeys import database, form_answers_ar, national_id
-from tests.test_chat_page import CHROMIUM, CHROMIUM_ARGS
+from tests.staff import PASSWORD, add_staff
 
-TIMEOUT = 15_000  # ms: replies go through the worker
-PASSWORD = "correct horse battery"
+TIMEOUT = DESK_TIMEOUT
 OFFICER = "relations@example.org"  # the profile's officer for beneficiary relations
 RESEARCHER = "research@example.org"
 SMS_FROM, WHATSAPP_FROM = "+15005550006", "whatsapp:+14155238886"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-CLI = (sys.executable, "-m", "bot.app.cli")
 AR = translator("ar")
 expect.set_options(timeout=TIMEOUT)
 
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeTwilio]:
-    server = FakeTwilio().start()
-    yield server
-    server.stop()
+    with running(FakeTwilio()) as server:
+        yield server
 
 
 def twilio_env(fake: FakeTwilio) -> dict[str, str]:
@@ -64,42 +61,12 @@ def twilio_env(fake: FakeTwilio) -> dict[str, str]:
     }
 
 
-def add_staff(live: LiveGateway, email: str, name: str, role: str) -> None:
-    """A staff account, made with `tawasul user add` as an administrator would."""
-    subprocess.run(
-        [*CLI, "user", "add", "--email", email, "--name", name, "--role", role, "--password-stdin"],
-        input=PASSWORD,
-        text=True,
-        env=live.env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-
-
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory, fake: FakeTwilio) -> Iterator[LiveGateway]:
     with launch_gateway(tmp_path_factory.mktemp("console-work"), twilio_env(fake)) as live:
         add_staff(live, OFFICER, "هيفاء العمري", "officer")
         add_staff(live, RESEARCHER, "عبدالله الشهري", "researcher")
         yield live
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def desk(browser: Browser) -> Iterator[BrowserContext]:
-    """A staff member's browser on a desktop screen."""
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    context.set_default_timeout(TIMEOUT)
-    yield context
-    context.close()
 
 
 def sign_in(context: BrowserContext, gateway: LiveGateway, email: str) -> Page:
