@@ -26,6 +26,7 @@ from channels.webchat import valid_cursor
 from tests.chat_client import ChatClient
 from tests.conftest import LiveGateway, launch_gateway
 from tests.fakes import twilio as tw
+from tests.fakes.server import running
 from tests.fakes.telegram import FakeBotAPI
 from tests.fakes.whatsapp import FakeGraphAPI
 from tests.fixtures import telegram as updates
@@ -42,17 +43,14 @@ _ids = itertools.count(7_100_000)
 
 @pytest.fixture(scope="module")
 def graph() -> Iterator[FakeGraphAPI]:
-    fake = FakeGraphAPI(wa.TOKEN, wa.PHONE_NUMBER_ID)
-    fake.start()
-    yield fake
-    fake.stop()
+    with running(FakeGraphAPI(wa.TOKEN, wa.PHONE_NUMBER_ID)) as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")
 def bot_api() -> Iterator[FakeBotAPI]:
-    fake = FakeBotAPI(TELEGRAM_TOKEN).start()
-    yield fake
-    fake.stop()
+    with running(FakeBotAPI(TELEGRAM_TOKEN)) as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")

@@ -50,7 +50,7 @@ from channels.base import (
 from channels.context import ChannelContext
 from channels.whatsapp import LIST_BUTTON_LABEL, WhatsAppCloudChannel, WhatsAppSettings, render
 from tests.conftest import PROFILE, REDIS_URL, SECRET_KEY, LiveGateway, launch_gateway
-from tests.fakes.server import post_status
+from tests.fakes.server import post_status, running
 from tests.fakes.whatsapp import FakeGraphAPI, choices, message_text
 from tests.fixtures import whatsapp as wa
 from tests.journeys import MENU_AR, database, national_id, stored_attachment
@@ -108,10 +108,8 @@ def channel(tmp_path_factory: pytest.TempPathFactory) -> WhatsAppCloudChannel:
 
 @pytest.fixture(scope="module")
 def graph() -> Iterator[FakeGraphAPI]:
-    fake = FakeGraphAPI(wa.TOKEN, wa.PHONE_NUMBER_ID)
-    fake.start()
-    yield fake
-    fake.stop()
+    with running(FakeGraphAPI(wa.TOKEN, wa.PHONE_NUMBER_ID)) as fake:
+        yield fake
 
 
 # -- parse: captured-format payloads -----------------------------------------------------------

@@ -29,6 +29,7 @@ from bot.tables import (
 from tests.browser import browser_context
 from tests.conftest import REDIS_URL, LiveGateway, launch_gateway
 from tests.fakes import twilio as tw
+from tests.fakes.server import running
 from tests.fakes.telegram import FakeBotAPI
 from tests.fakes.twilio import FakeTwilio
 from tests.fakes.whatsapp import FakeGraphAPI, message_text, recipient_of
@@ -52,24 +53,20 @@ expect.set_options(timeout=TIMEOUT)
 
 @pytest.fixture(scope="module")
 def twilio() -> Iterator[FakeTwilio]:
-    fake = FakeTwilio().start()
-    yield fake
-    fake.stop()
+    with running(FakeTwilio()) as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")
 def graph() -> Iterator[FakeGraphAPI]:
-    fake = FakeGraphAPI(wa.TOKEN, wa.PHONE_NUMBER_ID)
-    fake.start()
-    yield fake
-    fake.stop()
+    with running(FakeGraphAPI(wa.TOKEN, wa.PHONE_NUMBER_ID)) as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")
 def bot_api() -> Iterator[FakeBotAPI]:
-    fake = FakeBotAPI(TELEGRAM_TOKEN).start()
-    yield fake
-    fake.stop()
+    with running(FakeBotAPI(TELEGRAM_TOKEN)) as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")

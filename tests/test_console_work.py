@@ -124,6 +124,19 @@ class Chat:
         self.write(text)
         return self.replies(count)
 
+    def file_request(self, nid: str) -> str:
+        """Fill in the support request form under national id `nid` (its optional step skipped)
+        submit it: the reference the receipt gives."""
+        self.say("مرحبا")
+        self.say("٢", 2)
+        for answer in [*form_answers_ar(nid), "تخطي"]:
+            self.say(answer)
+        self.say("1")  # submit from the summary: the declaration
+        receipt, _updates = self.say("أقر", 2)
+        reference = re.search(r"R-\d+", receipt)
+        assert reference is not None, receipt
+        return reference.group()
+
 
 def ask_for_staff(gateway: LiveGateway) -> Chat:
     chat = Chat(gateway.url).start()
@@ -289,16 +302,8 @@ def test_researcher_accepts_a_request_and_the_beneficiary_is_told_in_arabic(
     gateway: LiveGateway, desk: BrowserContext, cipher: Cipher
 ) -> None:
     chat = Chat(gateway.url).start()
-    chat.say("مرحبا")
-    chat.say("٢", 2)
     nid = national_id(7707)
-    for answer in [*form_answers_ar(nid), "تخطي"]:
-        chat.say(answer)
-    chat.say("1")  # submit from the summary: the declaration
-    receipt, _updates = chat.say("أقر", 2)
-    reference = re.search(r"R-\d+", receipt)
-    assert reference is not None
-    ref = reference.group()
+    ref = chat.file_request(nid)
 
     researcher = sign_in(desk, gateway, RESEARCHER)
     researcher.goto(f"{gateway.url}/console/requests")

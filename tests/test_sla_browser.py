@@ -8,7 +8,6 @@ deadline, never slept."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -21,7 +20,7 @@ from bot.tables import SupportRequest
 from tests.conftest import LiveGateway, launch_gateway
 from tests.fakes.server import running
 from tests.fakes.smtp import FakeSmtpServer
-from tests.journeys import database, form_answers_ar, national_id
+from tests.journeys import database, national_id
 from tests.staff import add_staff
 from tests.test_console_work import Chat, sign_in
 from tests.test_sla_processes import sla_env
@@ -67,15 +66,7 @@ def test_a_late_request_reminds_its_researcher_and_tells_the_beneficiary(
     gateway: LiveGateway, desk: BrowserContext, smtp: FakeSmtpServer
 ) -> None:
     chat = Chat(gateway.url).start()
-    chat.say("مرحبا")
-    chat.say("٢", 2)
-    for answer in [*form_answers_ar(national_id(8808)), "تخطي"]:
-        chat.say(answer)
-    chat.say("1")
-    receipt, _updates = chat.say("أقر", 2)
-    found = re.search(r"R-\d+", receipt)
-    assert found is not None
-    reference = found.group()
+    reference = chat.file_request(national_id(8808))
 
     page = sign_in(desk, gateway, RESEARCHER)
     page.goto(f"{gateway.url}/console/requests/{reference}")
