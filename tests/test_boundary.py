@@ -58,11 +58,7 @@ def gateway(
     tmp_path_factory: pytest.TempPathFactory, graph: FakeGraphAPI, bot_api: FakeBotAPI
 ) -> Iterator[LiveGateway]:
     env = {
-        "WHATSAPP_TOKEN": wa.TOKEN,
-        "WHATSAPP_PHONE_NUMBER_ID": wa.PHONE_NUMBER_ID,
-        "WHATSAPP_APP_SECRET": wa.APP_SECRET,
-        "WHATSAPP_VERIFY_TOKEN": wa.VERIFY_TOKEN,
-        "WHATSAPP_API_BASE": graph.url,
+        **wa.gateway_env(graph.url),
         "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
         "TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET,
         "TELEGRAM_API_BASE": bot_api.url + "/bot",

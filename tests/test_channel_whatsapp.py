@@ -687,14 +687,7 @@ def test_parse_fuzz_bytes(channel: WhatsAppCloudChannel, body: bytes) -> None:
 # -- the live gateway --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def gateway(graph: FakeGraphAPI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
-    env = {
-        "WHATSAPP_TOKEN": wa.TOKEN,
-        "WHATSAPP_PHONE_NUMBER_ID": wa.PHONE_NUMBER_ID,
-        "WHATSAPP_APP_SECRET": wa.APP_SECRET,
-        "WHATSAPP_VERIFY_TOKEN": wa.VERIFY_TOKEN,
-        "WHATSAPP_API_BASE": graph.url,
-    }
-    with launch_gateway(tmp_path_factory.mktemp("wa"), env) as live:
+    with launch_gateway(tmp_path_factory.mktemp("wa"), wa.gateway_env(graph.url)) as live:
         yield live
 
 

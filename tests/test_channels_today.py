@@ -232,11 +232,7 @@ def gateway(
     graph: FakeGraphAPI, fake_twilio: FakeTwilio, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveGateway]:
     env = {
-        "WHATSAPP_TOKEN": wa.TOKEN,
-        "WHATSAPP_PHONE_NUMBER_ID": wa.PHONE_NUMBER_ID,
-        "WHATSAPP_APP_SECRET": wa.APP_SECRET,
-        "WHATSAPP_VERIFY_TOKEN": wa.VERIFY_TOKEN,
-        "WHATSAPP_API_BASE": graph.url,
+        **wa.gateway_env(graph.url),
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "TWILIO_SMS_FROM": SMS_FROM,

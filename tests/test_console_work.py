@@ -125,8 +125,8 @@ class Chat:
         return self.replies(count)
 
     def file_request(self, nid: str) -> str:
-        """Fill in the support request form under national id `nid` (its optional step skipped)
-        submit it: the reference the receipt gives."""
+        """Fill in the support request form under national id `nid`, its optional step
+        skipped, and submit it: the reference the receipt gives."""
         self.say("مرحبا")
         self.say("٢", 2)
         for answer in [*form_answers_ar(nid), "تخطي"]:
