@@ -182,6 +182,18 @@ def twilio_writes(gateway: LiveGateway, phone: str, text: str, name: str = "أب
         assert response.status == 200
 
 
+def whatsapp_handoff(gateway: LiveGateway, fake: FakeTwilio) -> tuple[str, Handoff]:
+    """A new beneficiary greets on WhatsApp and asks for staff: their WhatsApp address and
+    the hand-off open for them."""
+    phone = new_phone()
+    to = "whatsapp:" + phone
+    twilio_writes(gateway, phone, "مرحبا")
+    fake.wait_sent(to, 1)
+    twilio_writes(gateway, phone, "٥")
+    fake.wait_sent(to, 2)
+    return to, open_handoff_of(gateway)
+
+
 def new_phone() -> str:
     return "+9665" + str(time.time_ns())[-8:]
 
@@ -235,13 +247,7 @@ def test_web_chat_hand_off_is_seen_claimed_answered_and_closed(
 def test_whatsapp_hand_off_reply_reaches_twilio(
     gateway: LiveGateway, desk: BrowserContext, fake: FakeTwilio
 ) -> None:
-    phone = new_phone()
-    to = "whatsapp:" + phone
-    twilio_writes(gateway, phone, "مرحبا")
-    fake.wait_sent(to, 1)
-    twilio_writes(gateway, phone, "٥")
-    fake.wait_sent(to, 2)
-    handoff = open_handoff_of(gateway)
+    to, handoff = whatsapp_handoff(gateway, fake)
     officer = sign_in(desk, gateway, OFFICER)
     officer.goto(f"{gateway.url}/console/conversations/{handoff.conversation_id}")
     expect(officer.locator(".window.open")).to_be_visible()  # WhatsApp's window, time left
@@ -261,13 +267,7 @@ def test_whatsapp_hand_off_reply_reaches_twilio(
 def test_whatsapp_window_closed_offers_and_sends_a_template(
     gateway: LiveGateway, desk: BrowserContext, fake: FakeTwilio
 ) -> None:
-    phone = new_phone()
-    to = "whatsapp:" + phone
-    twilio_writes(gateway, phone, "مرحبا")
-    fake.wait_sent(to, 1)
-    twilio_writes(gateway, phone, "٥")
-    fake.wait_sent(to, 2)
-    handoff = open_handoff_of(gateway)
+    to, handoff = whatsapp_handoff(gateway, fake)
     # A day and more passes: the beneficiary's messages are older than WhatsApp's window.
     fake.close_window(to)
     db = Database(gateway.database_url)
