@@ -22,6 +22,7 @@ import aiohttp
 import psycopg
 import pytest
 import redis
+from playwright.sync_api import Browser, BrowserContext, Page
 from redis.asyncio import Redis as AsyncRedis
 
 from bot.crypto import Cipher, use_cipher
@@ -31,6 +32,8 @@ from bot.profile import Profile
 from bot.profile_loader import load_profile
 from bot.settings import Settings, load_settings
 from bot.storage import Store
+from tests import spawned
+from tests.browser import DESK_TIMEOUT, browser_context, chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,6 +90,15 @@ def tawasul_cli(
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fail the run, loudly, when a `tawasul` process it started outlives it (and kill it)."""
+    yield
+    left = spawned.leftovers(tmp_path_factory.getbasetemp())
+    if left:
+        pytest.fail("processes left running by this test run:\n" + "\n".join(left))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -202,27 +214,21 @@ def launch_gateway(
     logs = var_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with (logs / "serve.log").open("wb") as serve_log, (logs / "worker.log").open("wb") as wlog:
-        server = subprocess.Popen(
+        server = spawned.start(
             [*cli, "serve", "--port", str(port), "--no-worker"],
             env=env,
             cwd=ROOT,
             stdout=serve_log,
             stderr=subprocess.STDOUT,
         )
-        worker = subprocess.Popen(
+        worker = spawned.start(
             [*cli, "worker"], env=env, cwd=ROOT, stdout=wlog, stderr=subprocess.STDOUT
         )
         try:
             _wait_for(f"http://127.0.0.1:{port}", server, logs / "serve.log")
             yield LiveGateway(f"http://127.0.0.1:{port}", database_url, env, var_dir)
         finally:
-            for process in (server, worker):
-                process.terminate()
-            for process in (server, worker):
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            spawned.stop(server, worker)
 
 
 @pytest.fixture(scope="session")
@@ -243,3 +249,23 @@ async def async_redis() -> AsyncIterator[AsyncRedis]:
     client = AsyncRedis.from_url(REDIS_URL)
     yield client
     await client.aclose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Chromium, shared by the page tests of a module."""
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def desk(browser: Browser) -> Iterator[BrowserContext]:
+    """A staff member's browser on a desktop screen."""
+    with browser_context(browser, DESK_TIMEOUT) as context:
+        yield context
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    """A page in the module's own `context` fixture."""
+    return context.new_page()

@@ -20,6 +20,7 @@ from typing import IO
 
 import redis
 
+from tests import spawned
 from tests.conftest import PROFILE, ROOT, SECRET_KEY, _free_port, _wait_for
 
 CLI = [sys.executable, "-m", "bot.app.cli"]
@@ -40,7 +41,7 @@ class RedisServer:
     def start(self) -> RedisServer:
         self.directory.mkdir(parents=True, exist_ok=True)
         options = ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
-        self.process = subprocess.Popen(
+        self.process = spawned.start(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", *options],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -64,9 +65,7 @@ class RedisServer:
     def kill(self) -> None:
         """Gone at once, with everything it held."""
         if self.process is not None:
-            self.process.send_signal(signal.SIGCONT)
-            self.process.kill()
-            self.process.wait(timeout=10)
+            spawned.kill(self.process)
             self.process = None
 
     def client(self) -> redis.Redis:
@@ -114,7 +113,7 @@ class Gateway:
     ) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{name}.log").open("ab")
         self._files.append(log)
-        return subprocess.Popen(
+        return spawned.start(
             [*CLI, *args],
             env={**self.env, **(env or {})},
             cwd=ROOT,
@@ -122,18 +121,17 @@ class Gateway:
             stderr=subprocess.STDOUT,
         )
 
-    def start_serve(self, processes: int = 1) -> None:
+    def start_serve(self, processes: int = 1, worker: bool = False) -> None:
+        """`worker`: serve starts one alongside, as its child."""
         options = ["--processes", str(processes)] if processes > 1 else []
-        self.serve = self._start(
-            "serve", "serve", "--port", str(self.port), "--no-worker", *options
-        )
+        options.append("--worker" if worker else "--no-worker")
+        self.serve = self._start("serve", "serve", "--port", str(self.port), *options)
         _wait_for(self.url, self.serve, self.logs / "serve.log")
 
     def kill_serve(self) -> None:
-        """SIGKILL: no cleanup, no answer to the requests in flight."""
+        """SIGKILL, every web process of it: no cleanup, no answer to the requests in flight."""
         assert self.serve is not None
-        self.serve.kill()
-        self.serve.wait(timeout=10)
+        spawned.kill(self.serve)
         self.serve = None
 
     def start_worker(self, env: dict[str, str] | None = None) -> None:
@@ -145,16 +143,8 @@ class Gateway:
         return (self.logs / f"{name}.log").read_text(errors="replace")
 
     def stop(self) -> None:
-        for process in (self.serve, self.worker):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGCONT)
-                process.terminate()
-        for process in (self.serve, self.worker):
-            if process is not None:
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+        """Serve and worker, with all they started (rq's scheduler, more web processes)."""
+        spawned.stop(self.serve, self.worker)
         for file in self._files:
             file.close()
 

@@ -26,6 +26,7 @@ from channels.webchat import valid_cursor
 from tests.chat_client import ChatClient
 from tests.conftest import LiveGateway, launch_gateway
 from tests.fakes import twilio as tw
+from tests.fakes.server import running
 from tests.fakes.telegram import FakeBotAPI
 from tests.fakes.whatsapp import FakeGraphAPI
 from tests.fixtures import telegram as updates
@@ -42,17 +43,14 @@ _ids = itertools.count(7_100_000)
 
 @pytest.fixture(scope="module")
 def graph() -> Iterator[FakeGraphAPI]:
-    fake = FakeGraphAPI(wa.TOKEN, wa.PHONE_NUMBER_ID)
-    fake.start()
-    yield fake
-    fake.stop()
+    with running(FakeGraphAPI(wa.TOKEN, wa.PHONE_NUMBER_ID)) as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")
 def bot_api() -> Iterator[FakeBotAPI]:
-    fake = FakeBotAPI(TELEGRAM_TOKEN).start()
-    yield fake
-    fake.stop()
+    with running(FakeBotAPI(TELEGRAM_TOKEN)) as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +58,7 @@ def gateway(
     tmp_path_factory: pytest.TempPathFactory, graph: FakeGraphAPI, bot_api: FakeBotAPI
 ) -> Iterator[LiveGateway]:
     env = {
-        "WHATSAPP_TOKEN": wa.TOKEN,
-        "WHATSAPP_PHONE_NUMBER_ID": wa.PHONE_NUMBER_ID,
-        "WHATSAPP_APP_SECRET": wa.APP_SECRET,
-        "WHATSAPP_VERIFY_TOKEN": wa.VERIFY_TOKEN,
-        "WHATSAPP_API_BASE": graph.url,
+        **wa.gateway_env(graph.url),
         "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
         "TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET,
         "TELEGRAM_API_BASE": bot_api.url + "/bot",

@@ -52,6 +52,7 @@ from channels.email import (
 from channels.render import numbered_text
 from handlers.menu import menu_buttons
 from tests.conftest import PROFILE, REDIS_URL, ROOT, SECRET_KEY, LiveGateway, launch_gateway
+from tests.fakes.server import running
 from tests.fakes.smtp import FakeSmtpServer, Received
 from tests.journeys import database, form_answers_ar, national_id
 
@@ -106,9 +107,8 @@ def dovecot() -> Iterator[Dovecot]:
 
 @pytest.fixture(scope="module")
 def smtp() -> Iterator[FakeSmtpServer]:
-    server = FakeSmtpServer().start()
-    yield server
-    server.stop()
+    with running(FakeSmtpServer()) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

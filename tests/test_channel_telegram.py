@@ -46,7 +46,7 @@ from channels.telegram import (
     set_webhook,
 )
 from tests.conftest import PROFILE, REDIS_URL, SECRET_KEY, LiveGateway, launch_gateway
-from tests.fakes.server import post_status
+from tests.fakes.server import post_status, running
 from tests.fakes.telegram import Failure, FakeBotAPI
 from tests.fixtures import telegram as updates
 from tests.journeys import database, national_id, stored_attachment
@@ -81,9 +81,8 @@ def new_id() -> int:
 # -- fixtures ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeBotAPI]:
-    server = FakeBotAPI(TOKEN).start()
-    yield server
-    server.stop()
+    with running(FakeBotAPI(TOKEN)) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -59,7 +59,7 @@ from channels.base import (
 from channels.context import ChannelContext
 from channels.twilio import EMPTY_TWIML, MAX_BODY, TwilioChannel, TwilioSettings
 from tests.conftest import PROFILE, REDIS_URL, SECRET_KEY, LiveGateway, launch_gateway
-from tests.fakes.server import post_status
+from tests.fakes.server import post_status, running
 from tests.fakes.twilio import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -175,9 +175,8 @@ def offline(tmp_path_factory: pytest.TempPathFactory) -> TwilioChannel:
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeTwilio]:
-    server = FakeTwilio().start()
-    yield server
-    server.stop()
+    with running(FakeTwilio()) as server:
+        yield server
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ from channels.base import (
 from channels.context import ChannelContext
 from channels.whatsapp import LIST_BUTTON_LABEL, WhatsAppCloudChannel, WhatsAppSettings, render
 from tests.conftest import PROFILE, REDIS_URL, SECRET_KEY, LiveGateway, launch_gateway
-from tests.fakes.server import post_status
+from tests.fakes.server import post_status, running
 from tests.fakes.whatsapp import FakeGraphAPI, choices, message_text
 from tests.fixtures import whatsapp as wa
 from tests.journeys import MENU_AR, database, national_id, stored_attachment
@@ -108,10 +108,8 @@ def channel(tmp_path_factory: pytest.TempPathFactory) -> WhatsAppCloudChannel:
 
 @pytest.fixture(scope="module")
 def graph() -> Iterator[FakeGraphAPI]:
-    fake = FakeGraphAPI(wa.TOKEN, wa.PHONE_NUMBER_ID)
-    fake.start()
-    yield fake
-    fake.stop()
+    with running(FakeGraphAPI(wa.TOKEN, wa.PHONE_NUMBER_ID)) as fake:
+        yield fake
 
 
 # -- parse: captured-format payloads -----------------------------------------------------------
@@ -689,14 +687,7 @@ def test_parse_fuzz_bytes(channel: WhatsAppCloudChannel, body: bytes) -> None:
 # -- the live gateway --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def gateway(graph: FakeGraphAPI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
-    env = {
-        "WHATSAPP_TOKEN": wa.TOKEN,
-        "WHATSAPP_PHONE_NUMBER_ID": wa.PHONE_NUMBER_ID,
-        "WHATSAPP_APP_SECRET": wa.APP_SECRET,
-        "WHATSAPP_VERIFY_TOKEN": wa.VERIFY_TOKEN,
-        "WHATSAPP_API_BASE": graph.url,
-    }
-    with launch_gateway(tmp_path_factory.mktemp("wa"), env) as live:
+    with launch_gateway(tmp_path_factory.mktemp("wa"), wa.gateway_env(graph.url)) as live:
         yield live
 
 

@@ -48,6 +48,7 @@ from channels.twilio import errors as twilio_errors
 from channels.whatsapp import WhatsAppCloudChannel, WhatsAppSettings
 from channels.whatsapp import errors as meta_errors
 from tests.conftest import PROFILE, REDIS_URL, SECRET_KEY, LiveGateway, launch_gateway
+from tests.fakes.server import running
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, new_sid
 from tests.fakes.twilio import fixture as twilio_fixture
 from tests.fakes.twilio import sign as twilio_sign
@@ -183,18 +184,14 @@ def test_twilio_codes_mean_the_same_in_sends_and_callbacks(code: int, meaning: S
 # -- 1, 3: where a reply to a user id goes, and that a group is never answered -----------------
 @pytest.fixture(scope="module")
 def graph() -> Iterator[FakeGraphAPI]:
-    fake = FakeGraphAPI(wa.TOKEN, wa.PHONE_NUMBER_ID)
-    fake.start()
-    yield fake
-    fake.stop()
+    with running(FakeGraphAPI(wa.TOKEN, wa.PHONE_NUMBER_ID)) as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")
 def fake_twilio() -> Iterator[FakeTwilio]:
-    fake = FakeTwilio()
-    fake.start()
-    yield fake
-    fake.stop()
+    with running(FakeTwilio()) as fake:
+        yield fake
 
 
 async def test_meta_sends_to_a_user_id_in_recipient_and_never_to_a_group(
@@ -235,11 +232,7 @@ def gateway(
     graph: FakeGraphAPI, fake_twilio: FakeTwilio, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveGateway]:
     env = {
-        "WHATSAPP_TOKEN": wa.TOKEN,
-        "WHATSAPP_PHONE_NUMBER_ID": wa.PHONE_NUMBER_ID,
-        "WHATSAPP_APP_SECRET": wa.APP_SECRET,
-        "WHATSAPP_VERIFY_TOKEN": wa.VERIFY_TOKEN,
-        "WHATSAPP_API_BASE": graph.url,
+        **wa.gateway_env(graph.url),
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "TWILIO_SMS_FROM": SMS_FROM,

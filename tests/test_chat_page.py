@@ -21,21 +21,11 @@ from playwright.sync_api import (
     Request,
     Route,
     expect,
-    sync_playwright,
 )
 
+from tests.browser import PHONE, browser_context
 from tests.conftest import LiveGateway
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 REPLY_TIMEOUT = 10_000  # ms: replies go through the worker
 SCREENSHOT = Path("/tmp/chat-ar.png")
 expect.set_options(timeout=REPLY_TIMEOUT)
@@ -45,26 +35,11 @@ NAME_EN = "Model Charity Association"
 APPLY_AR = "تقديم طلب دعم"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
     """A new visitor on a phone-sized screen."""
-    context = browser.new_context(viewport={"width": 390, "height": 780}, device_scale_factor=2)
-    context.set_default_timeout(REPLY_TIMEOUT)
-    yield context
-    context.close()
-
-
-@pytest.fixture
-def page(context: BrowserContext) -> Page:
-    return context.new_page()
+    with browser_context(browser, REPLY_TIMEOUT, PHONE, device_scale_factor=2) as context:
+        yield context
 
 
 def send(page: Page, text: str) -> None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
@@ -26,15 +26,17 @@ from bot.tables import (
     AuditEntry,
     Broadcast,
 )
+from tests.browser import browser_context
 from tests.conftest import REDIS_URL, LiveGateway, launch_gateway
 from tests.fakes import twilio as tw
+from tests.fakes.server import running
 from tests.fakes.telegram import FakeBotAPI
 from tests.fakes.twilio import FakeTwilio
 from tests.fakes.whatsapp import FakeGraphAPI, message_text, recipient_of
 from tests.fixtures import whatsapp as wa
+from tests.staff import add_staff as _add_staff
 from tests.test_broadcast import seed
-from tests.test_chat_page import CHROMIUM, CHROMIUM_ARGS
-from tests.test_console_browser import SCREENSHOTS, _add_staff, sign_in
+from tests.test_console_browser import SCREENSHOTS, sign_in
 from worker.queues import bulk_queue, make_queue
 
 TELEGRAM_TOKEN = "123:BROADCAST"
@@ -51,24 +53,20 @@ expect.set_options(timeout=TIMEOUT)
 
 @pytest.fixture(scope="module")
 def twilio() -> Iterator[FakeTwilio]:
-    fake = FakeTwilio().start()
-    yield fake
-    fake.stop()
+    with running(FakeTwilio()) as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")
 def graph() -> Iterator[FakeGraphAPI]:
-    fake = FakeGraphAPI(wa.TOKEN, wa.PHONE_NUMBER_ID)
-    fake.start()
-    yield fake
-    fake.stop()
+    with running(FakeGraphAPI(wa.TOKEN, wa.PHONE_NUMBER_ID)) as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")
 def bot_api() -> Iterator[FakeBotAPI]:
-    fake = FakeBotAPI(TELEGRAM_TOKEN).start()
-    yield fake
-    fake.stop()
+    with running(FakeBotAPI(TELEGRAM_TOKEN)) as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +81,7 @@ def gateway(
         "TWILIO_AUTH_TOKEN": tw.AUTH_TOKEN,
         "TWILIO_SMS_FROM": SMS_FROM,
         "TWILIO_API_BASE": twilio.url,
-        "WHATSAPP_TOKEN": wa.TOKEN,
-        "WHATSAPP_PHONE_NUMBER_ID": wa.PHONE_NUMBER_ID,
-        "WHATSAPP_APP_SECRET": wa.APP_SECRET,
-        "WHATSAPP_VERIFY_TOKEN": wa.VERIFY_TOKEN,
-        "WHATSAPP_API_BASE": graph.url,
+        **wa.gateway_env(graph.url),
         "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
         "TELEGRAM_SECRET_TOKEN": "tawasul-broadcasts-secret",
         "TELEGRAM_API_BASE": bot_api.url + "/bot",
@@ -123,25 +117,10 @@ def chat_id() -> str:
     return str(CHAT_ID)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
-    context.set_default_timeout(TIMEOUT)
-    yield context
-    context.close()
-
-
-@pytest.fixture
-def page(context: BrowserContext) -> Page:
-    return context.new_page()
+    with browser_context(browser, TIMEOUT, {"width": 1400, "height": 1100}) as context:
+        yield context
 
 
 def open_broadcasts(page: Page, gateway: LiveGateway, email: str = "manager@example.org") -> None:

@@ -8,20 +8,19 @@ docs/screenshots/ for the README (see SCREENSHOTS)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from bot.console.permissions import ROUTE_ROLES
 from bot.console.rendering import NAV
 from bot.users import ROLES
+from tests.browser import browser_context
 from tests.conftest import ROOT, LiveGateway, launch_gateway
-from tests.test_chat_page import CHROMIUM, CHROMIUM_ARGS
+from tests.staff import PASSWORD
+from tests.staff import add_staff as _add_staff
 
-PASSWORD = "correct horse battery"
 # The README's pictures: refresh them with TAWASUL_SCREENSHOTS=docs/screenshots (they show
 # today's date, so a plain test run leaves the repository's copies alone).
 SCREENSHOTS = ROOT / os.environ.get("TAWASUL_SCREENSHOTS", "/tmp/tawasul-screenshots")
@@ -47,31 +46,6 @@ NAV_AR = {
 expect.set_options(timeout=TIMEOUT)
 
 
-def _add_staff(gateway: LiveGateway, email: str, name: str, role: str) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bot.app.cli",
-            "user",
-            "add",
-            "--email",
-            email,
-            "--name",
-            name,
-            "--role",
-            role,
-            "--password-stdin",
-        ],
-        input=PASSWORD + "\n",
-        text=True,
-        env=gateway.env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-
-
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
     """A gateway of its own (its own sign-in counts), with staff of every role."""
@@ -84,25 +58,10 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
         yield gateway
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(TIMEOUT)
-    yield context
-    context.close()
-
-
-@pytest.fixture
-def page(context: BrowserContext) -> Page:
-    return context.new_page()
+    with browser_context(browser, TIMEOUT, {"width": 1280, "height": 800}) as context:
+        yield context
 
 
 def sign_in(page: Page, gateway: LiveGateway, email: str, password: str = PASSWORD) -> None:

@@ -15,16 +15,16 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
+from playwright.sync_api import BrowserContext, expect
 from sqlalchemy import select, update
 
 from bot.crypto import Cipher
 from bot.db import Database
 from bot.tables import Complaint, Contact, ContactAddress, Conversation, Handoff, Message
 from tests.conftest import SECRET_KEY, LiveGateway, launch_gateway
+from tests.fakes.server import running
 from tests.fakes.twilio import FakeTwilio
-from tests.journeys import database, form_answers_ar, national_id
-from tests.test_chat_page import CHROMIUM, CHROMIUM_ARGS
+from tests.journeys import database, national_id
 from tests.test_console_work import (
     OFFICER,
     RESEARCHER,
@@ -43,25 +43,8 @@ expect.set_options(timeout=TIMEOUT)
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeTwilio]:
-    server = FakeTwilio().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def desk(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    context.set_default_timeout(TIMEOUT)
-    yield context
-    context.close()
+    with running(FakeTwilio()) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -125,14 +108,7 @@ def test_an_officer_finds_beneficiaries_by_their_exact_name(
     by_whatsapp, _ = contact_of_phone(gateway, whatsapp.phone)
     # Another beneficiary files a support request on the web chat, under the form's name.
     chat = Chat(gateway.url).start()
-    chat.say("مرحبا")
-    chat.say("٢", 2)
-    for answer in [*form_answers_ar(national_id(8808)), "تخطي"]:
-        chat.say(answer)
-    chat.say("1")
-    receipt, _updates = chat.say("أقر", 2)
-    reference = re.search(r"R-\d+", receipt)
-    assert reference is not None
+    reference = chat.file_request(national_id(8808))
 
     officer = sign_in(desk, gateway, OFFICER)
     officer.goto(f"{gateway.url}/console/contacts")
@@ -146,7 +122,7 @@ def test_an_officer_finds_beneficiaries_by_their_exact_name(
     officer.locator("#q").fill("احمد عليّ صالح الحربى")  # hamza, shadda and ya forms differ
     officer.get_by_role("button", name="بحث").click()
     expect(found).to_have_count(1)
-    expect(found.first).to_contain_text(reference.group())
+    expect(found.first).to_contain_text(reference)
 
     officer.locator("#q").fill("محمد")  # exact names only: a first name is not enough
     officer.get_by_role("button", name="بحث").click()

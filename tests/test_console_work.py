@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -21,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import select, update
 
 from bot.console.inbox import HANDOFF_CLOSED
@@ -30,27 +28,26 @@ from bot.crypto import Cipher
 from bot.db import Database
 from bot.i18n import translator
 from bot.tables import Complaint, Contact, Conversation, Handoff, Message, SupportRequest
+from tests.browser import DESK_TIMEOUT
 from tests.conftest import ROOT, LiveGateway, launch_gateway
+from tests.fakes.server import running
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, new_sid, payload, sign
 from tests.journeys import database, form_answers_ar, national_id
-from tests.test_chat_page import CHROMIUM, CHROMIUM_ARGS
+from tests.staff import PASSWORD, add_staff
 
-TIMEOUT = 15_000  # ms: replies go through the worker
-PASSWORD = "correct horse battery"
+TIMEOUT = DESK_TIMEOUT
 OFFICER = "relations@example.org"  # the profile's officer for beneficiary relations
 RESEARCHER = "research@example.org"
 SMS_FROM, WHATSAPP_FROM = "+15005550006", "whatsapp:+14155238886"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-CLI = (sys.executable, "-m", "bot.app.cli")
 AR = translator("ar")
 expect.set_options(timeout=TIMEOUT)
 
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeTwilio]:
-    server = FakeTwilio().start()
-    yield server
-    server.stop()
+    with running(FakeTwilio()) as server:
+        yield server
 
 
 def twilio_env(fake: FakeTwilio) -> dict[str, str]:
@@ -64,42 +61,12 @@ def twilio_env(fake: FakeTwilio) -> dict[str, str]:
     }
 
 
-def add_staff(live: LiveGateway, email: str, name: str, role: str) -> None:
-    """A staff account, made with `tawasul user add` as an administrator would."""
-    subprocess.run(
-        [*CLI, "user", "add", "--email", email, "--name", name, "--role", role, "--password-stdin"],
-        input=PASSWORD,
-        text=True,
-        env=live.env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-
-
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory, fake: FakeTwilio) -> Iterator[LiveGateway]:
     with launch_gateway(tmp_path_factory.mktemp("console-work"), twilio_env(fake)) as live:
         add_staff(live, OFFICER, "هيفاء العمري", "officer")
         add_staff(live, RESEARCHER, "عبدالله الشهري", "researcher")
         yield live
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def desk(browser: Browser) -> Iterator[BrowserContext]:
-    """A staff member's browser on a desktop screen."""
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    context.set_default_timeout(TIMEOUT)
-    yield context
-    context.close()
 
 
 def sign_in(context: BrowserContext, gateway: LiveGateway, email: str) -> Page:
@@ -157,6 +124,19 @@ class Chat:
         self.write(text)
         return self.replies(count)
 
+    def file_request(self, nid: str) -> str:
+        """Fill in the support request form under national id `nid`, its optional step
+        skipped, and submit it: the reference the receipt gives."""
+        self.say("مرحبا")
+        self.say("٢", 2)
+        for answer in [*form_answers_ar(nid), "تخطي"]:
+            self.say(answer)
+        self.say("1")  # submit from the summary: the declaration
+        receipt, _updates = self.say("أقر", 2)
+        reference = re.search(r"R-\d+", receipt)
+        assert reference is not None, receipt
+        return reference.group()
+
 
 def ask_for_staff(gateway: LiveGateway) -> Chat:
     chat = Chat(gateway.url).start()
@@ -200,6 +180,18 @@ def twilio_writes(gateway: LiveGateway, phone: str, text: str, name: str = "أب
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 200
+
+
+def whatsapp_handoff(gateway: LiveGateway, fake: FakeTwilio) -> tuple[str, Handoff]:
+    """A new beneficiary greets on WhatsApp and asks for staff: their WhatsApp address and
+    the hand-off open for them."""
+    phone = new_phone()
+    to = "whatsapp:" + phone
+    twilio_writes(gateway, phone, "مرحبا")
+    fake.wait_sent(to, 1)
+    twilio_writes(gateway, phone, "٥")
+    fake.wait_sent(to, 2)
+    return to, open_handoff_of(gateway)
 
 
 def new_phone() -> str:
@@ -255,13 +247,7 @@ def test_web_chat_hand_off_is_seen_claimed_answered_and_closed(
 def test_whatsapp_hand_off_reply_reaches_twilio(
     gateway: LiveGateway, desk: BrowserContext, fake: FakeTwilio
 ) -> None:
-    phone = new_phone()
-    to = "whatsapp:" + phone
-    twilio_writes(gateway, phone, "مرحبا")
-    fake.wait_sent(to, 1)
-    twilio_writes(gateway, phone, "٥")
-    fake.wait_sent(to, 2)
-    handoff = open_handoff_of(gateway)
+    to, handoff = whatsapp_handoff(gateway, fake)
     officer = sign_in(desk, gateway, OFFICER)
     officer.goto(f"{gateway.url}/console/conversations/{handoff.conversation_id}")
     expect(officer.locator(".window.open")).to_be_visible()  # WhatsApp's window, time left
@@ -281,13 +267,7 @@ def test_whatsapp_hand_off_reply_reaches_twilio(
 def test_whatsapp_window_closed_offers_and_sends_a_template(
     gateway: LiveGateway, desk: BrowserContext, fake: FakeTwilio
 ) -> None:
-    phone = new_phone()
-    to = "whatsapp:" + phone
-    twilio_writes(gateway, phone, "مرحبا")
-    fake.wait_sent(to, 1)
-    twilio_writes(gateway, phone, "٥")
-    fake.wait_sent(to, 2)
-    handoff = open_handoff_of(gateway)
+    to, handoff = whatsapp_handoff(gateway, fake)
     # A day and more passes: the beneficiary's messages are older than WhatsApp's window.
     fake.close_window(to)
     db = Database(gateway.database_url)
@@ -322,16 +302,8 @@ def test_researcher_accepts_a_request_and_the_beneficiary_is_told_in_arabic(
     gateway: LiveGateway, desk: BrowserContext, cipher: Cipher
 ) -> None:
     chat = Chat(gateway.url).start()
-    chat.say("مرحبا")
-    chat.say("٢", 2)
     nid = national_id(7707)
-    for answer in [*form_answers_ar(nid), "تخطي"]:
-        chat.say(answer)
-    chat.say("1")  # submit from the summary: the declaration
-    receipt, _updates = chat.say("أقر", 2)
-    reference = re.search(r"R-\d+", receipt)
-    assert reference is not None
-    ref = reference.group()
+    ref = chat.file_request(nid)
 
     researcher = sign_in(desk, gateway, RESEARCHER)
     researcher.goto(f"{gateway.url}/console/requests")

@@ -7,13 +7,11 @@ task is closed with who and when, and the contact's personal fields are gone."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
+from playwright.sync_api import BrowserContext, expect
 from sqlalchemy import select
 
 from bot.console.contacts_pages import DELETION_DONE
@@ -21,10 +19,10 @@ from bot.crypto import Cipher
 from bot.i18n import translator
 from bot.tables import AuditEntry, Contact, ContactAddress, Conversation, Message, StaffTask
 from handlers import privacy
-from tests.conftest import ROOT, LiveGateway, launch_gateway
+from tests.conftest import LiveGateway, launch_gateway
 from tests.journeys import database
-from tests.test_chat_page import CHROMIUM, CHROMIUM_ARGS
-from tests.test_console_work import OFFICER, PASSWORD, TIMEOUT, Chat, sign_in
+from tests.staff import add_staff
+from tests.test_console_work import OFFICER, TIMEOUT, Chat, sign_in
 
 AR = translator("ar")
 TASK_REFERENCE = re.compile(r"T-\d+")
@@ -34,45 +32,8 @@ expect.set_options(timeout=TIMEOUT)
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
     with launch_gateway(tmp_path_factory.mktemp("deletion-promise")) as live:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bot.app.cli",
-                "user",
-                "add",
-                "--email",
-                OFFICER,
-                "--name",
-                "هيفاء العمري",
-                "--role",
-                "officer",
-                "--password-stdin",
-            ],
-            input=PASSWORD,
-            text=True,
-            env=live.env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
+        add_staff(live, OFFICER, "هيفاء العمري", "officer")
         yield live
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def desk(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    context.set_default_timeout(TIMEOUT)
-    yield context
-    context.close()
 
 
 def test_erasing_a_contact_tells_the_beneficiary_and_closes_the_task(

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from bot.profile_loader import load_profile
 from tests.conftest import PROFILE, REDIS_URL
 from tests.processes import Gateway
-from tests.test_chat_page import CHROMIUM, CHROMIUM_ARGS
-from tests.test_console_browser import SCREENSHOTS, _add_staff
+from tests.staff import add_staff as _add_staff
+from tests.test_console_browser import SCREENSHOTS
 from tests.test_console_browser import sign_in as signed_in
 
 TIMEOUT = 20_000  # ms: two web processes and a worker on a loaded machine
@@ -110,14 +110,6 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         yield gateway
     finally:
         gateway.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def new_page(browser: Browser) -> Page:

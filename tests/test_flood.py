@@ -25,6 +25,7 @@ from bot.crypto import Cipher
 from bot.tables import ContactAddress, Message
 from tests.chat_client import ChatClient
 from tests.conftest import LiveGateway, launch_gateway
+from tests.fakes.server import running
 from tests.fakes.telegram import FakeBotAPI
 from tests.fixtures import telegram as updates
 from tests.journeys import database
@@ -50,9 +51,8 @@ def new_address() -> str:
 
 @pytest.fixture(scope="module")
 def bot_api() -> Iterator[FakeBotAPI]:
-    fake = FakeBotAPI(TELEGRAM_TOKEN).start()
-    yield fake
-    fake.stop()
+    with running(FakeBotAPI(TELEGRAM_TOKEN)) as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")

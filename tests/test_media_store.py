@@ -33,6 +33,7 @@ from bot.tables import Message, MessageMedia
 from tests.conftest import PROFILE, REDIS_URL, ROOT, SECRET_KEY
 from tests.console_helpers import PASSWORD, sign_in_at
 from tests.fakes.s3 import CREDENTIALS, FakeS3
+from tests.fakes.server import running
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, new_sid, sign, twilio_photo
 from tests.journeys import database
 from tests.processes import CLI, gateway
@@ -49,9 +50,8 @@ def unique_png() -> bytes:
 
 @pytest.fixture(scope="module")
 def s3() -> Iterator[FakeS3]:
-    server = FakeS3().start()
-    yield server
-    server.stop()
+    with running(FakeS3()) as server:
+        yield server
 
 
 @pytest.fixture

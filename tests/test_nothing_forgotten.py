@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, select
 
 from bot.tables import Message
+from tests.fakes.server import running
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, new_sid, payload, sign
 from tests.processes import Gateway, RedisServer, gateway, redis_server
 
@@ -49,9 +50,8 @@ def sms(phone: str, text: str = "مرحبا") -> dict[str, str]:
 
 @pytest.fixture
 def fake() -> Iterator[FakeTwilio]:
-    server = FakeTwilio().start()
-    yield server
-    server.stop()
+    with running(FakeTwilio()) as server:
+        yield server
 
 
 @pytest.fixture

@@ -9,14 +9,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 
 import aiohttp
 import pytest
-from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, expect
 from sqlalchemy import select
 
 from bot.crypto import Cipher, use_cipher
@@ -25,14 +23,13 @@ from bot.effects import FileComplaint, FileRequest, RecordUnanswered
 from bot.models import utcnow
 from bot.storage import Store
 from bot.tables import AuditEntry
+from tests.browser import browser_context, chromium
 from tests.chat_client import ChatClient
 from tests.conftest import ROOT, SECRET_KEY, LiveGateway, launch_gateway
-from tests.test_chat_page import CHROMIUM, CHROMIUM_ARGS
-from tests.test_console_work import PASSWORD, sign_in
+from tests.staff import add_staff
+from tests.test_console_work import sign_in
 from tests.test_reports_storage import RIYADH, survey, turn
 
-CLI = (sys.executable, "-m", "bot.app.cli")
-STDIN = "--password-stdin"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 TIMEOUT = 15_000
 QUESTION = "هل توزعون حقائب مدرسية للأيتام؟"
@@ -90,15 +87,7 @@ async def _seed(gateway: LiveGateway) -> None:
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
     with launch_gateway(tmp_path_factory.mktemp("reports")) as live:
         for email, role in (("manager@example.org", "manager"), ("officer@example.org", "officer")):
-            subprocess.run(
-                [*CLI, "user", "add", "--email", email, "--name", "سارة", "--role", role, STDIN],
-                input=PASSWORD,
-                text=True,
-                env=live.env,
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-            )
+            add_staff(live, email, "سارة", role)
         asyncio.run(_seed(live))
         yield live
 
@@ -107,18 +96,16 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
 def browser(gateway: LiveGateway) -> Iterator[Browser]:
     """Started after the gateway is seeded: the seeding's event loop and Playwright's sync
     API cannot share the thread."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
 def desk(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    context.set_default_timeout(TIMEOUT)
-    yield context
-    context.close()
+    with browser_context(
+        browser, TIMEOUT, {"width": 1280, "height": 900}, accept_downloads=True
+    ) as context:
+        yield context
 
 
 def test_the_reports_draw_in_arabic_and_follow_the_period(

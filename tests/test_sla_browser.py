@@ -8,9 +8,6 @@ deadline, never slept."""
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -20,23 +17,23 @@ from sqlalchemy import update
 
 from bot.i18n import translator
 from bot.tables import SupportRequest
-from tests.conftest import ROOT, LiveGateway, launch_gateway
+from tests.conftest import LiveGateway, launch_gateway
+from tests.fakes.server import running
 from tests.fakes.smtp import FakeSmtpServer
-from tests.journeys import database, form_answers_ar, national_id
-from tests.test_console_work import PASSWORD, Chat, browser, desk, sign_in
+from tests.journeys import database, national_id
+from tests.staff import add_staff
+from tests.test_console_work import Chat, sign_in
 from tests.test_sla_processes import sla_env
 
 RESEARCHER, MANAGER = "research@example.org", "director@example.org"
-__all__ = ["browser", "desk"]  # the browser fixtures of the console's work tests
 AR = translator("ar")
 expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="module")
 def smtp() -> Iterator[FakeSmtpServer]:
-    server = FakeSmtpServer().start()
-    yield server
-    server.stop()
+    with running(FakeSmtpServer()) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +43,7 @@ def gateway(
     directory = tmp_path_factory.mktemp("sla-browser")
     env = sla_env(directory, smtp.port)
     with launch_gateway(directory, env) as live:
-        subprocess.run(
-            [sys.executable, "-m", "bot.app.cli", "user", "add", "--email", RESEARCHER,
-             "--name", "عبدالله الشهري", "--role", "researcher", "--password-stdin"],
-            input=PASSWORD, text=True, env=live.env, cwd=ROOT, check=True, capture_output=True,
-        )  # fmt: skip
+        add_staff(live, RESEARCHER, "عبدالله الشهري", "researcher")
         yield live
 
 
@@ -73,15 +66,7 @@ def test_a_late_request_reminds_its_researcher_and_tells_the_beneficiary(
     gateway: LiveGateway, desk: BrowserContext, smtp: FakeSmtpServer
 ) -> None:
     chat = Chat(gateway.url).start()
-    chat.say("مرحبا")
-    chat.say("٢", 2)
-    for answer in [*form_answers_ar(national_id(8808)), "تخطي"]:
-        chat.say(answer)
-    chat.say("1")
-    receipt, _updates = chat.say("أقر", 2)
-    found = re.search(r"R-\d+", receipt)
-    assert found is not None
-    reference = found.group()
+    reference = chat.file_request(national_id(8808))
 
     page = sign_in(desk, gateway, RESEARCHER)
     page.goto(f"{gateway.url}/console/requests/{reference}")

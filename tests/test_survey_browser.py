@@ -15,11 +15,10 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from tests.browser import DESK
 from tests.conftest import PROFILE, LiveGateway, launch_gateway
-from tests.test_console_browser import _add_staff
-from tests.test_console_work import browser, sign_in
-
-__all__ = ["browser"]  # the fixture, shared with the console's work pages
+from tests.staff import add_staff as _add_staff
+from tests.test_console_work import sign_in
 
 TIMEOUT = 15_000  # ms: replies go through the worker
 SURVEY_TIMEOUT = 30_000  # ms: the survey, through the worker's sweep
@@ -52,7 +51,7 @@ def contexts(browser: Browser) -> Iterator[list[BrowserContext]]:
 
 
 def new_context(browser: Browser, made: list[BrowserContext]) -> BrowserContext:
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context = browser.new_context(viewport=DESK)
     context.set_default_timeout(TIMEOUT)
     made.append(context)
     return context

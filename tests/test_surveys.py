@@ -30,6 +30,7 @@ from bot.tables_quality import Survey
 from handlers.survey import BUTTON_PREFIX
 from handlers.wiring import build_dispatcher
 from tests.conftest import PROFILE, REDIS_URL
+from tests.fakes.server import running
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from tests.test_console_work_storage import beneficiary, filed_request
 from worker import defaults
@@ -320,9 +321,8 @@ async def test_a_survey_that_waits_past_its_limit_expires(desk: Desk) -> None:
 # -- WhatsApp past its 24-hour window ---------------------------------------------------------
 @pytest.fixture
 def fake() -> Iterator[FakeTwilio]:
-    server = FakeTwilio().start()
-    yield server
-    server.stop()
+    with running(FakeTwilio()) as server:
+        yield server
 
 
 @pytest.fixture

@@ -7,12 +7,10 @@ message that names it is recorded and handled like any other, its attachment alr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from bot.crypto import Cipher
@@ -20,7 +18,7 @@ from bot.tables import SupportRequest
 from tests.chat_client import ChatClient
 from tests.conftest import LiveGateway
 from tests.journeys import database, exchange, form_answers_ar, national_id, stored_attachment
-from tests.test_chat_page import CHROMIUM, CHROMIUM_ARGS, REPLY_TIMEOUT, bot_bubbles
+from tests.test_chat_page import REPLY_TIMEOUT, bot_bubbles
 
 # The smallest valid PNG: one transparent pixel.
 PNG = bytes.fromhex(
@@ -103,14 +101,6 @@ async def test_uploads_refuse_what_they_should(
     forged = {"upload": "../../etc/passwd.x", "content_type": "image/png"}
     assert (await post_with(chat, [forged]))[0] == 400
     assert (await post_with(chat, [uploaded]))[0] == 202
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def test_the_chat_page_has_an_attachment_button_that_sends_the_file(

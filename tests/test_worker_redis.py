@@ -20,6 +20,7 @@ from bot.db import Database
 from bot.models import AddressKind, InboundMessage, OutboundMessage
 from bot.storage import Store
 from tests.conftest import SECRET_KEY
+from tests.fakes.server import running
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from tests.processes import Gateway, RedisServer, gateway, redis_server
 from worker.queues import QueueOutbox, make_queue
@@ -29,9 +30,8 @@ SMS_FROM = "+12025550143"
 
 @pytest.fixture
 def fake() -> Iterator[FakeTwilio]:
-    server = FakeTwilio().start()
-    yield server
-    server.stop()
+    with running(FakeTwilio()) as server:
+        yield server
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bot.app.cli_broadcast import add_parser as add_broadcast_parser
+from bot.app.lifeline import child_env, follow_parent_from_env, follow_parent_in_forks
 from bot.i18n import translator
 from bot.migrate import upgrade
 from bot.profile_loader import ProfileError, format_errors, load_profile
@@ -50,12 +51,16 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     redis_url, embedded = redis_url_for(settings, embedded_redis=True)
     with_worker = args.worker if args.worker is not None else embedded is not None
-    env = {**os.environ, "TAWASUL_REDIS_URL": redis_url}
+    # Each child ends with this process, even one killed with no time to stop them.
+    env = child_env({**os.environ, "TAWASUL_REDIS_URL": redis_url})
     children: list[subprocess.Popen[bytes]] = []
     if with_worker:
         children.append(subprocess.Popen([sys.executable, "-m", "bot.app.cli", "worker"], env=env))
         log.info("worker started alongside (pid %s)", children[-1].pid)
-    web_args = ["--host", args.host, "--port", str(args.port), "--no-worker", "--reuse-port"]
+    # One process each: TAWASUL_WEB_PROCESSES in their environment must not make them start
+    # more in turn.
+    web_args = ["--host", args.host, "--port", str(args.port), "--processes", "1"]
+    web_args += ["--no-worker", "--reuse-port"]
     for _ in range(args.processes - 1):
         children.append(
             subprocess.Popen([sys.executable, "-m", "bot.app.cli", "serve", *web_args], env=env)
@@ -160,6 +165,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         log.error("cannot work: %s", problem)
         return 2
     redis_url, embedded = redis_url_for(settings, embedded_redis=True)
+    follow_parent_in_forks()  # rq's scheduler, a fork of this process, ends with it
     process.use_opener(lambda: open_worker_runtime(settings, redis_url))
     try:
         run_worker(settings, redis_url, burst=args.burst)
@@ -412,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    follow_parent_from_env()  # a child of `tawasul serve`: end with it
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()

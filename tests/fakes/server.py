@@ -11,9 +11,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -183,3 +184,22 @@ def post_status(url: str, body: bytes, headers: dict[str, str]) -> int:
             return int(response.status)
     except urllib.error.HTTPError as error:
         return int(error.code)
+
+
+class _Startable(Protocol):
+    def start(self) -> Any: ...
+
+    def stop(self) -> None: ...
+
+
+Started = TypeVar("Started", bound=_Startable)
+
+
+@contextmanager
+def running(server: Started) -> Iterator[Started]:
+    """`server` (any fake provider: this module's, SMTP, S3) started, and stopped after use."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
