@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
+from rq.job import Job
+from rq.serializers import JSONSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -43,6 +45,7 @@ from tests.fakes.whatsapp import FakeGraphAPI
 from tests.fixtures import whatsapp as wa
 from tests.processes import Gateway, gateway
 from worker.delivery import deliver_many
+from worker.queues import bulk_queue, enqueue_deliveries, make_queue
 
 SMS_FROM = "+12025550143"
 STATUS_PATH = "/webhooks/twilio/status"
@@ -239,14 +242,35 @@ async def test_twilios_429_retry_after_requeues_the_send_and_pauses_the_budget(
     await paused(live, "twilio", AddressKind.SMS, 5)
 
 
+async def test_a_throttled_broadcast_message_goes_back_as_a_broadcast_delivery(
+    live: Live,
+) -> None:
+    """Tried again later, a broadcast's message is checked again for consent and stop (the
+    contact may write STOP meanwhile): it goes back on the bulk queue as a bulk delivery."""
+    phone = new_phone()
+    message_id = await reply_to(live, "twilio", AddressKind.SMS, phone, "update")
+    live.twilio.script(phone, Reply(429, code=20429, retry_after="5"))
+    later = Later()
+    outcome = await deliver_many(live.runtime, [message_id], bulk=True, retry_later=later.retry)
+    assert outcome == {message_id: "retry in 5 s"}
+    assert later.asked == [([message_id], 5)] and later.bulk == [True]
+    queue = make_queue(REDIS_URL, live.runtime.settings.queue_name)
+    enqueue_deliveries(queue, [message_id], delay=5, bulk=True)
+    (job_id,) = bulk_queue(queue).scheduled_job_registry.get_job_ids()
+    job = Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer)
+    assert job.func_name == "worker.jobs.deliver_bulk" and list(job.args) == [message_id]
+
+
 @dataclass
 class Later:
     """What the job layer was asked to send again, and after how long."""
 
     asked: list[tuple[list[int], int]] = field(default_factory=list)
+    bulk: list[bool] = field(default_factory=list)
 
-    async def retry(self, ids: list[int], delay: int) -> None:
+    async def retry(self, ids: list[int], delay: int, *, bulk: bool = False) -> None:
         self.asked.append((ids, delay))
+        self.bulk.append(bulk)
 
 
 async def paused(live: Live, channel: str, kind: AddressKind, seconds: float) -> None:

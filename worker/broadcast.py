@@ -32,7 +32,9 @@ class BroadcastQueues(Protocol):
 
     async def next_batch(self, broadcast_id: int) -> None: ...
 
-    async def retry_later(self, message_ids: list[int], delay: int) -> None: ...
+    async def retry_later(
+        self, message_ids: list[int], delay: int, *, bulk: bool = False
+    ) -> None: ...
 
 
 def chain_key(queue_name: str, broadcast_id: int) -> str:

@@ -22,6 +22,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from redis.exceptions import RedisError
 
@@ -45,8 +46,15 @@ log = logging.getLogger(__name__)
 
 REDIS_AWAY_RETRY_SECONDS = 2  # a Redis that dropped a connection is usually back at once
 
-# Called with message ids to try again after `delay` seconds (the job layer queues them).
-RetryLater = Callable[[list[int], int], Awaitable[None]]
+
+class RetryLater(Protocol):
+    """Called with message ids to try again after `delay` seconds (the job layer queues
+    them); `bulk` ones go back as broadcast deliveries, so consent and stop are checked
+    again before they are sent."""
+
+    async def __call__(self, message_ids: list[int], delay: int, *, bulk: bool = False) -> None: ...
+
+
 DEFAULT_THROTTLE_SECONDS = 1.0
 # Bulk sends book the shared budget at most this far ahead, so a reply waits no longer.
 BULK_HORIZON_SECONDS = 1.0
@@ -194,7 +202,7 @@ async def deliver_many(
         await writer.drain()
     for delay, retry_ids in outcomes.retry.items():
         if retry_later is not None:
-            await retry_later(retry_ids, delay)
+            await retry_later(retry_ids, delay, bulk=bulk)
     return outcomes.by_id
 
 

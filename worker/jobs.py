@@ -30,8 +30,10 @@ class _JobQueues:
     async def next_batch(self, broadcast_id: int) -> None:
         await asyncio.to_thread(queue_batch, self.queue, broadcast_id)
 
-    async def retry_later(self, message_ids: list[int], delay: int) -> None:
-        await asyncio.to_thread(queues.enqueue_deliveries, self.queue, message_ids, delay=delay)
+    async def retry_later(self, message_ids: list[int], delay: int, *, bulk: bool = False) -> None:
+        await asyncio.to_thread(
+            queues.enqueue_deliveries, self.queue, message_ids, delay=delay, bulk=bulk
+        )
 
 
 def deliver(*message_ids: int) -> str:

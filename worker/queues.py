@@ -92,7 +92,9 @@ def enqueue_deliveries(
             for batch in batches:
                 target.enqueue_in(
                     timedelta(seconds=delay),
-                    "worker.jobs.deliver",
+                    # A broadcast's message is checked again for consent and stop when it
+                    # is tried again: the contact may have written STOP meanwhile.
+                    "worker.jobs.deliver_bulk" if bulk else "worker.jobs.deliver",
                     *batch,
                     job_timeout=defaults.JOB_TIMEOUT_SECONDS,
                     result_ttl=defaults.RESULT_TTL_SECONDS,
