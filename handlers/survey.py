@@ -3,10 +3,10 @@
 The worker starts it (worker/surveys.py) once the profile's delay has passed and the
 beneficiary is not in the middle of another journey: it saves the state below with the
 question. From then on the router hands the answers here like any journey's: a rating from
-1 to the profile's `scale_max` (a button, a number in any digits, or a word such as «ممتاز»
-or "bad"), then, for a low rating, an optional comment; a low rating opens a follow-up for
-the quality officer (bot/storage/surveys.py). Anything that is no rating leaves the survey
-and is answered as at the menu, so the survey is never a dead end.
+1 to the profile's `scale_max` (a button, a number in any digits, or a word such as
+"excellent" or "bad" in either language), then, for a low rating, an optional comment; a low
+rating opens a follow-up for the quality officer (bot/storage/surveys.py). Anything that is
+no rating leaves the survey and is answered as at the menu, so the survey is never a dead end.
 """
 
 from __future__ import annotations

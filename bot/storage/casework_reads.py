@@ -212,7 +212,7 @@ class CaseworkReads:
                 language=contact.language,
                 display_name=contact.display_name,
                 flow=state.get("flow"),
-                route=_reply_route(session, conversation),
+                route=conversation_reply_route(session, conversation),
                 timeline=_timeline(session, conversation.id),
                 notes=tuple(
                     Note(n.author, n.body, n.created_at)
@@ -240,7 +240,7 @@ class CaseworkReads:
     def _reply_route_of(self, conversation_id: int) -> ReplyRoute | None:
         with self.db.sessions() as session:
             conversation = session.get(Conversation, conversation_id)
-            return None if conversation is None else _reply_route(session, conversation)
+            return None if conversation is None else conversation_reply_route(session, conversation)
 
     async def attachment(self, media_id: int) -> StoredFile | None:
         return await self.db.run(self._attachment, media_id)
@@ -309,7 +309,7 @@ def _conversations_of(session: Session, contact_ids: set[int]) -> dict[int, int]
     }
 
 
-def _reply_route(session: Session, conversation: Conversation) -> ReplyRoute | None:
+def conversation_reply_route(session: Session, conversation: Conversation) -> ReplyRoute | None:
     address_id = conversation.last_address_id
     if address_id is None:
         return None

@@ -24,7 +24,7 @@ from bot.db import Database
 from bot.effects import CommentSurvey, RateSurvey
 from bot.models import OutboundMessage, utcnow
 from bot.profile import Profile
-from bot.storage.casework_reads import ReplyRoute, _reply_route
+from bot.storage.casework_reads import ReplyRoute, conversation_reply_route
 from bot.storage.inbound_rows import InboundRecord, outbound_values
 from bot.storage.turn_write import TurnWrite
 from bot.tables import Base, Contact, ContactAddress, Conversation, Handoff, Message
@@ -265,7 +265,7 @@ class Surveys:
                 return None
             survey, conversation = found
             state = conversation.state or {}
-            route = _reply_route(session, conversation)
+            route = conversation_reply_route(session, conversation)
             stopped = route is not None and (
                 session.scalar(
                     select(ContactAddress.stopped_at).where(ContactAddress.id == route.address_id)

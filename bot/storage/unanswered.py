@@ -4,8 +4,8 @@ and the reports (:func:`unanswered_questions`, the one query both use), and dism
 staff as not an FAQ.
 
 The text is kept encrypted; it is grouped by `question_key`, the keyed hash of the text
-normalised as every FAQ comparison normalises it (bot/text.py), so «كم مدة الدراسة؟» and
-«كم مده الدراسه» count as one question."""
+normalised as every FAQ comparison normalises it (bot/text.py), so a question written with
+and without diacritics, ta marbuta or its question mark counts as one question."""
 
 from __future__ import annotations
 
