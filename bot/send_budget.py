@@ -176,11 +176,30 @@ class SendBudget:
         returns the seconds waited. With `horizon` (bulk sends) a slot further ahead than
         that is not reserved: the caller waits and asks again, so bulk never books the
         budget far ahead and a reply asking meanwhile gets the next slot."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        ready_at = await self.reserve(channel, kind, address, text, horizon=horizon)
+        await sleep_until(ready_at)
+        return max(0.0, loop.time() - started) if self.limits is not None else 0.0
+
+    async def reserve(
+        self,
+        channel: str,
+        kind: AddressKind,
+        address: str,
+        text: str,
+        *,
+        horizon: float | None = None,
+    ) -> float:
+        """Reserve the send's slot in each budget and return when it comes (the loop's
+        clock), without sleeping for it: one recipient's messages reserved one after the
+        other keep that order, even when each is sent only once the one before is."""
+        loop = asyncio.get_running_loop()
         if self.limits is None:
-            return 0.0
+            return loop.time()
         cost = cost_of(channel, kind, text)
         horizon_us = -1 if horizon is None else int(horizon * 1_000_000)
-        waited = 0.0
+        ready_at = loop.time()
         for name, scope in scopes_for(channel, kind, address):
             limit = self.limits.get(name)
             if limit is None:
@@ -192,13 +211,9 @@ class SendBudget:
                 answer = int(await self._reserve(keys=keys, args=args))
                 if answer >= 0:
                     break
-                pause = -answer / 1_000_000
-                waited += pause
-                await asyncio.sleep(pause)
-            if answer > 0:
-                waited += answer / 1_000_000
-                await asyncio.sleep(answer / 1_000_000)
-        return waited
+                await asyncio.sleep(-answer / 1_000_000)  # too far ahead: ask again then
+            ready_at = max(ready_at, loop.time() + answer / 1_000_000)
+        return ready_at
 
     async def slow_down(self, channel: str, kind: AddressKind, seconds: float) -> None:
         """The provider said to slow down: no send on this channel's budgets for `seconds`."""
@@ -207,3 +222,10 @@ class SendBudget:
         for _name, scope in scopes_for(channel, kind, ""):
             key = f"{self.prefix}:pause:{scope.split(':')[0]}"
             await self._pause(keys=[key], args=[int(seconds * 1_000_000)])
+
+
+async def sleep_until(ready_at: float) -> None:
+    """Sleep until the loop's clock reaches `ready_at` (at once if it has)."""
+    delay = ready_at - asyncio.get_running_loop().time()
+    if delay > 0:
+        await asyncio.sleep(delay)

@@ -60,7 +60,11 @@ class Live:
 
 
 @pytest.fixture
-async def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Live]:
+async def live(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Live]:
+    """The web app and the delivery code on the fakes; parametrized indirectly, its param
+    is TAWASUL_RATE_LIMITS (the providers' defaults otherwise)."""
     twilio = FakeTwilio().start()
     meta = FakeGraphAPI(wa.TOKEN, wa.PHONE_NUMBER_ID).start()
     port = _free_port()
@@ -88,6 +92,7 @@ async def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
         profile=PROFILE,
         public_url=public_url,
         queue_name=f"once-{uuid.uuid4().hex[:8]}",
+        rate_limits=getattr(request, "param", ""),
     )
     runtime = await open_runtime(settings, embedded_redis=False)
     meta.webhook_url, meta.app_secret = public_url + "/webhooks/whatsapp", wa.APP_SECRET
@@ -213,6 +218,23 @@ async def test_each_part_of_a_long_sms_keeps_its_id_and_its_report(live: Live) -
     assert stored(live, message_id).status == "delivered"
     assert await asyncio.to_thread(report, second, "undelivered", 30003) == 204
     assert stored(live, message_id).status == "failed"  # not all of it arrived
+
+
+@pytest.mark.parametrize("live", ["twilio-sms=2"], indirect=True)
+async def test_one_persons_messages_keep_their_order_across_delivery_jobs(live: Live) -> None:
+    """Three replies go in one job; a fourth, to the same person, comes in a second job while
+    the first job's are still waiting for their slots (two SMS a second): it goes last. The
+    first job's later messages used to ask for their slots only once the one before was
+    sent, so the second job's message took a slot between them."""
+    phone = new_phone()
+    texts = ["first", "second", "third", "fourth"]
+    ids = [await reply_to(live, "twilio", AddressKind.SMS, phone, text) for text in texts]
+    first_job = asyncio.create_task(deliver_many(live.runtime, ids[:3]))
+    await eventually(lambda: live.twilio.sent_to(phone), "the first job's first message")
+    second_job = asyncio.create_task(deliver_many(live.runtime, ids[3:]))
+    assert await first_job == dict.fromkeys(ids[:3], "sent")
+    assert await second_job == {ids[3]: "sent"}
+    assert [sent.form["Body"] for sent in live.twilio.sent_to(phone)] == texts
 
 
 async def test_metas_retry_after_requeues_the_send_and_pauses_every_workers_budget(

@@ -27,7 +27,7 @@ from typing import Protocol
 from redis.exceptions import RedisError
 
 from bot.models import DeliveryStatus, MessageRef
-from bot.send_budget import SendBudget, parse_limits
+from bot.send_budget import SendBudget, parse_limits, sleep_until
 from bot.storage import Deliveries, Delivery
 from bot.storage.broadcasts import Broadcasts
 from bot.storage.outbound_batch import OutboundBatches, Outcome
@@ -160,13 +160,15 @@ async def deliver_many(
             for message_id, reason in unwanted.items():
                 outcomes.by_id[message_id] = f"skipped: {reason}"
             ids = [message_id for message_id in ids if message_id not in unwanted]
-    gate = in_flight(context).sends if bulk else in_flight(context).replies
+    flight = in_flight(context)
+    gate = flight.sends if bulk else flight.replies
     batches = OutboundBatches(context.store.db)
     loaded = await batches.load(ids)
     writer = OutcomeWriter(batches)
     claims = ClaimWriter(context.store.deliveries)
-    # One recipient's messages go in order (a reply's intro before its question): each
-    # recipient's are sent one after the other, different recipients' side by side.
+    # One recipient's messages go in order (a reply's intro before its question, a notice
+    # before the opt-out's confirmation that came after it): each recipient's are sent one
+    # after the other, different recipients' side by side.
     per_recipient: dict[tuple[str, str], list[Delivery]] = {}
     for message_id in ids:
         delivery = loaded.get(message_id)
@@ -174,27 +176,53 @@ async def deliver_many(
             outcomes.by_id[message_id] = "missing"
         else:
             per_recipient.setdefault((delivery.channel, delivery.address), []).append(delivery)
+    budget = budget_for(context)
 
     async def in_order(group: list[Delivery]) -> None:
-        for delivery in group:
-            async with gate:
+        first = group[0]
+        # The recipient's turn in this process, for the whole group: a later job's message
+        # to them waits for these, instead of taking a budget slot between two of them.
+        async with flight.recipient_turn(first.channel, first.address):
+            # Replies reserve their slots at once, in order, so another worker's later
+            # message to the same chat books the slot after them; bulk books at most a
+            # second ahead (the horizon), so it asks for each slot when it comes.
+            ready: dict[int, float] = {}
+            if not bulk:
                 try:
-                    outcomes.by_id[delivery.message_id] = await _deliver_one(
-                        context, delivery, outcomes, writer.add, claims.claim, bulk=bulk
-                    )
-                except RedisError as exc:
-                    # Redis went away before the send was claimed (the budget and the claim
-                    # come first): nothing reached the provider, so it is tried again soon.
-                    log.warning(
-                        "message %s: Redis away before sending (%s)", delivery.message_id, exc
-                    )
-                    outcomes.by_id[delivery.message_id] = "redis away"
-                    outcomes.retry.setdefault(REDIS_AWAY_RETRY_SECONDS, []).append(
-                        delivery.message_id
-                    )
-                except Exception:  # one message's bug must not lose the others' outcomes
-                    log.exception("message %s: delivery failed unexpectedly", delivery.message_id)
-                    outcomes.by_id[delivery.message_id] = "error"
+                    for delivery in group:
+                        if _sendable(context, delivery):
+                            ready[delivery.message_id] = await budget.reserve(
+                                delivery.channel,
+                                delivery.address_kind,
+                                delivery.address,
+                                delivery.message.text,
+                            )
+                except RedisError:
+                    ready.clear()  # each message asks again, and meets Redis's answer itself
+            for delivery in group:
+                await send_one(delivery, ready.get(delivery.message_id))
+
+    async def send_one(delivery: Delivery, ready_at: float | None) -> None:
+        async with gate:
+            try:
+                outcomes.by_id[delivery.message_id] = await _deliver_one(
+                    context,
+                    delivery,
+                    outcomes,
+                    writer.add,
+                    claims.claim,
+                    bulk=bulk,
+                    ready_at=ready_at,
+                )
+            except RedisError as exc:
+                # Redis went away before the send was claimed (the budget and the claim
+                # come first): nothing reached the provider, so it is tried again soon.
+                log.warning("message %s: Redis away before sending (%s)", delivery.message_id, exc)
+                outcomes.by_id[delivery.message_id] = "redis away"
+                outcomes.retry.setdefault(REDIS_AWAY_RETRY_SECONDS, []).append(delivery.message_id)
+            except Exception:  # one message's bug must not lose the others' outcomes
+                log.exception("message %s: delivery failed unexpectedly", delivery.message_id)
+                outcomes.by_id[delivery.message_id] = "error"
 
     try:
         await asyncio.gather(*(in_order(group) for group in per_recipient.values()))
@@ -204,6 +232,12 @@ async def deliver_many(
         if retry_later is not None:
             await retry_later(retry_ids, delay, bulk=bulk)
     return outcomes.by_id
+
+
+def _sendable(context: WorkerContext, delivery: Delivery) -> bool:
+    """Whether the message would reach its provider now (queued, on a channel that is on):
+    only those reserve a slot."""
+    return delivery.status is DeliveryStatus.QUEUED and delivery.channel in context.channels
 
 
 async def start_delivery(
@@ -251,7 +285,10 @@ async def _deliver_one(
     *,
     force_last: bool = False,
     bulk: bool = False,
+    ready_at: float | None = None,
 ) -> str:
+    """Send one message: its budget slot (or the one reserved for it, `ready_at`), its
+    claim, the provider's call, its outcome."""
     deliveries = context.store.deliveries
     message_id = delivery.message_id
     if delivery.status is not DeliveryStatus.QUEUED:
@@ -265,13 +302,16 @@ async def _deliver_one(
     last_attempt = force_last or attempt > len(defaults.DELIVERY_RETRY_INTERVALS)
     # The budget first, then the claim: a message is claimed only just before its request.
     budget = budget_for(context)
-    await budget.take(
-        delivery.channel,
-        delivery.address_kind,
-        delivery.address,
-        delivery.message.text,
-        horizon=BULK_HORIZON_SECONDS if bulk else None,
-    )
+    if ready_at is not None:
+        await sleep_until(ready_at)
+    else:
+        await budget.take(
+            delivery.channel,
+            delivery.address_kind,
+            delivery.address,
+            delivery.message.text,
+            horizon=BULK_HORIZON_SECONDS if bulk else None,
+        )
     if not await claim(message_id):
         return "claimed elsewhere"
     try:

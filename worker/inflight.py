@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,19 @@ class InFlight:
         default_factory=lambda: asyncio.Semaphore(defaults.REPLIES_IN_FLIGHT)
     )
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    # One recipient's messages go in the order their jobs came, whichever job carries them:
+    # a job holds its recipient's turn for all of that recipient's messages in it.
+    recipients: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = field(
+        default_factory=weakref.WeakValueDictionary
+    )
+
+    def recipient_turn(self, channel: str, address: str) -> asyncio.Lock:
+        """The FIFO lock of one recipient (asyncio.Lock wakes its waiters in order)."""
+        key = (channel, address)
+        lock = self.recipients.get(key)
+        if lock is None:
+            lock = self.recipients[key] = asyncio.Lock()
+        return lock
 
 
 _by_context: dict[int, InFlight] = {}
