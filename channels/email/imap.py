@@ -154,7 +154,16 @@ class MailboxReader:
         lock: Lock,
     ) -> None:
         """Hand every unseen message to the router, oldest first, until none is left."""
-        while uids := _search_uids(await client.uid_search("UNSEEN", charset=None)):
+        while True:
+            response = await client.uid_search("UNSEEN", charset=None)
+            uids = _search_uids(response)
+            if not uids:
+                # Mail that came while the search ran is announced in its answer (an
+                # untagged EXISTS) but not in its result, and IDLE will not announce it
+                # again: search once more, or it would wait for IDLE's timeout.
+                if _announces_new_mail(response):
+                    continue
+                return
             for uid in uids:
                 await self._take(client, uid, deliver)
                 await lock.reacquire()
@@ -239,6 +248,11 @@ def _search_uids(response: Any) -> list[int]:
         if tokens and all(token.isdigit() for token in tokens):
             uids.extend(int(token) for token in tokens)
     return sorted(set(uids))
+
+
+def _announces_new_mail(response: Any) -> bool:
+    """Whether a command's answer carried an untagged `* N EXISTS` (new mail)."""
+    return any(bytes(line).split()[1:2] == [b"EXISTS"] for line in response.lines[:-1])
 
 
 _FETCH_UID = re.compile(rb"\d+ FETCH \(.*\bUID (\d+)")
