@@ -10,11 +10,11 @@ from __future__ import annotations
 import email.utils
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -29,6 +29,8 @@ from bot.models import (
     SendFailure,
     StatusUpdate,
 )
+
+PartT = TypeVar("PartT")
 
 
 class ChannelSettings(BaseSettings):
@@ -103,6 +105,9 @@ class SendError(Exception):
     """A send failed; subclasses say what the worker should do about it (`failure`)."""
 
     failure: ClassVar[SendFailure] = SendFailure.PERMANENT
+    # The provider ids of the parts of a split message that went before this failure (the
+    # earlier attempts' included): a retry sends only the parts after them.
+    sent_parts: tuple[str, ...] = ()
 
     def __init__(self, message: str, code: str | None = None) -> None:
         super().__init__(message)
@@ -288,7 +293,29 @@ class Channel(ABC):
         message: OutboundMessage,
         *,
         reference: MessageRef | None = None,
+        already_sent: tuple[str, ...] = (),
     ) -> SendResult:
         """Deliver one message; raise a SendError subclass on failure. A channel whose
         provider reports statuses sends `reference` (our id) along, part by part, so each
-        report names the message even when its provider id was never stored."""
+        report names the message even when its provider id was never stored. A message the
+        channel splits in parts is sent from the part after `already_sent` (the ids of
+        those an earlier attempt sent; see `send_parts`)."""
+
+
+async def send_parts(
+    parts: Sequence[PartT],
+    already_sent: tuple[str, ...],
+    send_part: Callable[[int, PartT], Awaitable[str]],
+) -> tuple[str, ...]:
+    """Send a split message's parts in order, from the first that has not gone yet, and
+    return every part's provider id. A failure carries the ids of those that went
+    (`SendError.sent_parts`), so a retry sends only the rest: the beneficiary never gets
+    the first half twice."""
+    sent = list(already_sent[: len(parts)])
+    for index in range(len(sent), len(parts)):
+        try:
+            sent.append(await send_part(index, parts[index]))
+        except SendError as exc:
+            exc.sent_parts = tuple(sent)
+            raise
+    return tuple(sent)

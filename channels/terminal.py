@@ -46,6 +46,7 @@ class TerminalChannel(Channel):
         message: OutboundMessage,
         *,
         reference: MessageRef | None = None,
+        already_sent: tuple[str, ...] = (),  # sent as one part: never partly sent
     ) -> SendResult:
         self.output.write(numbered_text(message) + "\n\n")
         self.output.flush()

@@ -268,6 +268,7 @@ class WebChatChannel(Channel):
         message: OutboundMessage,
         *,
         reference: MessageRef | None = None,
+        already_sent: tuple[str, ...] = (),  # sent as one part: never partly sent
     ) -> SendResult:
         if kind is not AddressKind.WEBCHAT:
             raise PermanentSendError(f"web chat cannot reach a {kind} address")

@@ -237,6 +237,52 @@ async def test_one_persons_messages_keep_their_order_across_delivery_jobs(live: 
     assert [sent.form["Body"] for sent in live.twilio.sent_to(phone)] == texts
 
 
+LONG_SMS = "\n\n".join(["توزيع السلال الغذائية يوم الخميس في مقر الجمعية" * 10] * 4)
+
+
+def parts_of(live: Live, message_id: int) -> list[tuple[int, str | None, str]]:
+    with live.runtime.store.db.sessions() as session:
+        rows = session.query(MessagePart).filter_by(message_id=message_id).all()
+        return sorted((row.part, row.provider_id, row.status) for row in rows)
+
+
+async def test_a_retry_sends_only_the_parts_of_a_long_sms_that_did_not_go(live: Live) -> None:
+    phone = new_phone()
+    message_id = await reply_to(live, "twilio", AddressKind.SMS, phone, LONG_SMS)
+    live.twilio.script(phone, Reply(201), Reply(500, code=20500))  # the second part fails
+    later = Later()
+    outcome = await deliver_many(live.runtime, [message_id], retry_later=later.retry)
+    assert outcome == {message_id: "retry in 5 s"} and later.asked == [([message_id], 5)]
+    (first,) = live.twilio.sent_to(phone)
+    assert stored(live, message_id).status == "queued"
+    assert parts_of(live, message_id) == [(0, first.sid, "sent")]
+    # The part that went is delivered while the rest waits: its report is kept.
+    assert await asyncio.to_thread(live.twilio.report, first, "delivered") == 204
+
+    assert await deliver_many(live.runtime, [message_id]) == {message_id: "sent"}
+    first_again, second = live.twilio.sent_to(phone)  # the first part was not sent again
+    assert first_again.sid == first.sid and second.body != first.body
+    assert second.form["StatusCallback"].endswith(f"?m={message_id}.1")
+    assert (first.body + second.body).replace("\n", "") == LONG_SMS.replace("\n", "")
+    assert parts_of(live, message_id) == [(0, first.sid, "delivered"), (1, second.sid, "sent")]
+    assert stored(live, message_id).status == "sent"
+    assert await asyncio.to_thread(live.twilio.report, second, "delivered") == 204
+    assert stored(live, message_id).status == "delivered"
+
+
+async def test_a_long_sms_whose_second_part_is_refused_stays_failed(live: Live) -> None:
+    phone = new_phone()
+    message_id = await reply_to(live, "twilio", AddressKind.SMS, phone, LONG_SMS)
+    live.twilio.script(phone, Reply(201), Reply(400, code=21211))  # invalid 'To' number
+    assert await deliver_many(live.runtime, [message_id]) == {message_id: "failed"}
+    (first,) = live.twilio.sent_to(phone)
+    assert parts_of(live, message_id) == [(0, first.sid, "sent"), (1, None, "failed")]
+    # The first part's delivery report does not make the half-sent message delivered.
+    assert await asyncio.to_thread(live.twilio.report, first, "delivered") == 204
+    message = stored(live, message_id)
+    assert (message.status, message.error_code) == ("failed", "21211")
+
+
 async def test_metas_retry_after_requeues_the_send_and_pauses_every_workers_budget(
     live: Live,
 ) -> None:

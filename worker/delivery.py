@@ -320,19 +320,27 @@ async def _deliver_one(
             delivery.address,
             delivery.message,
             reference=MessageRef(message_id),
+            already_sent=delivery.sent_parts,
         )
     except InDoubtSendError as exc:
         # The request went and no answer came: the provider may hold it. Its report, which
         # carries our id, settles it; sending again could reach the beneficiary twice.
-        await record(Outcome(message_id, DeliveryStatus.UNKNOWN, error_code=exc.code))
+        await record(
+            Outcome(message_id, DeliveryStatus.UNKNOWN, error_code=exc.code, parts=exc.sent_parts)
+        )
         log.warning("message %s: %s; unknown until the provider reports", message_id, exc)
         return DeliveryStatus.UNKNOWN.value
     except ContactStoppedError as exc:
-        await record(Outcome(message_id, DeliveryStatus.FAILED, error_code=exc.code or "stopped"))
+        code = exc.code or "stopped"
+        await record(
+            Outcome(message_id, DeliveryStatus.FAILED, error_code=code, parts=exc.sent_parts)
+        )
         await deliveries.stop_address(message_id)
         return "contact stopped"
     except PermanentSendError as exc:
-        await record(Outcome(message_id, DeliveryStatus.FAILED, error_code=exc.code))
+        await record(
+            Outcome(message_id, DeliveryStatus.FAILED, error_code=exc.code, parts=exc.sent_parts)
+        )
         log.warning("message %s failed permanently: %s", message_id, exc)
         return "failed"
     except RetryableSendError as exc:
@@ -340,7 +348,9 @@ async def _deliver_one(
             seconds = getattr(exc, "retry_after", None) or DEFAULT_THROTTLE_SECONDS
             await budget.slow_down(delivery.channel, delivery.address_kind, seconds)
         status = DeliveryStatus.FAILED if last_attempt else DeliveryStatus.QUEUED
-        await record(Outcome(message_id, status, error_code=exc.code or "retryable"))
+        # The parts that went are kept: the retry sends only the others.
+        code = exc.code or "retryable"
+        await record(Outcome(message_id, status, error_code=code, parts=exc.sent_parts))
         log.warning("message %s: %s (last attempt: %s)", message_id, exc, last_attempt)
         if last_attempt:
             return "failed after retries"

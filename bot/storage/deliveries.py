@@ -48,6 +48,8 @@ class Delivery:
     message: OutboundMessage
     status: DeliveryStatus
     attempts: int
+    # The provider ids of the parts an earlier attempt sent (a retry sends the rest).
+    sent_parts: tuple[str, ...] = ()
 
 
 class Deliveries:
@@ -66,9 +68,10 @@ class Deliveries:
                 .join(ContactAddress, ContactAddress.id == Message.address_id)
                 .where(Message.id == message_id, Message.direction == "out")
             ).first()
-        if row is None:
-            return None
-        message, kind, address = row
+            if row is None:
+                return None
+            message, kind, address = row
+            already = delivery_reports.sent_parts(session, [message.id]).get(message.id, ())
         return Delivery(
             message_id=message.id,
             channel=message.channel,
@@ -77,6 +80,7 @@ class Deliveries:
             message=OutboundMessage.from_json(message.payload),
             status=DeliveryStatus(message.status),
             attempts=message.attempts,
+            sent_parts=already,
         )
 
     async def mark_attempt(

@@ -67,7 +67,14 @@ def apply(session: Session, report: StatusUpdate) -> bool:
         return False
     message, part = found
     if DeliveryStatus(message.status) is DeliveryStatus.QUEUED:
-        return True  # an earlier attempt's: the message waits to go again
+        # It waits to go again: a report of an earlier attempt changes nothing, except on
+        # a part that went (a retry sends only the parts after it).
+        if part is not None:
+            row = _existing_part(session, message.id, part)
+            if row is not None and row.provider_id == report.provider_id:
+                _advance(row, report)
+                row.updated_at = report.at
+        return True
     if part is None:
         if message.provider_id not in (None, report.provider_id):
             return True  # an earlier attempt's: the message went again since
@@ -93,18 +100,52 @@ def apply(session: Session, report: StatusUpdate) -> bool:
     return True
 
 
-def record_parts(session: Session, message_id: int, channel: str, ids: Sequence[str]) -> None:
+def record_parts(
+    session: Session,
+    message_id: int,
+    channel: str,
+    ids: Sequence[str],
+    stopped: DeliveryStatus | None = None,
+    error_code: str | None = None,
+) -> None:
     """The worker's record of a message that went as several parts: each part's provider
-    id (a part already reported keeps its status), then the message's sum."""
+    id (a part already reported keeps its status), then the message's sum. `stopped` is
+    the status of the part after them when the send stopped there: queued (it is tried
+    again from that part), failed or unknown (kept on that part's row, so the message
+    sums up as what became of its weakest part)."""
     message = session.get(Message, message_id)
     if message is None:
         return
     for index, provider_id in enumerate(ids):
         row = _part(session, message, index, provider_id)
         row.provider_id = row.provider_id or provider_id
+    if stopped is DeliveryStatus.QUEUED:
+        session.flush()
+        return  # not sent whole: it goes on from the next part
+    if stopped is not None:
+        row = _part(session, message, len(ids), None)
+        row.status, row.error_code = stopped.value, error_code
     session.flush()
     if DeliveryStatus(message.status) not in IN_FLIGHT_STATUSES:
         sum_up(session, message)
+
+
+def sent_parts(session: Session, message_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """The provider ids of the parts an earlier attempt sent, for each message that has
+    any: part 0 onwards, up to the first that did not go."""
+    rows = session.execute(
+        select(
+            MessagePart.message_id, MessagePart.part, MessagePart.provider_id, MessagePart.status
+        )
+        .where(MessagePart.message_id.in_(list(message_ids)))
+        .order_by(MessagePart.message_id, MessagePart.part)
+    ).all()
+    found: dict[int, list[str]] = {}
+    for message_id, part, provider_id, status in rows:
+        sent = found.setdefault(message_id, [])
+        if part == len(sent) and provider_id and status != DeliveryStatus.FAILED.value:
+            sent.append(provider_id)
+    return {message_id: tuple(ids) for message_id, ids in found.items() if ids}
 
 
 def least_advanced(statuses: Sequence[DeliveryStatus]) -> DeliveryStatus:
@@ -150,11 +191,15 @@ def _has_parts(session: Session, message_id: int) -> bool:
     return bool(count)
 
 
+def _existing_part(session: Session, message_id: int, part: int) -> MessagePart | None:
+    return session.scalar(
+        select(MessagePart).where(MessagePart.message_id == message_id, MessagePart.part == part)
+    )
+
+
 def _part(session: Session, message: Message, part: int, provider_id: str | None) -> MessagePart:
     """A part's row, made when its report (or its worker's record) comes first."""
-    row = session.scalar(
-        select(MessagePart).where(MessagePart.message_id == message.id, MessagePart.part == part)
-    )
+    row = _existing_part(session, message.id, part)
     if row is None:
         status = DeliveryStatus.SENT.value
         row = MessagePart(

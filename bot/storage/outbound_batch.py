@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, case, or_, select, update
 from bot.db import Database
 from bot.models import AddressKind, DeliveryStatus, OutboundMessage, utcnow
 from bot.storage.deliveries import UNSETTLED, Delivery
-from bot.storage.delivery_reports import record_parts
+from bot.storage.delivery_reports import record_parts, sent_parts
 from bot.tables import ContactAddress, Message
 
 # A report that came before the worker's record (a provider calls back fast) is not undone.
@@ -42,6 +42,7 @@ class Outcome:
     provider_id: str | None = None
     error_code: str | None = None
     parts: tuple[str, ...] = ()  # every part's provider id, when it went as several
+    # or, for a send that stopped part way (not SENT), the ids of the parts that went
 
 
 class OutboundBatches:
@@ -59,6 +60,9 @@ class OutboundBatches:
                 .join(ContactAddress, ContactAddress.id == Message.address_id)
                 .where(Message.id.in_(message_ids), Message.direction == "out")
             ).all()
+            # Only a message tried before can have parts that went (one query per batch).
+            retried = [message.id for message, _, _ in rows if message.attempts]
+            already = sent_parts(session, retried) if retried else {}
         return {
             message.id: Delivery(
                 message_id=message.id,
@@ -68,6 +72,7 @@ class OutboundBatches:
                 message=OutboundMessage.from_json(message.payload),
                 status=DeliveryStatus(message.status),
                 attempts=message.attempts,
+                sent_parts=already.get(message.id, ()),
             )
             for message, kind, address in rows
         }
@@ -102,4 +107,12 @@ class OutboundBatches:
                     channel = session.scalar(
                         select(Message.channel).where(Message.id == outcome.message_id)
                     )
-                    record_parts(session, outcome.message_id, channel or "", outcome.parts)
+                    whole = outcome.status is DeliveryStatus.SENT
+                    record_parts(
+                        session,
+                        outcome.message_id,
+                        channel or "",
+                        outcome.parts,
+                        stopped=None if whole else outcome.status,
+                        error_code=outcome.error_code,
+                    )

@@ -89,6 +89,7 @@ class EmailChannel(Channel):
         message: OutboundMessage,
         *,
         reference: MessageRef | None = None,
+        already_sent: tuple[str, ...] = (),  # sent as one part: never partly sent
     ) -> SendResult:
         if kind is not AddressKind.EMAIL:
             raise PermanentSendError(f"email cannot reach a {kind} address", code="bad-address")

@@ -19,6 +19,7 @@ from channels.base import (
     PermanentSendError,
     SendResult,
     WebhookRequest,
+    send_parts,
 )
 from channels.context import ChannelContext
 from channels.telegram.bot_api import make_bot, quiet_httpx, reason
@@ -138,6 +139,7 @@ class TelegramChannel(Channel):
         message: OutboundMessage,
         *,
         reference: MessageRef | None = None,
+        already_sent: tuple[str, ...] = (),
     ) -> SendResult:
         if kind is not AddressKind.TELEGRAM:
             raise PermanentSendError(f"Telegram cannot reach a {kind} address", code="kind")
@@ -148,14 +150,15 @@ class TelegramChannel(Channel):
         text, markup = render(message)
         parts = split(text)
         bot = await self._call(self._initialized())
-        sent: list[str] = []
-        for number, part in enumerate(parts, 1):
+
+        async def send_part(index: int, part: str) -> str:
+            last = index == len(parts) - 1
             message_sent: Message = await self._call(
-                bot.send_message(
-                    chat_id, part, reply_markup=markup if number == len(parts) else None
-                )
+                bot.send_message(chat_id, part, reply_markup=markup if last else None)
             )
-            sent.append(f"{chat_id}:{message_sent.message_id}")
+            return f"{chat_id}:{message_sent.message_id}"
+
+        sent = await send_parts(parts, already_sent, send_part)
         assert sent
         # The last part's id as before (it carries the buttons); every part's kept.
-        return SendResult(provider_id=sent[-1], parts=tuple(sent) if len(sent) > 1 else ())
+        return SendResult(provider_id=sent[-1], parts=sent if len(sent) > 1 else ())

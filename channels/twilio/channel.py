@@ -24,6 +24,7 @@ from channels.base import (
     PermanentSendError,
     SendResult,
     WebhookRequest,
+    send_parts,
 )
 from channels.context import ChannelContext
 from channels.twilio.errors import WindowClosedError
@@ -163,6 +164,7 @@ class TwilioChannel(Channel):
         message: OutboundMessage,
         *,
         reference: MessageRef | None = None,
+        already_sent: tuple[str, ...] = (),
     ) -> SendResult:
         whatsapp = kind in WHATSAPP_KINDS
         if whatsapp:  # a number, or the user id of someone who hides theirs
@@ -194,17 +196,16 @@ class TwilioChannel(Channel):
                 )
             )
 
-        sids: list[str] = []
-        for index, fields in enumerate(message_requests(kind, message)):
-            try:
-                sids.append(
-                    await self._create(to, sender, self._callback(reference, index), **fields)
-                )
-            except WindowClosedError:
-                if not whatsapp or index > 0:
-                    raise
-                return SendResult(await self._send_window_template(to, sender, first_callback))
-        return SendResult(sids[0], tuple(sids) if len(sids) > 1 else ())
+        async def send_part(index: int, fields: dict[str, Any]) -> str:
+            return await self._create(to, sender, self._callback(reference, index), **fields)
+
+        try:
+            sids = await send_parts(message_requests(kind, message), already_sent, send_part)
+        except WindowClosedError as exc:
+            if not whatsapp or exc.sent_parts:
+                raise
+            return SendResult(await self._send_window_template(to, sender, first_callback))
+        return SendResult(sids[0], sids if len(sids) > 1 else ())
 
     def _callback(self, reference: MessageRef | None, part: int) -> str:
         """The status-callback URL of one part: our id in its query, so the report settles

@@ -20,6 +20,7 @@ from channels.base import (
     PermanentSendError,
     SendResult,
     WebhookRequest,
+    send_parts,
 )
 from channels.context import ChannelContext
 from channels.whatsapp.errors import WindowClosedError
@@ -154,6 +155,7 @@ class WhatsAppCloudChannel(Channel):
         message: OutboundMessage,
         *,
         reference: MessageRef | None = None,
+        already_sent: tuple[str, ...] = (),
     ) -> SendResult:
         to = _recipient(kind, address)
         first = _opaque(reference, 0)
@@ -162,14 +164,18 @@ class WhatsAppCloudChannel(Channel):
         payloads = render(message)
         if not payloads:
             raise PermanentSendError("nothing to send", code="empty")
-        wamids: list[str] = []
+
+        async def send_part(index: int, payload: dict[str, Any]) -> str:
+            return await self._post(to, payload, _opaque(reference, index))
+
         try:
-            for index, payload in enumerate(payloads):
-                wamids.append(await self._post(to, payload, _opaque(reference, index)))
-        except WindowClosedError:
+            wamids = await send_parts(payloads, already_sent, send_part)
+        except WindowClosedError as exc:
+            if exc.sent_parts:  # the window closed between two parts: the rest waits
+                raise
             return SendResult(await self._post(to, self._window_template(), first))
         # The last part's id as before (it carries the buttons); every part's kept.
-        return SendResult(wamids[-1], tuple(wamids) if len(wamids) > 1 else ())
+        return SendResult(wamids[-1], wamids if len(wamids) > 1 else ())
 
     def _template(self, template: Template) -> dict[str, Any]:
         configured = whatsapp_window.template_to_send(
