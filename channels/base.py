@@ -32,6 +32,11 @@ from bot.models import (
 
 PartT = TypeVar("PartT")
 
+# Requests to one provider's API at once, per process: above a worker's sends in flight
+# (worker/defaults.py: 400 bulk and 100 replies), where aiohttp's default of 100 connections
+# would hold them back.
+MAX_CONNECTIONS = 500
+
 
 class ChannelSettings(BaseSettings):
     """A channel's own settings, read from the environment and `.env` like the gateway's.

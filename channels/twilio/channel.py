@@ -18,6 +18,7 @@ from bot import whatsapp_window
 from bot.models import AddressKind, Media, MessageRef, OutboundMessage
 from bot.profile import WhatsAppTemplate
 from channels.base import (
+    MAX_CONNECTIONS,
     Capabilities,
     Channel,
     Inbound,
@@ -47,7 +48,6 @@ WHATSAPP_KINDS = (AddressKind.WHATSAPP, AddressKind.WHATSAPP_USER)
 # The library logs every API request's URL and headers at INFO: keep that for debugging only.
 api_log = logging.getLogger("channels.twilio.api")
 api_log.setLevel(logging.WARNING)
-MAX_CONNECTIONS = 500  # requests to the API at once, per process (a worker's IN_FLIGHT is 400)
 
 
 def _content_sid(template: WhatsAppTemplate) -> str | None:
@@ -94,7 +94,6 @@ class TwilioChannel(Channel):
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=60, connect=10),
             trace_configs=[trace_config()],
-            # aiohttp's default of 100 connections would cap a worker's sends in flight
             connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
         )
         # The library's async client on our session: one session per channel for API calls and

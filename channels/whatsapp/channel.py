@@ -14,6 +14,7 @@ from bot import metrics, whatsapp_window
 from bot.models import AddressKind, Media, MessageRef, OutboundMessage, Template
 from bot.profile import WhatsAppTemplate
 from channels.base import (
+    MAX_CONNECTIONS,
     Capabilities,
     Channel,
     Inbound,
@@ -109,7 +110,9 @@ class WhatsAppCloudChannel(Channel):
         """The one session every send and download shares (opened lazily if start was not
         called, e.g. by a one-off command)."""
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(raise_for_status=False)
+            self._session = aiohttp.ClientSession(
+                raise_for_status=False, connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS)
+            )
         return self._session
 
     @property
