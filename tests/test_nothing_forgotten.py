@@ -130,9 +130,14 @@ async def wait_all_handled(gw: Gateway, sids: list[str], within: float = 90) -> 
 async def replies_per_phone(
     http: aiohttp.ClientSession, gw: Gateway, fake: FakeTwilio, phones: list[str]
 ) -> dict[str, int]:
-    """How many replies reached each phone, once all due have arrived: a barrier, not a
-    sleep — the one worker sends in the order replies were queued, so once a newcomer's
-    reply queued now has arrived, every earlier one has."""
+    """How many replies reached each phone, once all due have arrived: first a wait until
+    each phone has one (a lost reply shows as 0 after it), then a barrier, not a sleep —
+    once a newcomer's reply queued now has arrived, any second reply still due has too (the
+    worker gives its places in queue order; sends side by side may pass each other, so the
+    wait comes first)."""
+    deadline = time.monotonic() + 90.0
+    while time.monotonic() < deadline and not all(fake.sent_to(phone) for phone in phones):
+        await asyncio.sleep(0.1)
     newcomer = new_phone()
     await post_until_acknowledged(http, gw, sms(newcomer), lambda: None)
     # A killed process's contact locks lapse after 30 s: the barrier waits past that.

@@ -183,46 +183,52 @@ async def deliver_many(
         # The recipient's turn in this process, for the whole group: a later job's message
         # to them waits for these, instead of taking a budget slot between two of them.
         async with flight.recipient_turn(first.channel, first.address):
-            # Replies reserve their slots at once, in order, so another worker's later
-            # message to the same chat books the slot after them; bulk books at most a
-            # second ahead (the horizon), so it asks for each slot when it comes.
             ready: dict[int, float] = {}
-            if not bulk:
-                try:
-                    for delivery in group:
-                        if _sendable(context, delivery):
-                            ready[delivery.message_id] = await budget.reserve(
-                                delivery.channel,
-                                delivery.address_kind,
-                                delivery.address,
-                                delivery.message.text,
-                            )
-                except RedisError:
-                    ready.clear()  # each message asks again, and meets Redis's answer itself
+            for index, delivery in enumerate(group):
+                async with gate:  # places are given in turn: replies keep their queue order
+                    if index == 0 and not bulk:
+                        # Replies reserve all their slots at once, in order, so another
+                        # worker's later message to the same chat books the slot after them;
+                        # bulk books at most a second ahead (the horizon), so it asks for
+                        # each slot when it comes.
+                        ready = await reserve_all(group)
+                    await send_one(delivery, ready.get(delivery.message_id))
+
+    async def reserve_all(group: list[Delivery]) -> dict[int, float]:
+        ready: dict[int, float] = {}
+        try:
             for delivery in group:
-                await send_one(delivery, ready.get(delivery.message_id))
+                if _sendable(context, delivery):
+                    ready[delivery.message_id] = await budget.reserve(
+                        delivery.channel,
+                        delivery.address_kind,
+                        delivery.address,
+                        delivery.message.text,
+                    )
+        except RedisError:
+            return {}  # each message asks again, and meets Redis's answer itself
+        return ready
 
     async def send_one(delivery: Delivery, ready_at: float | None) -> None:
-        async with gate:
-            try:
-                outcomes.by_id[delivery.message_id] = await _deliver_one(
-                    context,
-                    delivery,
-                    outcomes,
-                    writer.add,
-                    claims.claim,
-                    bulk=bulk,
-                    ready_at=ready_at,
-                )
-            except RedisError as exc:
-                # Redis went away before the send was claimed (the budget and the claim
-                # come first): nothing reached the provider, so it is tried again soon.
-                log.warning("message %s: Redis away before sending (%s)", delivery.message_id, exc)
-                outcomes.by_id[delivery.message_id] = "redis away"
-                outcomes.retry.setdefault(REDIS_AWAY_RETRY_SECONDS, []).append(delivery.message_id)
-            except Exception:  # one message's bug must not lose the others' outcomes
-                log.exception("message %s: delivery failed unexpectedly", delivery.message_id)
-                outcomes.by_id[delivery.message_id] = "error"
+        try:
+            outcomes.by_id[delivery.message_id] = await _deliver_one(
+                context,
+                delivery,
+                outcomes,
+                writer.add,
+                claims.claim,
+                bulk=bulk,
+                ready_at=ready_at,
+            )
+        except RedisError as exc:
+            # Redis went away before the send was claimed (the budget and the claim
+            # come first): nothing reached the provider, so it is tried again soon.
+            log.warning("message %s: Redis away before sending (%s)", delivery.message_id, exc)
+            outcomes.by_id[delivery.message_id] = "redis away"
+            outcomes.retry.setdefault(REDIS_AWAY_RETRY_SECONDS, []).append(delivery.message_id)
+        except Exception:  # one message's bug must not lose the others' outcomes
+            log.exception("message %s: delivery failed unexpectedly", delivery.message_id)
+            outcomes.by_id[delivery.message_id] = "error"
 
     try:
         await asyncio.gather(*(in_order(group) for group in per_recipient.values()))
