@@ -35,6 +35,7 @@ from bot.tables import (
 )
 from tests.conftest import PROFILE, REDIS_URL, ROOT, SECRET_KEY, _free_port, _wait_for
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, new_sid, payload, sign
+from tests.waiting import eventually
 from worker import defaults
 
 SMS_FROM = "+12025550143"
@@ -228,15 +229,6 @@ def create(found: Deployment, *extra: str, text: str = "توزيع السلال 
     return int(next(line for line in result.stdout.splitlines() if "created" in line).split()[1])
 
 
-def wait_until(predicate: object, timeout: float = 60.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def status_of(found: Deployment, broadcast_id: int) -> str:
     result = found.cli("broadcast", "status", str(broadcast_id))
     assert result.returncode == 0, result.stderr
@@ -278,7 +270,7 @@ def test_a_broadcast_reaches_each_consenting_contact_once_with_the_opt_out_line(
         assert refused.returncode == 2 and "--yes" in refused.stderr  # no terminal to ask
 
         broadcast_id = create(found)
-        wait_until(lambda: is_done(found, broadcast_id), what="the broadcast to end")
+        eventually(lambda: is_done(found, broadcast_id), what="the broadcast to end", within=60)
         got = received(fake, yes_ar + yes_en + never + stopped)
         assert got == Counter({phone: 1 for phone in yes_ar + yes_en})
         for sent in fake.sent:
@@ -307,7 +299,7 @@ def test_a_broadcast_reaches_each_consenting_contact_once_with_the_opt_out_line(
         # A barrier: a second broadcast, to one new contact, queued after those jobs.
         barrier = seed(found.database_url, cipher, [True])
         second = create(found, "--language", "ar")
-        wait_until(lambda: is_done(found, second), what="the second broadcast")
+        eventually(lambda: is_done(found, second), what="the second broadcast", within=60)
         assert received(fake, barrier) == Counter({barrier[0]: 1})
         # Once per broadcast: the Arabic speakers were in the second one too.
         expected = {**{p: 2 for p in yes_ar}, **{p: 1 for p in yes_en}}
@@ -322,10 +314,14 @@ def test_a_sigkilled_worker_resumed_sends_no_one_anything_twice(
         others = seed(found.database_url, cipher, [None] * 50 + [False] * 50)
         broadcast_id = create(found)
         for kill_at in (150, 500):
-            wait_until(lambda n=kill_at: sum(received(fake, consenting).values()) >= n, timeout=150)
+            eventually(
+                lambda n=kill_at: sum(received(fake, consenting).values()) >= n,
+                "the sends before the next kill",
+                within=150,
+            )
             found.kill_worker()
             found.start_worker()
-        wait_until(lambda: is_done(found, broadcast_id), timeout=150, what="the broadcast")
+        eventually(lambda: is_done(found, broadcast_id), within=150, what="the broadcast")
         got = received(fake, consenting + others)
         assert not set(got) & set(others)
         assert max(got.values()) == 1  # no one twice
@@ -341,7 +337,7 @@ def test_two_workers_share_the_rate_limit(tmp_path: Path, fake: FakeTwilio, ciph
     with deployment(tmp_path, fake, rate_limits="twilio-sms=80", workers=2) as found:
         phones = seed(found.database_url, cipher, [True] * 900)
         create(found, text="Ramadan")  # GSM-7 text: one segment each
-        wait_until(lambda: sum(received(fake, phones).values()) >= 80, what="the first sends")
+        eventually(lambda: sum(received(fake, phones).values()) >= 80, "the first sends", 60)
         start_count, start = sum(received(fake, phones).values()), time.monotonic()
         time.sleep(8)
         rate = (sum(received(fake, phones).values()) - start_count) / (time.monotonic() - start)
@@ -354,7 +350,7 @@ def test_a_reply_overtakes_the_broadcast(tmp_path: Path, fake: FakeTwilio, ciphe
     with deployment(tmp_path, fake, rate_limits="twilio-sms=20") as found:
         phones = seed(found.database_url, cipher, [True] * 200)
         create(found, text="Ramadan")
-        wait_until(lambda: sum(received(fake, phones).values()) >= 20, what="the broadcast")
+        eventually(lambda: sum(received(fake, phones).values()) >= 20, "the broadcast", 60)
         from bot.app.runtime import open_runtime  # noqa: F401  (the reply path below)
 
         reply_to = seed(found.database_url, cipher, [None])[0]
@@ -387,7 +383,7 @@ def test_a_reply_overtakes_the_broadcast(tmp_path: Path, fake: FakeTwilio, ciphe
 
         asked = time.monotonic()
         enqueue_deliveries(make_queue(REDIS_URL, found.env["TAWASUL_QUEUE"]), [reply_id])
-        wait_until(lambda: received(fake, [reply_to]), timeout=10, what="the reply")
+        eventually(lambda: received(fake, [reply_to]), within=10, what="the reply")
         took = time.monotonic() - asked
         assert sum(received(fake, phones).values()) < 200  # the broadcast was still going
         assert took < 2.0, took
@@ -401,7 +397,9 @@ def test_a_contact_who_writes_stop_mid_broadcast_gets_nothing_more(
         phones = seed(found.database_url, cipher, [True] * 25)
         stopper = phones[-1]  # the last in line
         broadcast_id = create(found, text="Ramadan")
-        wait_until(lambda: received(fake, phones[:2]), what="the broadcast's first messages")
+        eventually(
+            lambda: received(fake, phones[:2]), what="the broadcast's first messages", within=60
+        )
         sid = new_sid("SM")
         url = f"http://127.0.0.1:{port}/webhooks/twilio"
         form = payload(
@@ -415,7 +413,7 @@ def test_a_contact_who_writes_stop_mid_broadcast_gets_nothing_more(
         )
         with urllib.request.urlopen(request, timeout=10) as answer:
             assert answer.status == 200
-        wait_until(lambda: is_done(found, broadcast_id), timeout=60, what="the broadcast")
+        eventually(lambda: is_done(found, broadcast_id), within=60, what="the broadcast")
         to_stopper = [sent.body for sent in fake.sent if sent.form.get("To") == stopper]
         assert len(to_stopper) == 1 and "Ramadan" not in to_stopper[0]  # only the confirmation
         assert received(fake, phones[:-1]) == Counter({phone: 1 for phone in phones[:-1]})
@@ -433,7 +431,7 @@ def test_a_scheduled_broadcast_waits_for_its_time(
         if datetime.now(UTC) < due - timedelta(seconds=1):
             assert f"{broadcast_id}\tscheduled" in listed
             assert not received(fake, phones)
-        wait_until(lambda: is_done(found, broadcast_id), timeout=40, what="the scheduled time")
+        eventually(lambda: is_done(found, broadcast_id), within=40, what="the scheduled time")
         assert datetime.now(UTC) >= due - timedelta(seconds=1)  # rq schedules whole seconds
         assert received(fake, phones) == Counter({phone: 1 for phone in phones})
         past = found.cli("broadcast", "create", "--text-ar", "x", "--text-en", "y", "--yes",

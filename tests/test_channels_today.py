@@ -17,8 +17,7 @@ import asyncio
 import json
 import re
 import secrets
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -55,6 +54,7 @@ from tests.fakes.twilio import sign as twilio_sign
 from tests.fakes.whatsapp import FakeGraphAPI, message_text, recipient_of
 from tests.fixtures import whatsapp as wa
 from tests.journeys import database
+from tests.waiting import eventually
 
 META_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "meta"
 META_PATH, TWILIO_PATH, TWILIO_STATUS = (
@@ -268,18 +268,6 @@ def fresh(captured: dict[str, Any], **replacements: str) -> dict[str, Any]:
         text = text.replace(old, new)
     result: dict[str, Any] = json.loads(text)
     return result
-
-
-def eventually(probe: Callable[[], T | None], timeout: float = 30.0) -> T:
-    """Poll until `probe` returns something truthy (the worker works asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 async def post_meta(client: aiohttp.ClientSession, gateway: LiveGateway, payload: Any) -> int:

@@ -37,6 +37,7 @@ from tests.fixtures import whatsapp as wa
 from tests.staff import add_staff as _add_staff
 from tests.test_broadcast import seed
 from tests.test_console_browser import SCREENSHOTS, sign_in
+from tests.waiting import eventually
 from worker.queues import bulk_queue, make_queue
 
 TELEGRAM_TOKEN = "123:BROADCAST"
@@ -215,7 +216,7 @@ def test_a_manager_composes_counts_previews_and_sends_a_broadcast(
         assert [s.body for s in twilio.wait_sent(to, 1, 60)] == [f"{TEXT_EN}\n\n{OPT_OUT_EN}"]
     sent = bot_api.wait_calls("sendMessage", 1, 60, chat_id=CHAT_ID)
     assert [c["text"] for c in sent] == [f"{TEXT_EN}\n\n{OPT_OUT_EN}"]
-    wait_for(lambda: len(graph.accepted) >= 2)
+    eventually(lambda: len(graph.accepted) >= 2, "two messages at Meta", 60)
     by_phone = {to: message_text(body) for to, _wamid, body in graph.accepted}
     assert by_phone[audience["whatsapp"][0].lstrip("+")] == f"{TEXT_AR}\n\n{OPT_OUT_AR}"
     late = [b for b in graph.sends() if recipient_of(b.json) == audience["whatsapp_late"][0][1:]]
@@ -248,17 +249,6 @@ def test_a_manager_composes_counts_previews_and_sends_a_broadcast(
         f"{gateway.url}/console/broadcasts", form={**fields, "action": "send"}
     )
     assert again.ok and len(broadcasts(gateway)) == before + 1
-
-
-def wait_for(predicate: object, timeout: float = 60.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def test_a_scheduled_broadcast_is_cancelled_and_sends_nothing(
@@ -297,7 +287,7 @@ def test_a_scheduled_broadcast_is_cancelled_and_sends_nothing(
     start = next(job for job in starts if job.args == [scheduled.id])
     registry.remove(start)
     queue.enqueue_job(start)
-    wait_for(lambda: start.get_status(refresh=True) == "finished")
+    eventually(lambda: start.get_status(refresh=True) == "finished", "the start job", 60)
     assert start.return_value() == "cancelled before its time"
     for to in audience["sms_ar"]:
         assert all("كسوة" not in s.body for s in twilio.sent_to(to))

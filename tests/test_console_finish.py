@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -35,6 +35,7 @@ from tests.test_console_work import (
     twilio_env,
     twilio_writes,
 )
+from tests.waiting import eventually
 
 QUALITY = "quality@example.org"
 T = TypeVar("T")
@@ -59,17 +60,6 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, fake: FakeTwilio) -> Itera
 @pytest.fixture(autouse=True)
 def _reads_encrypted_rows(cipher: Cipher) -> None:
     """The tests read stored records, whose personal columns need the gateway's key."""
-
-
-def wait_for(probe: Callable[[], T | None], within: float = 20.0) -> T:
-    """The first truthy answer of `probe`, asked until `within` seconds have passed."""
-    deadline = time.monotonic() + within
-    while True:
-        found = probe()
-        if found:
-            return found
-        assert time.monotonic() < deadline, "the condition did not come true in time"
-        time.sleep(0.1)
 
 
 class WhatsApp:
@@ -190,8 +180,9 @@ def test_past_the_window_closing_notices_go_as_approved_templates(
         ref = db.scalar(select(Complaint.reference).where(Complaint.contact_id == contact_id))
         assert ref is not None
     beneficiary.write("٥")  # talk to staff
-    wait_for(lambda: _open_handoff(gateway, conversation_id))
-    wait_for(lambda: _all_sent(gateway, conversation_id))  # before the window closes
+    eventually(lambda: _open_handoff(gateway, conversation_id), "the open hand-off", 20)
+    # before the window closes
+    eventually(lambda: _all_sent(gateway, conversation_id), "every reply sent", 20)
     age_conversation(gateway, conversation_id)
     fake.close_window(beneficiary.to)
     sent_before = len(fake.sent_to(beneficiary.to))

@@ -15,7 +15,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,6 +44,7 @@ from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Reply, new_s
 from tests.fakes.whatsapp import FakeGraphAPI
 from tests.fixtures import whatsapp as wa
 from tests.processes import Gateway, gateway
+from tests.waiting import eventually_async
 from worker.delivery import deliver_many
 from worker.queues import bulk_queue, enqueue_deliveries, make_queue
 
@@ -128,17 +129,6 @@ def stored(live: Live, message_id: int) -> Message:
         return message
 
 
-async def eventually(check: Callable[[], Any], what: str, seconds: float = 30.0) -> Any:
-    """Wait (on the loop, so the in-test web app answers meanwhile) until `check` is truthy."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def test_a_send_that_timed_out_is_unknown_until_twilios_callback_settles_it(
     live: Live,
 ) -> None:
@@ -152,12 +142,12 @@ async def test_a_send_that_timed_out_is_unknown_until_twilios_callback_settles_i
     assert await deliver_many(live.runtime, [message_id]) == {message_id: "unknown"}
     (sent,) = live.twilio.sent_to(phone)
     assert sent.form["StatusCallback"] == f"{live.public_url}{STATUS_PATH}?m={message_id}"
-    settled = await eventually(
+    settled = await eventually_async(
         lambda: (m := stored(live, message_id)).status == "delivered" and m, "the callback"
     )
     assert settled.provider_id == sent.sid  # learnt from the report alone
     # Signed over the whole URL, query included: the gateway took every callback.
-    await eventually(lambda: len(live.twilio.callbacks) == 2, "the last callback's answer")
+    await eventually_async(lambda: len(live.twilio.callbacks) == 2, "the last callback's answer")
     assert [answer for _, _, answer in live.twilio.callbacks] == [204, 204]
     # A second job for it (a retried job, a sweep) sends nothing: one message reached them.
     assert await deliver_many(live.runtime, [message_id]) == {message_id: "already delivered"}
@@ -176,7 +166,7 @@ async def test_a_send_cut_off_after_meta_took_it_is_settled_by_metas_report(
 
     # The worker dies with the request out: Meta has the message, no answer came back.
     sending = asyncio.create_task(deliver_many(live.runtime, [message_id]))
-    await eventually(lambda: live.meta.accepted_to(digits), "Meta to take the message")
+    await eventually_async(lambda: live.meta.accepted_to(digits), "Meta to take the message")
     sending.cancel()
     with suppress(asyncio.CancelledError):
         await sending
@@ -187,13 +177,13 @@ async def test_a_send_cut_off_after_meta_took_it_is_settled_by_metas_report(
     assert await deliver_many(live.runtime, [message_id]) == {message_id: "already unknown"}
 
     live.meta.answers.release()
-    settled = await eventually(
+    settled = await eventually_async(
         lambda: (m := stored(live, message_id)).status == "read" and m, "Meta's reports"
     )
     ((wamid, body),) = live.meta.accepted_to(digits)
     assert body["biz_opaque_callback_data"] == str(message_id)
     assert settled.provider_id == wamid
-    await eventually(lambda: len(live.meta.reports) == 3, "the last report's answer")
+    await eventually_async(lambda: len(live.meta.reports) == 3, "the last report's answer")
     assert [answer for _, answer in live.meta.reports] == [200, 200, 200]
     assert len(live.meta.accepted_to(digits)) == 1
 
@@ -230,7 +220,7 @@ async def test_one_persons_messages_keep_their_order_across_delivery_jobs(live: 
     texts = ["first", "second", "third", "fourth"]
     ids = [await reply_to(live, "twilio", AddressKind.SMS, phone, text) for text in texts]
     first_job = asyncio.create_task(deliver_many(live.runtime, ids[:3]))
-    await eventually(lambda: live.twilio.sent_to(phone), "the first job's first message")
+    await eventually_async(lambda: live.twilio.sent_to(phone), "the first job's first message")
     second_job = asyncio.create_task(deliver_many(live.runtime, ids[3:]))
     assert await first_job == dict.fromkeys(ids[:3], "sent")
     assert await second_job == {ids[3]: "sent"}

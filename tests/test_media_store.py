@@ -14,7 +14,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +36,7 @@ from tests.fakes.server import running
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, new_sid, sign, twilio_photo
 from tests.journeys import database
 from tests.processes import CLI, gateway
+from tests.waiting import eventually
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -198,15 +198,6 @@ def _cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.Complet
     )
 
 
-def _wait(condition: object, what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _stored_row(database_url: str, message_sid: str) -> MessageMedia | None:
     with database(database_url) as session:
         return session.scalar(
@@ -257,7 +248,10 @@ async def test_the_console_shows_what_a_worker_on_another_host_kept_in_the_bucke
                 ) as answered:
                     assert answered.status == 200
                 await asyncio.to_thread(
-                    _wait, lambda: _stored_row(live.database_url, sid), "the worker's fetch"
+                    eventually,
+                    lambda: _stored_row(live.database_url, sid),
+                    "the worker's fetch",
+                    120,
                 )
                 row = _stored_row(live.database_url, sid)
                 assert row is not None and row.stored_path is not None

@@ -24,6 +24,7 @@ from bot.tables import Message
 from tests.fakes.server import running
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, new_sid, payload, sign
 from tests.processes import Gateway, RedisServer, gateway, redis_server
+from tests.waiting import eventually_async
 
 SMS_FROM = "+12025550143"
 INBOUND = "/webhooks/twilio"
@@ -135,9 +136,9 @@ async def replies_per_phone(
     once a newcomer's reply queued now has arrived, any second reply still due has too (the
     worker gives its places in queue order; sends side by side may pass each other, so the
     wait comes first)."""
-    deadline = time.monotonic() + 90.0
-    while time.monotonic() < deadline and not all(fake.sent_to(phone) for phone in phones):
-        await asyncio.sleep(0.1)
+    await eventually_async(
+        lambda: all(fake.sent_to(phone) for phone in phones), "a reply to every phone", 90
+    )
     newcomer = new_phone()
     await post_until_acknowledged(http, gw, sms(newcomer), lambda: None)
     # A killed process's contact locks lapse after 30 s: the barrier waits past that.

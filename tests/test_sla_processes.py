@@ -5,9 +5,7 @@ beneficiary told (the message delivered), another's researcher reminded, each em
 from __future__ import annotations
 
 import subprocess
-import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,15 +22,7 @@ from tests.conftest import PROFILE, REDIS_URL
 from tests.fakes.smtp import FakeSmtpServer
 from tests.processes import gateway
 from tests.test_sla_watch import MANAGER, RESEARCHER, beneficiary, filed_request
-
-
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.waiting import eventually
 
 
 def sla_env(directory: Path, smtp_port: int) -> dict[str, str]:
@@ -86,14 +76,14 @@ def test_two_real_workers_escalate_remind_and_tell_once(tmp_path: Path, cipher: 
                         ).all()
                         return len(rows) == 1 and rows[0] != "queued"
 
-                wait_until(told, "the late notice delivered")
+                eventually(told, "the late notice delivered", 90)
 
                 def all_sent() -> bool:
                     with db.sessions() as session:
                         statuses = session.scalars(select(StaffNotification.status)).all()
                         return bool(statuses) and set(statuses) == {"sent"}
 
-                wait_until(all_sent, "every notification sent")
+                eventually(all_sent, "every notification sent", 90)
                 with db.sessions() as session:
                     kinds = sorted(session.scalars(select(SlaAlert.kind)).all())
                 assert kinds == ["escalate", "late_notice", "remind"]
