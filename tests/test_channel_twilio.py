@@ -15,7 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
@@ -73,6 +73,7 @@ from tests.fakes.twilio import (
     sign,
 )
 from tests.journeys import database, form_answers_ar, national_id
+from tests.waiting import eventually
 
 PROFILE_DATA = load_profile(PROFILE)
 SMS_FROM = "+12025550143"
@@ -112,18 +113,6 @@ def png_bytes() -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
     )
-
-
-def eventually(probe: Callable[[], T | None], timeout: float = 15.0) -> T:
-    """Poll until `probe` returns something truthy (the worker works asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.1)
 
 
 # -- a channel in this process, for parse/verify/send tests ---------------------------------
