@@ -335,15 +335,15 @@ def test_a_sigkilled_worker_resumed_sends_no_one_anything_twice(
 
 def test_two_workers_share_the_rate_limit(tmp_path: Path, fake: FakeTwilio, cipher: Cipher) -> None:
     with deployment(tmp_path, fake, rate_limits="twilio-sms=80", workers=2) as found:
-        phones = seed(found.database_url, cipher, [True] * 900)
+        phones = seed(found.database_url, cipher, [True] * 1200)
         create(found, text="Ramadan")  # GSM-7 text: one segment each
         eventually(lambda: sum(received(fake, phones).values()) >= 80, "the first sends", 60)
         start_count, start = sum(received(fake, phones).values()), time.monotonic()
-        time.sleep(8)
+        time.sleep(10)
         rate = (sum(received(fake, phones).values()) - start_count) / (time.monotonic() - start)
-        # Two workers never exceed the shared 80/s (+10%). Reaching it needs CPU: on this
-        # shared 2-core machine under load (load average 9) they measured 65-70/s.
-        assert 40 <= rate <= 88, rate
+        # Two workers keep to the shared 80/s within 10% (two budgets would give 160). On
+        # this 2-core machine with four busy processes beside them: 79.2-79.5/s.
+        assert 72 <= rate <= 88, rate
 
 
 def test_a_reply_overtakes_the_broadcast(tmp_path: Path, fake: FakeTwilio, cipher: Cipher) -> None:

@@ -17,6 +17,7 @@ from bot.send_budget import (
     RateLimitsError,
     SendBudget,
     parse_limits,
+    sleep_until,
     sms_segments,
 )
 from tests.conftest import REDIS_URL
@@ -46,18 +47,22 @@ def test_the_setting() -> None:
 
 async def sends_in(budget: SendBudget, seconds: float, kind: AddressKind, text: str) -> float:
     """The steady rate (sends a second) the budget lets through from 50 concurrent senders,
-    measured from the first second to the last (slots booked ahead at the end don't count)."""
-    times: list[float] = []
-    deadline = time.monotonic() + seconds + 2
+    measured from the first second to the last (slots booked ahead at the end don't count).
+    A send counts at the time its slot was given, not when its task woke: a busy machine
+    wakes tasks late, which says nothing about the budget."""
+    loop = asyncio.get_running_loop()
+    granted: list[float] = []
+    deadline = loop.time() + seconds + 2
 
     async def sender() -> None:
-        while time.monotonic() < deadline:
-            await budget.take("twilio", kind, "+966500000000", text, horizon=0.2)
-            times.append(time.monotonic())
+        while loop.time() < deadline:
+            ready_at = await budget.reserve("twilio", kind, "+966500000000", text, horizon=0.2)
+            granted.append(ready_at)
+            await sleep_until(ready_at)
 
-    started = time.monotonic()
+    started = loop.time()
     await asyncio.gather(*(sender() for _ in range(50)))
-    window = [t for t in times if started + 1 <= t < started + 1 + seconds]
+    window = [t for t in granted if started + 1 <= t < started + 1 + seconds]
     return len(window) / seconds
 
 
@@ -70,6 +75,9 @@ async def test_two_workers_share_80_per_second() -> None:
         rates = await asyncio.gather(
             sends_in(a, 6, AddressKind.WHATSAPP, "hi"), sends_in(b, 6, AddressKind.WHATSAPP, "hi")
         )
+        # Within 10% of the limit, never above it (one budget each would give 160). Slots
+        # a stalled machine let pass unasked are lost, not made up after: on this 2-core
+        # machine with four busy processes beside it, 77.5/s.
         assert 72 <= sum(rates) <= 88, rates
         assert min(rates) > 0.25 * sum(rates)  # both drew on it
     finally:
