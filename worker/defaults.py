@@ -86,8 +86,10 @@ LIMITED_BATCHES_IN_FLIGHT = 2  # when rate limits are on (a batch is then half a
 BROADCAST_SLICE_SECONDS = 1.0
 BROADCAST_JOB_TIMEOUT_SECONDS = 600
 # A send still "sending" after this long was cut off by a crash (a send's HTTP request times
-# out well before): it becomes "unknown", never sent again, until a status report settles it.
-IN_DOUBT_AFTER_SECONDS = 30
+# out well before: keep it above the channels' timeouts): it becomes "unknown", never sent
+# again, until a status report settles it. Broadcast messages a crash left queued are sent
+# again after as long.
+IN_DOUBT_AFTER_SECONDS = _seconds("TAWASUL_IN_DOUBT_SECONDS", 30)
 BROADCAST_WATCH_SECONDS = 5  # how often running broadcasts are checked (resumed, finished)
 
 
