@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.crypto import Cipher, use_cipher  # noqa: E402
+from bot.db import make_engine  # noqa: E402
 from bot.tables import Broadcast, ContactAddress, Conversation, Message  # noqa: E402
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio  # noqa: E402
 from tests.test_broadcast import seed  # noqa: E402
@@ -71,10 +72,11 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def queue_reply(database_url: str, redis_url: str, queue: str, cipher: Cipher, phone: str) -> None:
-    """A reply to a waiting beneficiary, stored and queued as the web process does."""
+    """A reply to a waiting beneficiary, stored and queued as the web process does (its
+    engine, waiting for the SQLite lock as the web process's does)."""
     from worker.queues import enqueue_deliveries, make_queue
 
-    engine = create_engine(database_url)
+    engine = make_engine(database_url)
     with Session(engine) as session, session.begin():
         address_id, conversation_id = session.execute(
             select(ContactAddress.id, Conversation.id)

@@ -10,13 +10,14 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db_threads import DatabaseThreads
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +41,11 @@ class Database:
         self._raw: Any = None  # SQLite's connection for raw_transaction, opened on first use
         self._checkpointer: Checkpointer | None = None
         threads = 1 if self._sqlite else DB_THREADS
-        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="db")
+        self._threads = DatabaseThreads(threads)
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
-        """Run `work(*args)` on a database thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(work, *args))
+        """Run `work(*args)` on a database thread (sooner when started under `urgent()`)."""
+        return await asyncio.wrap_future(self._threads.submit(functools.partial(work, *args)))
 
     @contextmanager
     def raw_transaction(self, write: bool = True) -> Iterator[Any]:
@@ -85,7 +85,7 @@ class Database:
             pooled.close()
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
+        self._threads.shutdown()
         if self._checkpointer is not None:
             self._checkpointer.close()
             self._checkpointer = None
@@ -198,12 +198,23 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Statements inside a transaction begun below never meet a lock in WAL mode;
+            # this is the backstop for the rest (the wait for BEGIN is ours, below).
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
         @event.listens_for(engine, "begin")
         def _begin_immediate(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Our own short waits, not SQLite's busy handler (sleeps of up to 100 ms): with
+            # two processes writing, a reply's transaction would otherwise wait seconds
+            # for a lock that was free a millisecond after it asked.
+            cursor = conn.connection.dbapi_connection.cursor()
+            try:
+                cursor.execute("PRAGMA busy_timeout=0")
+                _begin_sqlite(cursor, "BEGIN IMMEDIATE")
+            finally:
+                cursor.execute("PRAGMA busy_timeout=30000")
+                cursor.close()
 
         return engine
     return create_engine(url, pool_size=DB_THREADS, max_overflow=2, pool_pre_ping=True)

@@ -26,6 +26,7 @@ from typing import Protocol
 
 from redis.exceptions import RedisError
 
+from bot.db_threads import urgent
 from bot.models import DeliveryStatus, MessageRef
 from bot.send_budget import SendBudget, parse_limits, sleep_until
 from bot.storage import Deliveries, Delivery
@@ -150,7 +151,21 @@ async def deliver_many(
     retry_later: RetryLater | None = None,
 ) -> dict[int, str]:
     """Send every message of the batch, concurrently; bulk (broadcast) messages are checked
-    again for consent and stop first. Returns each message's outcome."""
+    again for consent and stop first. Returns each message's outcome. A reply's database
+    work goes ahead of the broadcast's: its beneficiary is waiting."""
+    if bulk:
+        return await _deliver_many(context, message_ids, bulk=True, retry_later=retry_later)
+    with urgent():
+        return await _deliver_many(context, message_ids, bulk=False, retry_later=retry_later)
+
+
+async def _deliver_many(
+    context: WorkerContext,
+    message_ids: Sequence[int],
+    *,
+    bulk: bool,
+    retry_later: RetryLater | None,
+) -> dict[int, str]:
     outcomes = Outcomes()
     ids = list(dict.fromkeys(message_ids))
     if bulk and ids:
