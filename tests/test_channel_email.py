@@ -39,7 +39,12 @@ from bot.models import AddressKind, Button, InboundMessage, OutboundMessage
 from bot.profile_loader import load_profile
 from bot.settings import load_settings
 from bot.tables import Message, SupportRequest
-from channels.base import PermanentSendError, RetryableSendError, ThrottledError
+from channels.base import (
+    InDoubtSendError,
+    PermanentSendError,
+    RetryableSendError,
+    ThrottledError,
+)
 from channels.context import ChannelContext
 from channels.email import (
     EmailChannel,
@@ -540,6 +545,20 @@ async def test_smtp_replies_become_typed_send_errors(
     assert type(raised.value) is error
     assert raised.value.code == code  # type: ignore[attr-defined]
     # The next message goes through on a fresh connection.
+    other = new_sender("fine")
+    await channel.send(AddressKind.EMAIL, other, OutboundMessage(text="y"))
+    smtp.wait_for(other)
+
+
+async def test_a_connection_lost_once_the_message_went_is_in_doubt(
+    channel: EmailChannel, smtp: FakeSmtpServer
+) -> None:
+    address = new_sender("lost")
+    smtp.drop_after_data.add(address.lower())
+    with pytest.raises(InDoubtSendError) as raised:
+        await channel.send(AddressKind.EMAIL, address, OutboundMessage(text="x"))
+    assert raised.value.code == "no-answer"
+    assert len(smtp.to(address)) == 1  # the server has it: sending again would double it
     other = new_sender("fine")
     await channel.send(AddressKind.EMAIL, other, OutboundMessage(text="y"))
     smtp.wait_for(other)

@@ -29,6 +29,7 @@ from bot.settings import load_settings
 from bot.tables import ConsentRecord, ContactAddress, Message, SupportRequest
 from channels.base import (
     ContactStoppedError,
+    InDoubtSendError,
     MediaFetchError,
     PermanentMediaError,
     PermanentSendError,
@@ -432,6 +433,8 @@ SEND_ERRORS: list[tuple[str, Failure, type[SendError], str]] = [
     ("blocked by the user", FakeBotAPI.BLOCKED, ContactStoppedError, "403"),
     ("bad request", FakeBotAPI.BAD_REQUEST, PermanentSendError, "400"),
     ("server error", Failure(502, "Bad Gateway"), RetryableSendError, "network"),
+    # Telegram may have it (the fake does): sending again could reach the chat twice.
+    ("answer lost", FakeBotAPI.ANSWER_LOST, InDoubtSendError, "no-answer"),
 ]
 
 

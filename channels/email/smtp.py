@@ -2,7 +2,9 @@
 
 The connection is kept between sends (checked with NOOP after a quiet spell) and dropped on
 any error, so the next send opens a fresh one. 4xx replies and connection errors are retried
-by the worker, 421 slows down, 5xx are permanent. No aiosmtplib type leaves this module.
+by the worker, 421 slows down, 5xx are permanent. A connection lost or timed out once the
+message's DATA has begun is in doubt: the server may have queued it (RFC 1047's duplicate),
+so it is never sent again blind. No aiosmtplib type leaves this module.
 """
 
 from __future__ import annotations
@@ -12,10 +14,16 @@ import contextlib
 import logging
 import time
 from email.message import EmailMessage
+from typing import Any
 
 import aiosmtplib
 
-from channels.base import PermanentSendError, RetryableSendError, ThrottledError
+from channels.base import (
+    InDoubtSendError,
+    PermanentSendError,
+    RetryableSendError,
+    ThrottledError,
+)
 from channels.email.settings import EmailSettings
 
 log = logging.getLogger(__name__)
@@ -25,34 +33,52 @@ SMTP_CHECK_AFTER_SECONDS = 10.0  # a pooled SMTP connection idle this long is ch
 CLEANUP_TIMEOUT_SECONDS = 3.0
 
 
+class _SMTP(aiosmtplib.SMTP):
+    """aiosmtplib's client, noting whether the current message's DATA has begun."""
+
+    data_begun = False
+
+    async def data(self, message: str | bytes, /, **options: Any) -> Any:
+        self.data_begun = True
+        return await super().data(message, **options)
+
+
 class SmtpSender:
     """Sends composed emails from one envelope sender, one at a time on one connection."""
 
     def __init__(self, settings: EmailSettings, envelope_from: str) -> None:
         self._settings = settings
         self._envelope_from = envelope_from
-        self._smtp: aiosmtplib.SMTP | None = None
+        self._smtp: _SMTP | None = None
         self._used = 0.0
         self._lock = asyncio.Lock()
 
     async def send(self, mail: EmailMessage, recipient: str) -> None:
         """Submit one email; a SendError subclass says what the worker should do if not."""
         async with self._lock:
+            smtp: _SMTP | None = None
             try:
                 smtp = await self._connected()
+                smtp.data_begun = False
                 await smtp.send_message(mail, sender=self._envelope_from, recipients=[recipient])
-            except aiosmtplib.SMTPException as exc:
+            except aiosmtplib.SMTPResponseException as exc:  # the server answered: no doubt
                 await self._drop()
                 raise _send_error(exc) from exc
-            except (TimeoutError, OSError) as exc:
+            except (aiosmtplib.SMTPException, TimeoutError, OSError) as exc:
                 await self._drop()
+                if smtp is not None and smtp.data_begun:
+                    raise InDoubtSendError(
+                        f"SMTP connection lost during DATA: {exc}", code="no-answer"
+                    ) from exc
+                if isinstance(exc, aiosmtplib.SMTPException):
+                    raise _send_error(exc) from exc
                 raise RetryableSendError(f"SMTP connection failed: {exc}", code="smtp-io") from exc
             self._used = time.monotonic()
 
     async def close(self) -> None:
         await self._drop()
 
-    async def _connected(self) -> aiosmtplib.SMTP:
+    async def _connected(self) -> _SMTP:
         """The pooled SMTP connection, checked with NOOP after a quiet spell, or a new one."""
         smtp = self._smtp
         if smtp is not None and smtp.is_connected:
@@ -65,7 +91,7 @@ class SmtpSender:
                 await self._drop()
         settings = self._settings
         implicit_tls = settings.smtp_port == 465
-        smtp = aiosmtplib.SMTP(
+        smtp = _SMTP(
             hostname=settings.smtp_host,
             port=settings.smtp_port,
             username=settings.smtp_username or None,

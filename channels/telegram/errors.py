@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import warnings
 
+import httpx
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -20,6 +21,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from channels.base import (
     ContactStoppedError,
+    InDoubtSendError,
     PermanentSendError,
     RetryableSendError,
     SendError,
@@ -39,6 +41,21 @@ def _retry_after_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
+# httpx's failures once the request was written: Telegram may have sent the message.
+# (python-telegram-bot keeps httpx's error as the cause of its TimedOut or NetworkError.)
+_AFTER_THE_REQUEST = (
+    httpx.ReadTimeout,
+    httpx.WriteTimeout,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+)
+
+
+def _may_have_arrived(exc: TelegramError) -> bool:
+    return isinstance(exc.__cause__, _AFTER_THE_REQUEST)
+
+
 def send_error(exc: TelegramError, token: str) -> SendError:
     """The Bot API's errors as the worker's: retry, slow down, stop the contact, or give up."""
     reason = redact(exc.message, token)
@@ -55,6 +72,8 @@ def send_error(exc: TelegramError, token: str) -> SendError:
         return PermanentSendError("Telegram: the chat moved to a supergroup", code="migrated")
     if isinstance(exc, BadRequest):  # before NetworkError: BadRequest is a subclass of it
         return PermanentSendError(f"Telegram: {reason}", code="400")
+    if _may_have_arrived(exc):  # unknown, never sent again blind (Telegram sends no reports)
+        return InDoubtSendError(f"Telegram did not answer: {reason}", code="no-answer")
     if isinstance(exc, TimedOut):
         return RetryableSendError(f"Telegram timed out: {reason}", code="timeout")
     if isinstance(exc, NetworkError):

@@ -64,6 +64,8 @@ class _Handler:
         self.server.record(
             Received(envelope.mail_from, tuple(envelope.rcpt_tos), data, parsed),
         )
+        if self.server.drop_after_data & {a.lower() for a in envelope.rcpt_tos}:
+            server.transport.close()  # the message is queued; its 250 never gets back
         return "250 Message accepted for delivery"
 
 
@@ -78,6 +80,7 @@ class FakeSmtpServer:
     def __init__(self) -> None:
         self.messages: list[Received] = []
         self.reject: dict[str, str] = {}
+        self.drop_after_data: set[str] = set()  # recipients whose message's 250 is lost
         self._lock = threading.Lock()
         self.port = _free_port()
         self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)

@@ -38,10 +38,16 @@ class Failure:
     retry_after: int | None = None
 
 
+class _AnswerLost(Exception):
+    """The fake's way out of a handler whose answer never goes back."""
+
+
 class FakeBotAPI(FakeServer):
     THROTTLED = Failure(429, "Too Many Requests: retry after 1", retry_after=1)
     BLOCKED = Failure(403, "Forbidden: bot was blocked by the user")
     BAD_REQUEST = Failure(400, "Bad Request: chat not found")
+    # The message reaches the chat, and the connection drops before the answer gets back.
+    ANSWER_LOST = Failure(0, "the connection dropped after the request")
 
     def __init__(self, token: str) -> None:
         super().__init__()
@@ -165,7 +171,12 @@ class FakeBotAPI(FakeServer):
         if method == "getMe":
             return self._ok(self._bot_user())
         if method == "sendMessage":
-            return self._send_message(params)
+            try:
+                return self._send_message(params)
+            except _AnswerLost:
+                if request.transport is not None:
+                    request.transport.close()
+                return web.Response()
         if method in ("answerCallbackQuery", "setWebhook", "deleteWebhook"):
             return self._ok(True)
         if method == "getFile":
@@ -200,7 +211,7 @@ class FakeBotAPI(FakeServer):
                     if len(str(button.get("callback_data", "")).encode()) > 64:
                         return self._error(Failure(400, "Bad Request: BUTTON_DATA_INVALID"))
         failure = self._scripted_failure(chat_id)
-        if failure is not None:
+        if failure is not None and failure is not self.ANSWER_LOST:
             return self._error(failure)
         result: dict[str, Any] = {
             "message_id": next(self._message_ids),
@@ -211,6 +222,8 @@ class FakeBotAPI(FakeServer):
         }
         if markup:
             result["reply_markup"] = markup
+        if failure is not None:
+            raise _AnswerLost
         return self._ok(result)
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
