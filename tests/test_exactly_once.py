@@ -260,6 +260,32 @@ async def test_a_retry_sends_only_the_parts_of_a_long_sms_that_did_not_go(live: 
     assert stored(live, message_id).status == "delivered"
 
 
+async def test_a_long_sms_cut_off_in_doubt_goes_on_once_twilio_reports_that_part(
+    live: Live,
+) -> None:
+    phone = new_phone()
+    text = "\n\n".join(["توزيع السلال الغذائية يوم الخميس في مقر الجمعية" * 10] * 7)
+    message_id = await reply_to(live, "twilio", AddressKind.SMS, phone, text)
+    live.twilio.script(phone, Reply(201), Reply(201, drop=True))  # the second's answer is lost
+    assert await deliver_many(live.runtime, [message_id]) == {message_id: "unknown"}
+    first, second = live.twilio.sent_to(phone)
+    assert stored(live, message_id).status == "unknown"
+    assert parts_of(live, message_id) == [(0, first.sid, "sent"), (1, None, "unknown")]
+    # Twilio reports the second part: it had it, so the third never went and goes now.
+    assert await asyncio.to_thread(live.twilio.report, second, "delivered") == 204
+    assert stored(live, message_id).status == "queued"
+    assert await deliver_many(live.runtime, [message_id]) == {message_id: "sent"}
+    sent = live.twilio.sent_to(phone)
+    assert len(sent) == 3 and sent[2].form["StatusCallback"].endswith(f"?m={message_id}.2")
+    assert "".join(s.body for s in sent).replace("\n", "") == text.replace("\n", "")
+    assert parts_of(live, message_id) == [
+        (0, first.sid, "sent"),
+        (1, second.sid, "delivered"),
+        (2, sent[2].sid, "sent"),
+    ]
+    assert stored(live, message_id).status == "sent"
+
+
 async def test_a_long_sms_whose_second_part_is_refused_stays_failed(live: Live) -> None:
     phone = new_phone()
     message_id = await reply_to(live, "twilio", AddressKind.SMS, phone, LONG_SMS)

@@ -212,16 +212,19 @@ class Router:
     async def record_status(self, report: StatusUpdate) -> bool:
         """Apply a provider's delivery report to the stored message; when WhatsApp refused it
         because its 24-hour window had closed, send the approved template in its place; when
-        the provider gave up for a passing reason (throttling), send the message again."""
+        the provider gave up for a passing reason (throttling), send the message again; when
+        it settled the part where a split message's send stopped in doubt, send the rest."""
         metrics.STATUS_UPDATES.labels(report.channel, report.status.value).inc()
         resend = await self.store.deliveries.claim_resend(report)
         if resend is not None:
             await self.outbox.enqueue([resend])
             return True
-        known = await self.store.deliveries.apply_status(report)
-        if known and report.window_closed:
+        applied = await self.store.deliveries.settle(report)
+        if applied.resume is not None:  # the parts after the one it settled never went
+            await self.outbox.enqueue([applied.resume])
+        if applied.known and report.window_closed:
             await self._send_reply_waiting(report)
-        return known
+        return applied.known
 
     async def _send_reply_waiting(self, report: StatusUpdate) -> None:
         once = f"tawasul:window:{report.channel}:{report.provider_id}"

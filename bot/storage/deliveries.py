@@ -109,9 +109,13 @@ class Deliveries:
 
     async def apply_status(self, report: StatusUpdate) -> bool:
         """Move a sent message forward to the reported status; False if unknown message."""
+        return (await self.settle(report)).known
+
+    async def settle(self, report: StatusUpdate) -> delivery_reports.Applied:
+        """Apply the report; what it did says whether a split message goes on sending."""
         return await self.db.run(self._apply_status, report)
 
-    def _apply_status(self, report: StatusUpdate) -> bool:
+    def _apply_status(self, report: StatusUpdate) -> delivery_reports.Applied:
         with self.db.sessions.begin() as session:
             return delivery_reports.apply(session, report)
 

@@ -6,12 +6,15 @@ parts. Statuses only move forward. A report settles a send in doubt (`sending`, 
 even the provider's "queued" says it holds the message, which is all `sent` means here. A
 report about an earlier attempt (the message was sent again since, under another provider
 id, or waits in our queue to be) changes nothing. A message sent as several parts shows the
-least advanced of them, or failed when one failed.
+least advanced of them, or failed when one failed. When its send stopped in doubt at one
+part (`unknown`), the parts after it never went: the report that settles that part as
+taken puts the message back in the queue, and the worker sends only what follows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import func, select, update
@@ -60,11 +63,17 @@ def find(session: Session, report: StatusUpdate) -> tuple[Message, int | None] |
     return (message, None) if message is not None else None
 
 
-def apply(session: Session, report: StatusUpdate) -> bool:
-    """Apply the report; False when it names no message of ours."""
+@dataclass(frozen=True)
+class Applied:
+    known: bool  # the report names a message of ours
+    resume: int | None = None  # a split message to send on from the part the report settled
+
+
+def apply(session: Session, report: StatusUpdate) -> Applied:
+    """Apply the report (see the module's docstring)."""
     found = find(session, report)
     if found is None:
-        return False
+        return Applied(known=False)
     message, part = found
     if DeliveryStatus(message.status) is DeliveryStatus.QUEUED:
         # It waits to go again: a report of an earlier attempt changes nothing, except on
@@ -74,20 +83,25 @@ def apply(session: Session, report: StatusUpdate) -> bool:
             if row is not None and row.provider_id == report.provider_id:
                 _advance(row, report)
                 row.updated_at = report.at
-        return True
+        return Applied(known=True)
+    resume: int | None = None
     if part is None:
         if message.provider_id not in (None, report.provider_id):
-            return True  # an earlier attempt's: the message went again since
+            return Applied(known=True)  # an earlier attempt's: the message went again since
         message.provider_id = report.provider_id
         _advance(message, report)
     else:
         row = _part(session, message, part, report.provider_id)
         if row.provider_id not in (None, report.provider_id):
-            return True
+            return Applied(known=True)
+        was = DeliveryStatus(row.status)
         row.provider_id = report.provider_id
         _advance(row, report)
         row.updated_at = report.at
-        if DeliveryStatus(message.status) is not DeliveryStatus.SENDING:
+        if _send_goes_on(session, message, part, was, DeliveryStatus(row.status)):
+            message.status, message.error_code = DeliveryStatus.QUEUED.value, None
+            resume = message.id
+        elif DeliveryStatus(message.status) is not DeliveryStatus.SENDING:
             sum_up(session, message)  # a send still under way is summed up by its worker
     message.updated_at = report.at
     if report.status is DeliveryStatus.FAILED and report.failure is SendFailure.STOPPED:
@@ -97,7 +111,32 @@ def apply(session: Session, report: StatusUpdate) -> bool:
             .where(ContactAddress.id == message.address_id, ContactAddress.stopped_at.is_(None))
             .values(stopped_at=utcnow())
         )
-    return True
+    return Applied(known=True, resume=resume)
+
+
+def _send_goes_on(
+    session: Session, message: Message, part: int, was: DeliveryStatus, now: DeliveryStatus
+) -> bool:
+    """Whether this report settled, as taken by the provider, the part where the message's
+    send stopped in doubt (the last part its worker recorded), every part before it taken
+    too: the parts after it never went."""
+    if DeliveryStatus(message.status) is not DeliveryStatus.UNKNOWN:
+        return False
+    if was is not DeliveryStatus.UNKNOWN or now.rank < DeliveryStatus.SENT.rank:
+        return False
+    if now is DeliveryStatus.FAILED:
+        return False
+    statuses = dict(
+        session.execute(
+            select(MessagePart.part, MessagePart.status).where(MessagePart.message_id == message.id)
+        ).all()
+    )
+    return max(statuses) == part and all(
+        statuses.get(index) not in (None, *_NOT_TAKEN) for index in range(part)
+    )
+
+
+_NOT_TAKEN = (DeliveryStatus.FAILED.value, DeliveryStatus.UNKNOWN.value)
 
 
 def record_parts(

@@ -103,14 +103,16 @@ class Reply:
     """A scripted answer: an HTTP status with a Twilio error code, or a delayed success.
     `delay` waits before deciding; `answer_after` accepts the message at once and answers
     that much later, `hold` until the test calls `release()` (the message is Twilio's then,
-    whether or not anyone is still waiting for the answer). `retry_after` is the
-    Retry-After header of an error answer."""
+    whether or not anyone is still waiting for the answer), `drop` accepts it and closes
+    the connection instead of answering. `retry_after` is the Retry-After header of an
+    error answer."""
 
     status: int = 201
     code: int | None = None
     delay: float = 0.0
     answer_after: float = 0.0
     hold: bool = False
+    drop: bool = False
     retry_after: str | None = None
 
 
@@ -257,6 +259,11 @@ class FakeTwilio(FakeServer):
         sent = Sent(dict(form), media_urls, resource)
         with self._state:
             self.sent.append(sent)
+        if reply.drop:
+            if request.transport is not None:
+                request.transport.close()
+            self._report_soon(sent)
+            return web.Response()
         if reply.hold or reply.answer_after:
             # Twilio has the message now: its callbacks come whatever happens to the caller.
             asyncio.get_running_loop().create_task(self._answered_later(sent, reply))
