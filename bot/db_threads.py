@@ -10,8 +10,8 @@ equals, first come, first served.
 
 from __future__ import annotations
 
+import collections
 import contextvars
-import itertools
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -32,16 +32,21 @@ def urgent() -> Iterator[None]:
         _URGENT.reset(token)
 
 
-_LAST = 2  # the stop signal's place: after everything queued
 IDLE_CHECK_SECONDS = 1.0
+_Work = tuple[Callable[[], Any], Future[Any]]
 
 
 class DatabaseThreads:
-    """A fixed pool of threads taking work from one priority queue."""
+    """A fixed pool of threads taking work from two lines, the urgent one first.
+
+    Each piece of work puts one token in a C-level queue the threads block on (cheap, and
+    idle while waiting), and a woken thread takes from the urgent line if anything waits
+    there: tokens and work are as many, so a token always finds work."""
 
     def __init__(self, threads: int, name: str = "db") -> None:
-        self._queue: queue.PriorityQueue[tuple[tuple[int, int], Any]] = queue.PriorityQueue()
-        self._order = itertools.count()
+        self._urgent: collections.deque[_Work] = collections.deque()
+        self._ordinary: collections.deque[_Work] = collections.deque()
+        self._tokens: queue.SimpleQueue[bool] = queue.SimpleQueue()  # False: stop
         self._lock = threading.Lock()
         self._closed = False
         self._threads = [
@@ -56,8 +61,8 @@ class DatabaseThreads:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the database threads are shut down")
-            priority = 0 if _URGENT.get() else 1
-            self._queue.put(((priority, next(self._order)), (work, future)))
+            (self._urgent if _URGENT.get() else self._ordinary).append((work, future))
+            self._tokens.put(True)
         return future
 
     def shutdown(self) -> None:
@@ -67,7 +72,7 @@ class DatabaseThreads:
                 return
             self._closed = True
             for _ in self._threads:
-                self._queue.put(((_LAST, next(self._order)), None))
+                self._tokens.put(False)  # after every piece of work's token
         for thread in self._threads:
             thread.join()
 
@@ -76,14 +81,17 @@ class DatabaseThreads:
         # work it queued (a write), then these threads end once the main thread has.
         while True:
             try:
-                _, item = self._queue.get(timeout=IDLE_CHECK_SECONDS)
+                token = self._tokens.get(timeout=IDLE_CHECK_SECONDS)
             except queue.Empty:
                 if not threading.main_thread().is_alive():
                     return
                 continue
-            if item is None:
+            if not token:
                 return
-            work, future = item
+            try:
+                work, future = self._urgent.popleft()
+            except IndexError:
+                work, future = self._ordinary.popleft()
             if not future.set_running_or_notify_cancel():
                 continue
             try:
