@@ -259,7 +259,8 @@ def test_whatsapp_hand_off_reply_reaches_twilio(
     # The timeline shows each reply's delivery status (the page shows it as of its loading).
     status = officer.locator(".timeline .msg-out").last.locator(".status")
     deadline = time.monotonic() + 15
-    while status.inner_text().strip() == "بانتظار الإرسال" and time.monotonic() < deadline:
+    waiting = ("بانتظار الإرسال", "جارٍ الإرسال")  # queued, sending: the worker not done yet
+    while status.inner_text().strip() in waiting and time.monotonic() < deadline:
         officer.reload()
     expect(status).to_have_text("أُرسلت")
 
