@@ -3,7 +3,6 @@ queued work, and nothing queued is dropped, even by a process that exits without
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 import threading
@@ -16,8 +15,8 @@ from bot.db_threads import DatabaseThreads, urgent
 from tests.conftest import ROOT
 
 
-async def test_urgent_work_goes_ahead_of_what_is_queued(tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'order.db'}")
+def test_urgent_work_goes_ahead_of_what_is_queued() -> None:
+    threads = DatabaseThreads(1)  # SQLite's one thread
     order: list[str] = []
     busy, release = threading.Event(), threading.Event()
 
@@ -26,19 +25,19 @@ async def test_urgent_work_goes_ahead_of_what_is_queued(tmp_path: Path) -> None:
         release.wait(30)
 
     try:
-        running = asyncio.ensure_future(db.run(blocker))
-        await asyncio.to_thread(busy.wait, 30)  # the one SQLite thread is taken
-        bulk = [asyncio.ensure_future(db.run(order.append, f"bulk {i}")) for i in range(5)]
+        running = threads.submit(blocker)
+        assert busy.wait(30)  # the thread is taken: what follows waits in line
+        bulk = [threads.submit(lambda i=i: order.append(f"bulk {i}")) for i in range(5)]
         with urgent():
-            reply = asyncio.ensure_future(db.run(order.append, "reply"))
-        later = asyncio.ensure_future(db.run(order.append, "bulk 5"))
-        await asyncio.sleep(0)  # every submission is queued before the thread is freed
+            reply = threads.submit(lambda: order.append("reply"))
+        later = threads.submit(lambda: order.append("bulk 5"))
         release.set()
-        await asyncio.gather(running, *bulk, reply, later)
+        for future in [running, *bulk, reply, later]:
+            future.result(timeout=30)
         assert order == ["reply"] + [f"bulk {i}" for i in range(6)]
     finally:
         release.set()
-        db.close()
+        threads.shutdown()
 
 
 async def test_a_failure_reaches_its_caller_and_the_threads_go_on(tmp_path: Path) -> None:

@@ -7,22 +7,34 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+
+class _Asking(Generic[T]):
+    """One wait's deadline and its question: the answer if truthy, None to ask again."""
+
+    def __init__(self, probe: Callable[[], T], what: str, within: float) -> None:
+        self.probe, self.what, self.within = probe, what, within
+        self.deadline = time.monotonic() + within
+
+    def answer(self) -> T | None:
+        found = self.probe()
+        if found:
+            return found
+        if time.monotonic() > self.deadline:
+            raise AssertionError(f"timed out after {self.within:g} s waiting for {self.what}")
+        return None
 
 
 def eventually(probe: Callable[[], T], what: str = "the condition", within: float = 30.0) -> T:
     """The first truthy answer of `probe`, asked every 0.1 s; fails naming `what` if none
     came within `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        found = probe()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:g} s waiting for {what}")
+    asking = _Asking(probe, what, within)
+    while (found := asking.answer()) is None:
         time.sleep(0.1)
+    return found
 
 
 async def eventually_async(
@@ -30,11 +42,9 @@ async def eventually_async(
 ) -> T:
     """`eventually` on the event loop, which goes on serving meanwhile (an in-test web app
     answering the fakes' reports)."""
-    deadline = time.monotonic() + within
+    asking = _Asking(probe, what, within)
     while True:
-        found = probe()
-        if found:
+        found = asking.answer()
+        if found is not None:
             return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:g} s waiting for {what}")
         await asyncio.sleep(0.05)

@@ -21,6 +21,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -153,10 +154,8 @@ async def deliver_many(
     """Send every message of the batch, concurrently; bulk (broadcast) messages are checked
     again for consent and stop first. Returns each message's outcome. A reply's database
     work goes ahead of the broadcast's: its beneficiary is waiting."""
-    if bulk:
-        return await _deliver_many(context, message_ids, bulk=True, retry_later=retry_later)
-    with urgent():
-        return await _deliver_many(context, message_ids, bulk=False, retry_later=retry_later)
+    with nullcontext() if bulk else urgent():
+        return await _deliver_many(context, message_ids, bulk=bulk, retry_later=retry_later)
 
 
 async def _deliver_many(
