@@ -15,6 +15,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from bot.event_loop import new_event_loop
 from worker.context import Opener, WorkerContext
 from worker.inflight import settle
 
@@ -35,7 +36,7 @@ def use_opener(opener: Opener) -> None:
 def _running_loop() -> asyncio.AbstractEventLoop:
     global _loop, _thread
     if _loop is None:
-        loop = asyncio.new_event_loop()
+        loop = new_event_loop()
         _thread = threading.Thread(target=loop.run_forever, name="worker-loop", daemon=True)
         _thread.start()
         _loop = loop

@@ -54,27 +54,37 @@ class OutboundBatches:
         return await self.db.run(self._load, list(message_ids))
 
     def _load(self, message_ids: list[int]) -> dict[int, Delivery]:
+        # Columns, not ORM objects: the worker's one database thread loads every message it
+        # sends, and building (and tracking) an object per message cost it a fifth of its time.
         with self.db.sessions() as session:
             rows = session.execute(
-                select(Message, ContactAddress.kind, ContactAddress.address)
+                select(
+                    Message.id,
+                    Message.channel,
+                    Message.payload,
+                    Message.status,
+                    Message.attempts,
+                    ContactAddress.kind,
+                    ContactAddress.address,
+                )
                 .join(ContactAddress, ContactAddress.id == Message.address_id)
                 .where(Message.id.in_(message_ids), Message.direction == "out")
             ).all()
             # Only a message tried before can have parts that went (one query per batch).
-            retried = [message.id for message, _, _ in rows if message.attempts]
+            retried = [row.id for row in rows if row.attempts]
             already = sent_parts(session, retried) if retried else {}
         return {
-            message.id: Delivery(
-                message_id=message.id,
-                channel=message.channel,
+            message_id: Delivery(
+                message_id=message_id,
+                channel=channel,
                 address_kind=AddressKind(kind),
                 address=address,
-                message=OutboundMessage.from_json(message.payload),
-                status=DeliveryStatus(message.status),
-                attempts=message.attempts,
-                sent_parts=already.get(message.id, ()),
+                message=OutboundMessage.from_json(payload),
+                status=DeliveryStatus(status),
+                attempts=attempts,
+                sent_parts=already.get(message_id, ()),
             )
-            for message, kind, address in rows
+            for message_id, channel, payload, status, attempts, kind, address in rows
         }
 
     async def record(self, outcomes: Sequence[Outcome]) -> None:

@@ -10,7 +10,6 @@ from typing import Any, ClassVar
 
 import aiohttp
 from aiohttp import web
-from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
@@ -39,7 +38,7 @@ from channels.twilio.inbound import (
 )
 from channels.twilio.media import credentials, download, trusted
 from channels.twilio.outbound import MAX_BODY, message_requests
-from channels.twilio.send import create_message, trace_config
+from channels.twilio.send import EncodedFormHttpClient, create_message, trace_config
 from channels.twilio.settings import TwilioSettings
 from channels.twilio.statuses import parse_status
 
@@ -98,7 +97,7 @@ class TwilioChannel(Channel):
         )
         # The library's async client on our session: one session per channel for API calls and
         # media downloads (its own would be a second one), closed in close().
-        http_client = AsyncTwilioHttpClient(pool_connections=False, logger=api_log)
+        http_client = EncodedFormHttpClient(pool_connections=False, logger=api_log)
         http_client.session = self._session
         client = Client(self.account_sid, self._auth_token, http_client=http_client)
         if self.api_base:

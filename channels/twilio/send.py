@@ -7,9 +7,12 @@ import asyncio
 from contextvars import ContextVar
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from twilio.base.exceptions import TwilioException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
 
 from channels.base import RetryableSendError, retry_after_seconds, unanswered
 from channels.twilio.errors import send_error
@@ -18,6 +21,35 @@ from channels.twilio.inbound import WHATSAPP_PREFIX
 # The library's errors do not keep the answer's headers: the session's trace hands each
 # answer's Retry-After to the send that made the request (a context variable is per task).
 _RETRY_AFTER: ContextVar[list[str | None] | None] = ContextVar("twilio_retry_after", default=None)
+
+
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+class EncodedFormHttpClient(AsyncTwilioHttpClient):
+    """The library's async client, handing aiohttp the form already encoded, as the same
+    bytes. Given a dict, aiohttp builds a FormData, and every FormData makes a multipart
+    writer whose random boundary (a uuid4: a read of the system's random source) a plain form
+    never uses: with the encoding itself, a quarter of a worker's loop during a broadcast."""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (the library's signature)
+        allow_redirects: bool = False,
+    ) -> Response:
+        body: Any = data
+        if isinstance(data, dict):
+            body = urlencode(data, doseq=True).encode()
+            headers = {**(headers or {}), "Content-Type": FORM_TYPE}
+        return await super().request(
+            method, url, params, body, headers, auth, timeout, allow_redirects
+        )
 
 
 def trace_config() -> aiohttp.TraceConfig:
