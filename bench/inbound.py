@@ -14,7 +14,7 @@ The load generator shares the machine's cores with the server and Redis, so it s
 HTTP/1.1 to cost little; the CPU each side used is printed beside the figures.
 
     python bench/inbound.py [--messages 8000] [--concurrency 32] [--processes 1,2]
-                            [--rate 1000] [--seconds 10] [--sessions 300]
+                            [--rate 1000] [--seconds 10] [--sessions 300] [--texts A,B]
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ from urllib.parse import urlsplit
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
+# Sent in turn; with 300 conversations each conversation always gets the same one, so a third
+# of the conversations write free text ("hello", "xyz") at the menu, which the FAQ searches.
 TEXTS = ["مرحبا", "٢", "hello", "3", "القائمة", "xyz"]
 
 BARE_SERVER = """
@@ -362,7 +364,14 @@ def main() -> None:
     )
     parser.add_argument("--rate", type=float, default=1000.0, help="open-loop messages/s")
     parser.add_argument("--seconds", type=float, default=10.0, help="open-loop duration")
-    run(parser.parse_args())
+    parser.add_argument(
+        "--texts",
+        default=",".join(TEXTS),
+        help="the messages sent in turn, comma-separated (to compare versions on one journey)",
+    )
+    args = parser.parse_args()
+    TEXTS[:] = args.texts.split(",")  # read by post()
+    run(args)
 
 
 if __name__ == "__main__":
