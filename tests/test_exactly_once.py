@@ -286,6 +286,30 @@ async def test_a_long_sms_cut_off_in_doubt_goes_on_once_twilio_reports_that_part
     assert stored(live, message_id).status == "sent"
 
 
+async def test_a_report_that_outruns_the_answer_lost_settles_that_part_and_the_send_goes_on(
+    live: Live,
+) -> None:
+    phone = new_phone()
+    text = "\n\n".join(["توزيع السلال الغذائية يوم الخميس في مقر الجمعية" * 10] * 7)
+    message_id = await reply_to(live, "twilio", AddressKind.SMS, phone, text)
+    live.twilio.report_statuses = ("sent",)
+    # Twilio takes the second part and reports it at once; its answer to us is lost, so the
+    # worker records that part in doubt after the report came.
+    live.twilio.script(phone, Reply(201), Reply(201, drop=True, report_first=True))
+    later = Later()
+    outcome = await deliver_many(live.runtime, [message_id], retry_later=later.retry)
+    assert outcome == {message_id: "unknown"}
+    first, second = live.twilio.sent_to(phone)
+    assert parts_of(live, message_id) == [(0, first.sid, "sent"), (1, second.sid, "sent")]
+    assert stored(live, message_id).status == "queued"
+    assert later.asked == [([message_id], 0)]  # on at once, from the third part
+    assert await deliver_many(live.runtime, [message_id]) == {message_id: "sent"}
+    sent = live.twilio.sent_to(phone)
+    assert len(sent) == 3 and sent[2].form["StatusCallback"].endswith(f"?m={message_id}.2")
+    assert "".join(s.body for s in sent).replace("\n", "") == text.replace("\n", "")
+    assert stored(live, message_id).status == "sent"
+
+
 async def test_a_long_sms_whose_second_part_is_refused_stays_failed(live: Live) -> None:
     phone = new_phone()
     message_id = await reply_to(live, "twilio", AddressKind.SMS, phone, LONG_SMS)

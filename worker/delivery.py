@@ -113,6 +113,7 @@ class OutcomeWriter:
     def __init__(self, batches: OutboundBatches) -> None:
         self.batches = batches
         self.pending: list[Outcome] = []
+        self.going_on: list[int] = []  # split sends whose part in doubt was reported taken
         self._task: asyncio.Task[None] | None = None
 
     async def add(self, outcome: Outcome) -> None:
@@ -123,7 +124,7 @@ class OutcomeWriter:
     async def _flush(self) -> None:
         while self.pending:
             taken, self.pending = self.pending, []
-            await self.batches.record(taken)
+            self.going_on += await self.batches.record(taken)
 
     async def drain(self) -> None:
         """Wait until every outcome added is written."""
@@ -248,6 +249,8 @@ async def _deliver_many(
         await asyncio.gather(*(in_order(group) for group in per_recipient.values()))
     finally:
         await writer.drain()
+    if writer.going_on:  # on from the part after the one in doubt, now
+        outcomes.retry.setdefault(0, []).extend(writer.going_on)
     for delay, retry_ids in outcomes.retry.items():
         if retry_later is not None:
             await retry_later(retry_ids, delay, bulk=bulk)
@@ -288,6 +291,8 @@ async def deliver(context: WorkerContext, message_id: int, *, last_attempt: bool
     batches = OutboundBatches(context.store.db)
 
     async def record(outcome: Outcome) -> None:
+        # A split send that goes on is queued again: with no job here to carry it, the
+        # sweep hands it to a worker (worker/sweep.py, queued messages no job carries).
         await batches.record([outcome])
 
     claims = ClaimWriter(context.store.deliveries)

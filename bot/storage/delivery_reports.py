@@ -146,27 +146,48 @@ def record_parts(
     ids: Sequence[str],
     stopped: DeliveryStatus | None = None,
     error_code: str | None = None,
-) -> None:
+) -> bool:
     """The worker's record of a message that went as several parts: each part's provider
     id (a part already reported keeps its status), then the message's sum. `stopped` is
     the status of the part after them when the send stopped there: queued (it is tried
     again from that part), failed or unknown (kept on that part's row, so the message
-    sums up as what became of its weakest part)."""
+    sums up as what became of its weakest part).
+
+    Returns True when the send goes on: it stopped in doubt at a part whose report came
+    first (a provider calls back within milliseconds) and says the provider took it. The
+    message is then queued again, for the parts after it; the caller queues its delivery."""
     message = session.get(Message, message_id)
     if message is None:
-        return
+        return False
+    earlier_taken = True
     for index, provider_id in enumerate(ids):
         row = _part(session, message, index, provider_id)
         row.provider_id = row.provider_id or provider_id
+        earlier_taken = earlier_taken and row.status not in _NOT_TAKEN
     if stopped is DeliveryStatus.QUEUED:
         session.flush()
-        return  # not sent whole: it goes on from the next part
+        return False  # not sent whole: it goes on from the next part
     if stopped is not None:
-        row = _part(session, message, len(ids), None)
-        row.status, row.error_code = stopped.value, error_code
+        at = _existing_part(session, message.id, len(ids))
+        if at is not None and at.provider_id is not None:
+            # Reported already: the report knows more than the worker's doubt.
+            reported = DeliveryStatus(at.status)
+            if stopped is DeliveryStatus.UNKNOWN and earlier_taken and _taken(reported):
+                message.status, message.error_code = DeliveryStatus.QUEUED.value, None
+                session.flush()
+                return True
+        else:
+            row = _part(session, message, len(ids), None)
+            row.status, row.error_code = stopped.value, error_code
     session.flush()
     if DeliveryStatus(message.status) not in IN_FLIGHT_STATUSES:
         sum_up(session, message)
+    return False
+
+
+def _taken(status: DeliveryStatus) -> bool:
+    """Whether a part's report says the provider holds it (queued there, sent, delivered)."""
+    return status.rank >= DeliveryStatus.SENT.rank and status is not DeliveryStatus.FAILED
 
 
 def sent_parts(session: Session, message_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:

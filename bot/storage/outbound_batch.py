@@ -87,12 +87,16 @@ class OutboundBatches:
             for message_id, channel, payload, status, attempts, kind, address in rows
         }
 
-    async def record(self, outcomes: Sequence[Outcome]) -> None:
-        """Record many attempts in one transaction (a provider id is kept once known)."""
-        if outcomes:
-            await self.db.run(self._record, list(outcomes))
+    async def record(self, outcomes: Sequence[Outcome]) -> list[int]:
+        """Record many attempts in one transaction (a provider id is kept once known).
+        Returns the messages whose send goes on (bot/storage/delivery_reports.py
+        `record_parts`): the caller queues their delivery."""
+        if not outcomes:
+            return []
+        going_on: list[int] = await self.db.run(self._record, list(outcomes))
+        return going_on
 
-    def _record(self, outcomes: list[Outcome]) -> None:
+    def _record(self, outcomes: list[Outcome]) -> list[int]:
         now = utcnow()
         with_id: list[dict[str, Any]] = []
         without: list[dict[str, Any]] = []
@@ -112,17 +116,20 @@ class OutboundBatches:
             if without:
                 statement = _RECORD.values(provider_id=Message.provider_id)
                 connection.execute(statement, without)
+            going_on: list[int] = []
             for outcome in outcomes:
                 if outcome.parts:
                     channel = session.scalar(
                         select(Message.channel).where(Message.id == outcome.message_id)
                     )
                     whole = outcome.status is DeliveryStatus.SENT
-                    record_parts(
+                    if record_parts(
                         session,
                         outcome.message_id,
                         channel or "",
                         outcome.parts,
                         stopped=None if whole else outcome.status,
                         error_code=outcome.error_code,
-                    )
+                    ):
+                        going_on.append(outcome.message_id)
+        return going_on

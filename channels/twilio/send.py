@@ -30,7 +30,9 @@ class EncodedFormHttpClient(AsyncTwilioHttpClient):
     """The library's async client, handing aiohttp the form already encoded, as the same
     bytes. Given a dict, aiohttp builds a FormData, and every FormData makes a multipart
     writer whose random boundary (a uuid4: a read of the system's random source) a plain form
-    never uses: with the encoding itself, a quarter of a worker's loop during a broadcast."""
+    never uses: with the encoding itself, a quarter of a worker's loop during a broadcast.
+    The account's credentials go as the same Basic header, without aiohttp's deprecated
+    `auth` argument."""
 
     async def request(
         self,
@@ -44,11 +46,14 @@ class EncodedFormHttpClient(AsyncTwilioHttpClient):
         allow_redirects: bool = False,
     ) -> Response:
         body: Any = data
+        headers = dict(headers or {})
         if isinstance(data, dict):
             body = urlencode(data, doseq=True).encode()
-            headers = {**(headers or {}), "Content-Type": FORM_TYPE}
+            headers["Content-Type"] = FORM_TYPE
+        if auth is not None:  # as a header: aiohttp's `auth` argument is deprecated
+            headers["Authorization"] = aiohttp.BasicAuth(*auth).encode()
         return await super().request(
-            method, url, params, body, headers, auth, timeout, allow_redirects
+            method, url, params, body, headers, None, timeout, allow_redirects
         )
 
 

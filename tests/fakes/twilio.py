@@ -104,8 +104,9 @@ class Reply:
     `delay` waits before deciding; `answer_after` accepts the message at once and answers
     that much later, `hold` until the test calls `release()` (the message is Twilio's then,
     whether or not anyone is still waiting for the answer), `drop` accepts it and closes
-    the connection instead of answering. `retry_after` is the Retry-After header of an
-    error answer."""
+    the connection instead of answering (with `report_first`, after its status callbacks
+    were posted and answered: the report outran the answer). `retry_after` is the
+    Retry-After header of an error answer."""
 
     status: int = 201
     code: int | None = None
@@ -113,6 +114,7 @@ class Reply:
     answer_after: float = 0.0
     hold: bool = False
     drop: bool = False
+    report_first: bool = False
     retry_after: str | None = None
 
 
@@ -260,9 +262,12 @@ class FakeTwilio(FakeServer):
         with self._state:
             self.sent.append(sent)
         if reply.drop:
+            if reply.report_first and self.report_statuses:
+                await self._report_all(sent)
             if request.transport is not None:
                 request.transport.close()
-            self._report_soon(sent)
+            if not reply.report_first:
+                self._report_soon(sent)
             return web.Response()
         if reply.hold or reply.answer_after:
             # Twilio has the message now: its callbacks come whatever happens to the caller.
