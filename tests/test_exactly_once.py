@@ -228,6 +228,7 @@ async def test_one_persons_messages_keep_their_order_across_delivery_jobs(live: 
 
 
 LONG_SMS = "\n\n".join(["توزيع السلال الغذائية يوم الخميس في مقر الجمعية" * 10] * 4)
+THREE_PART_SMS = "\n\n".join(["توزيع السلال الغذائية يوم الخميس في مقر الجمعية" * 10] * 7)
 
 
 def parts_of(live: Live, message_id: int) -> list[tuple[int, str | None, str]]:
@@ -264,7 +265,7 @@ async def test_a_long_sms_cut_off_in_doubt_goes_on_once_twilio_reports_that_part
     live: Live,
 ) -> None:
     phone = new_phone()
-    text = "\n\n".join(["توزيع السلال الغذائية يوم الخميس في مقر الجمعية" * 10] * 7)
+    text = THREE_PART_SMS
     message_id = await reply_to(live, "twilio", AddressKind.SMS, phone, text)
     live.twilio.script(phone, Reply(201), Reply(201, drop=True))  # the second's answer is lost
     assert await deliver_many(live.runtime, [message_id]) == {message_id: "unknown"}
@@ -290,7 +291,7 @@ async def test_a_report_that_outruns_the_answer_lost_settles_that_part_and_the_s
     live: Live,
 ) -> None:
     phone = new_phone()
-    text = "\n\n".join(["توزيع السلال الغذائية يوم الخميس في مقر الجمعية" * 10] * 7)
+    text = THREE_PART_SMS
     message_id = await reply_to(live, "twilio", AddressKind.SMS, phone, text)
     live.twilio.report_statuses = ("sent",)
     # Twilio takes the second part and reports it at once; its answer to us is lost, so the
