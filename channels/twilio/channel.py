@@ -38,7 +38,7 @@ from channels.twilio.inbound import (
 )
 from channels.twilio.media import credentials, download, trusted
 from channels.twilio.outbound import MAX_BODY, message_requests
-from channels.twilio.send import EncodedFormHttpClient, create_message, trace_config
+from channels.twilio.send import EncodedFormHttpClient, create_message
 from channels.twilio.settings import TwilioSettings
 from channels.twilio.statuses import parse_status
 
@@ -92,7 +92,6 @@ class TwilioChannel(Channel):
             return
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=60, connect=10),
-            trace_configs=[trace_config()],
             connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
         )
         # The library's async client on our session: one session per channel for API calls and

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from contextvars import ContextVar
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,7 +17,7 @@ from channels.base import RetryableSendError, retry_after_seconds, unanswered
 from channels.twilio.errors import send_error
 from channels.twilio.inbound import WHATSAPP_PREFIX
 
-# The library's errors do not keep the answer's headers: the session's trace hands each
+# The library's errors do not keep the answer's headers: the HTTP client below hands each
 # answer's Retry-After to the send that made the request (a context variable is per task).
 _RETRY_AFTER: ContextVar[list[str | None] | None] = ContextVar("twilio_retry_after", default=None)
 
@@ -32,7 +31,8 @@ class EncodedFormHttpClient(AsyncTwilioHttpClient):
     writer whose random boundary (a uuid4: a read of the system's random source) a plain form
     never uses: with the encoding itself, a quarter of a worker's loop during a broadcast.
     The account's credentials go as the same Basic header, without aiohttp's deprecated
-    `auth` argument."""
+    `auth` argument. It also notes each answer's Retry-After for its send (an aiohttp trace
+    on the session did, at a tenth of the loop's time for its per-request signals)."""
 
     async def request(
         self,
@@ -52,24 +52,13 @@ class EncodedFormHttpClient(AsyncTwilioHttpClient):
             headers["Content-Type"] = FORM_TYPE
         if auth is not None:  # as a header: aiohttp's `auth` argument is deprecated
             headers["Authorization"] = aiohttp.BasicAuth(*auth).encode()
-        return await super().request(
+        response = await super().request(
             method, url, params, body, headers, None, timeout, allow_redirects
         )
-
-
-def trace_config() -> aiohttp.TraceConfig:
-    """Hook for the channel's session: notes each answer's Retry-After for its send."""
-
-    async def on_request_end(
-        session: aiohttp.ClientSession, context: SimpleNamespace, params: Any
-    ) -> None:
         answers = _RETRY_AFTER.get()
-        if answers is not None:
-            answers.append(params.response.headers.get("Retry-After"))
-
-    config = aiohttp.TraceConfig()
-    config.on_request_end.append(on_request_end)
-    return config
+        if answers is not None:  # read by create_message when the library raises
+            answers.append(response.headers.get("Retry-After"))
+        return response
 
 
 async def create_message(
@@ -84,7 +73,7 @@ async def create_message(
     up after `seconds` (the job itself times out later). `status_callback` is this message's
     own URL: its query names our message, and Twilio signs it whole."""
     fields = dict(fields)
-    answers: list[str | None] = []  # the Retry-After of each answer, by trace_config()
+    answers: list[str | None] = []  # each answer's Retry-After, by EncodedFormHttpClient
     token = _RETRY_AFTER.set(answers)
     if sender.removeprefix(WHATSAPP_PREFIX).startswith("MG"):
         fields["messaging_service_sid"] = sender.removeprefix(WHATSAPP_PREFIX)
