@@ -37,6 +37,11 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+        # For work that only reads: on SQLite a deferred BEGIN, which in WAL mode neither
+        # waits for nor holds the one write lock that every process's writes share.
+        self.reads: sessionmaker[Session] = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
         self._sqlite = self.engine.dialect.name == "sqlite"
         self._raw: Any = None  # SQLite's connection for raw_transaction, opened on first use
         self._checkpointer: Checkpointer | None = None
@@ -97,6 +102,7 @@ class Database:
 
 DB_THREADS = 8
 SQLITE_BUSY_SECONDS = 30.0
+READ_ONLY = "tawasul_read_only"  # an execution option: the transaction only reads
 CHECKPOINT_EVERY_COMMITS = 100
 CHECKPOINT_SECONDS = 1.0
 
@@ -185,7 +191,8 @@ def make_engine(url: str) -> Engine:
 
     SQLite runs in WAL mode (readers never wait for the writer), and every transaction starts
     with BEGIN IMMEDIATE so a read-then-write transaction never fails to upgrade its lock
-    when another process (the worker) has just written.
+    when another process (the worker) has just written; one whose connection carries the
+    READ_ONLY execution option (`Database.reads`) begins deferred instead.
     """
     url = sync_url(url)
     if url.startswith("sqlite"):
@@ -205,6 +212,9 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin_immediate(conn: Any) -> None:
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.connection.dbapi_connection.cursor().execute("BEGIN")
+                return
             # Our own short waits, not SQLite's busy handler (sleeps of up to 100 ms): with
             # two processes writing, a reply's transaction would otherwise wait seconds
             # for a lock that was free a millisecond after it asked.

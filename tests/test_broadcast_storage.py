@@ -12,6 +12,7 @@ from bot.crypto import Cipher
 from bot.profile import Profile
 from bot.storage import Store
 from bot.storage.broadcasts import Broadcasts, BroadcastSpec
+from bot.storage.outbound_batch import OutboundBatches
 from bot.tables import ConsentRecord, ContactAddress
 from tests.test_broadcast import seed
 
@@ -115,3 +116,36 @@ async def test_a_time_given_in_the_association_zone_is_kept_as_the_same_instant(
     [summary] = [s for s in await broadcasts.summaries() if s.id == broadcast_id]
     assert summary.scheduled_at == datetime(2027, 3, 1, 6, 0, tzinfo=UTC)
     assert (summary.text_ar, summary.created_by) == ("a", "manager@example.org")
+
+
+async def test_a_workers_loads_and_counts_wait_for_no_writer(
+    store: Store, cipher: Cipher, profile: Profile
+) -> None:
+    """What a worker only reads (a batch to send, consent checked again, the counts) is
+    answered while another process holds the write lock: SQLite's one lock, or PostgreSQL's
+    on the tables; so a broadcast's counting stops no one's writes either."""
+    seed(store.db.url, cipher, [True] * 3)
+    broadcasts = Broadcasts(store.db)
+    broadcast_id, _ = await broadcasts.create(SPEC, "ar")
+    _taken, ids = await broadcasts.claim_batch(broadcast_id, 3, profile, ["twilio"])
+    writer = store.db.engine.raw_connection()  # another process's writing transaction
+    cursor = writer.cursor()
+    sqlite = store.db.engine.dialect.name == "sqlite"
+    cursor.execute(
+        "BEGIN IMMEDIATE"
+        if sqlite
+        else "LOCK TABLE messages, broadcast_recipients IN EXCLUSIVE MODE"
+    )
+    try:
+        loaded = await asyncio.wait_for(OutboundBatches(store.db).load(ids), 5)
+        unwanted = await asyncio.wait_for(broadcasts.unwanted(ids), 5)
+        counts = await asyncio.wait_for(broadcasts.counts(broadcast_id), 5)
+    finally:
+        if sqlite:
+            cursor.execute("ROLLBACK")
+        else:
+            writer.rollback()
+        writer.close()
+    assert sorted(loaded) == sorted(ids) and len(ids) == 3
+    assert unwanted == {}
+    assert counts is not None and counts.total == 3

@@ -247,7 +247,7 @@ class Broadcasts:
         return await self.db.run(self._unwanted, list(message_ids))
 
     def _unwanted(self, message_ids: list[int]) -> dict[int, str]:
-        with self.db.sessions() as session:
+        with self.db.reads() as session:
             rows = session.execute(
                 select(
                     BroadcastRecipient.message_id,
@@ -339,7 +339,8 @@ class Broadcasts:
         return await self.db.run(self._counts, broadcast_id)
 
     def _counts(self, broadcast_id: int) -> BroadcastCounts | None:
-        with self.db.sessions() as session:
+        # A count over every recipient: under the write lock it would stop every writer.
+        with self.db.reads() as session:
             status = session.scalar(select(Broadcast.status).where(Broadcast.id == broadcast_id))
             if status is None:
                 return None
