@@ -36,6 +36,7 @@ PartT = TypeVar("PartT")
 # (worker/defaults.py: 400 bulk and 100 replies), where aiohttp's default of 100 connections
 # would hold them back.
 MAX_CONNECTIONS = 500
+FORM_TYPE = "application/x-www-form-urlencoded"  # what Twilio posts, and is posted
 
 
 class ChannelSettings(BaseSettings):

@@ -265,8 +265,7 @@ async def test_a_long_sms_cut_off_in_doubt_goes_on_once_twilio_reports_that_part
     live: Live,
 ) -> None:
     phone = new_phone()
-    text = THREE_PART_SMS
-    message_id = await reply_to(live, "twilio", AddressKind.SMS, phone, text)
+    message_id = await reply_to(live, "twilio", AddressKind.SMS, phone, THREE_PART_SMS)
     live.twilio.script(phone, Reply(201), Reply(201, drop=True))  # the second's answer is lost
     assert await deliver_many(live.runtime, [message_id]) == {message_id: "unknown"}
     first, second = live.twilio.sent_to(phone)
@@ -278,7 +277,7 @@ async def test_a_long_sms_cut_off_in_doubt_goes_on_once_twilio_reports_that_part
     assert await deliver_many(live.runtime, [message_id]) == {message_id: "sent"}
     sent = live.twilio.sent_to(phone)
     assert len(sent) == 3 and sent[2].form["StatusCallback"].endswith(f"?m={message_id}.2")
-    assert "".join(s.body for s in sent).replace("\n", "") == text.replace("\n", "")
+    assert "".join(s.body for s in sent).replace("\n", "") == THREE_PART_SMS.replace("\n", "")
     assert parts_of(live, message_id) == [
         (0, first.sid, "sent"),
         (1, second.sid, "delivered"),
@@ -291,8 +290,7 @@ async def test_a_report_that_outruns_the_answer_lost_settles_that_part_and_the_s
     live: Live,
 ) -> None:
     phone = new_phone()
-    text = THREE_PART_SMS
-    message_id = await reply_to(live, "twilio", AddressKind.SMS, phone, text)
+    message_id = await reply_to(live, "twilio", AddressKind.SMS, phone, THREE_PART_SMS)
     live.twilio.report_statuses = ("sent",)
     # Twilio takes the second part and reports it at once; its answer to us is lost, so the
     # worker records that part in doubt after the report came.
@@ -307,7 +305,7 @@ async def test_a_report_that_outruns_the_answer_lost_settles_that_part_and_the_s
     assert await deliver_many(live.runtime, [message_id]) == {message_id: "sent"}
     sent = live.twilio.sent_to(phone)
     assert len(sent) == 3 and sent[2].form["StatusCallback"].endswith(f"?m={message_id}.2")
-    assert "".join(s.body for s in sent).replace("\n", "") == text.replace("\n", "")
+    assert "".join(s.body for s in sent).replace("\n", "") == THREE_PART_SMS.replace("\n", "")
     assert stored(live, message_id).status == "sent"
 
 

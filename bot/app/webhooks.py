@@ -28,12 +28,11 @@ from bot.models import InboundMessage, Media, StatusUpdate
 from bot.rate_limit import ALLOWED, Limit, RateLimiter, Verdict
 from bot.storage.attachments import Attachments
 from bot.text import repair_unicode
-from channels.base import Channel, WebhookRequest
+from channels.base import FORM_TYPE, Channel, WebhookRequest
 from worker.media import MediaFetches
 
 log = logging.getLogger(__name__)
 
-FORM_TYPE = "application/x-www-form-urlencoded"
 MINUTE = 60
 
 NO_SENDER_LIMIT = Limit("sender", 0, MINUTE)

@@ -122,9 +122,7 @@ def _send_goes_on(
     too: the parts after it never went."""
     if DeliveryStatus(message.status) is not DeliveryStatus.UNKNOWN:
         return False
-    if was is not DeliveryStatus.UNKNOWN or now.rank < DeliveryStatus.SENT.rank:
-        return False
-    if now is DeliveryStatus.FAILED:
+    if was is not DeliveryStatus.UNKNOWN or not _taken(now):
         return False
     statuses = dict(
         session.execute(

@@ -13,16 +13,13 @@ from twilio.base.exceptions import TwilioException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 
-from channels.base import RetryableSendError, retry_after_seconds, unanswered
+from channels.base import FORM_TYPE, RetryableSendError, retry_after_seconds, unanswered
 from channels.twilio.errors import send_error
 from channels.twilio.inbound import WHATSAPP_PREFIX
 
 # The library's errors do not keep the answer's headers: the HTTP client below hands each
 # answer's Retry-After to the send that made the request (a context variable is per task).
 _RETRY_AFTER: ContextVar[list[str | None] | None] = ContextVar("twilio_retry_after", default=None)
-
-
-FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 class EncodedFormHttpClient(AsyncTwilioHttpClient):
