@@ -274,7 +274,7 @@ async def bare_client(url: str, requests: int, in_flight: int = 100) -> float:
     gate = asyncio.Semaphore(in_flight)
     endpoint = f"{url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
     form = {"To": "+966500000000", "From": "+12025550143", "Body": "Ramadan"}
-    auth = {"Authorization": aiohttp.BasicAuth(ACCOUNT_SID, AUTH_TOKEN).encode()}
+    auth = {"Authorization": aiohttp.encode_basic_auth(ACCOUNT_SID, AUTH_TOKEN)}
     async with aiohttp.ClientSession(headers=auth) as http:
 
         async def one() -> None:

@@ -48,7 +48,7 @@ class EncodedFormHttpClient(AsyncTwilioHttpClient):
             body = urlencode(data, doseq=True).encode()
             headers["Content-Type"] = FORM_TYPE
         if auth is not None:  # as a header: aiohttp's `auth` argument is deprecated
-            headers["Authorization"] = aiohttp.BasicAuth(*auth).encode()
+            headers["Authorization"] = aiohttp.encode_basic_auth(*auth)
         response = await super().request(
             method, url, params, body, headers, None, timeout, allow_redirects
         )
