@@ -544,11 +544,18 @@ async def test_a_messaging_service_can_be_the_sender(tmp_path: Path, fake: FakeT
     assert sent.resource["status"] == "accepted"
 
 
-async def test_one_http_session_serves_api_and_media(channel: TwilioChannel) -> None:
-    session = channel._session
-    assert session is not None and channel._client.http_client.session is session
-    await channel.start()  # idempotent
-    assert channel._session is session
+async def test_one_http_session_serves_api_and_media(
+    channel: TwilioChannel, fake: FakeTwilio
+) -> None:
+    await channel.start()  # idempotent: still the one session
+    to = new_phone()
+    await channel.send(AddressKind.WHATSAPP, to, OutboundMessage("x"))
+    url = fake.add_media(png_bytes(), "image/png")
+    await channel.fetch_media(Media("image/png", url))
+    (send,) = fake.received(lambda r: r.method == "POST" and r.form.get("To") == "whatsapp:" + to)
+    (media,) = fake.received(lambda r: r.method == "GET" and url.endswith(r.path))
+    # The download went over the connection the send left open: one pool for both.
+    assert send.peer is not None and media.peer == send.peer
 
 
 async def test_media_download_uses_twilio_credentials(

@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
-from twilio.rest import Client
 
 from bot import whatsapp_window
 from bot.models import AddressKind, Media, MessageRef, OutboundMessage
@@ -38,15 +37,12 @@ from channels.twilio.inbound import (
 )
 from channels.twilio.media import credentials, download, trusted
 from channels.twilio.outbound import MAX_BODY, message_requests
-from channels.twilio.send import EncodedFormHttpClient, create_message
+from channels.twilio.send import MessagesApi, create_message
 from channels.twilio.settings import TwilioSettings
 from channels.twilio.statuses import parse_status
 
 log = logging.getLogger(__name__)
 WHATSAPP_KINDS = (AddressKind.WHATSAPP, AddressKind.WHATSAPP_USER)
-# The library logs every API request's URL and headers at INFO: keep that for debugging only.
-api_log = logging.getLogger("channels.twilio.api")
-api_log.setLevel(logging.WARNING)
 
 
 def _content_sid(template: WhatsAppTemplate) -> str | None:
@@ -79,7 +75,8 @@ class TwilioChannel(Channel):
         self.media_timeout = 120.0  # per download, in the worker (the webhook never waits)
         self._media_limits = aiohttp.ClientTimeout(total=self.media_timeout, connect=10)
         self._session: aiohttp.ClientSession | None = None
-        self._client: Any = None
+        # Sends and media downloads share the one session (closed in close()).
+        self._api = MessagesApi.of(self.account_sid, self._auth_token, self.api_base)
 
     def phone_kinds(self) -> tuple[AddressKind, ...]:
         """SMS and WhatsApp, each when its sender is configured (SMS first: basic phones)."""
@@ -94,25 +91,17 @@ class TwilioChannel(Channel):
             timeout=aiohttp.ClientTimeout(total=60, connect=10),
             connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
         )
-        # The library's async client on our session: one session per channel for API calls and
-        # media downloads (its own would be a second one), closed in close().
-        http_client = EncodedFormHttpClient(pool_connections=False, logger=api_log)
-        http_client.session = self._session
-        client = Client(self.account_sid, self._auth_token, http_client=http_client)
-        if self.api_base:
-            client.api.base_url = self.api_base  # a fake Twilio in tests, a proxy in production
-        self._client = client
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
-        self._session, self._client = None, None
+        self._session = None
 
-    async def _ready(self) -> tuple[aiohttp.ClientSession, Any]:
+    async def _ready(self) -> aiohttp.ClientSession:
         if self._session is None:
             await self.start()
         assert self._session is not None
-        return self._session, self._client
+        return self._session
 
     # -- inbound ----------------------------------------------------------------------------
     async def verify(self, request: WebhookRequest) -> bool:
@@ -135,7 +124,7 @@ class TwilioChannel(Channel):
         """Download one MediaUrl with the account's credentials and store it (in the worker)."""
         if not media.url or media.stored_path:
             return media
-        session, _client = await self._ready()
+        session = await self._ready()
         return await download(
             session,
             media.url,
@@ -237,5 +226,7 @@ class TwilioChannel(Channel):
 
     async def _create(self, to: str, sender: str, callback: str, **fields: Any) -> str:
         """One Messages API request; the new message's SID, or a typed SendError."""
-        _session, client = await self._ready()
-        return await create_message(client, to, sender, callback, self.send_timeout, fields)
+        session = await self._ready()
+        return await create_message(
+            session, self._api, to, sender, callback, self.send_timeout, fields
+        )

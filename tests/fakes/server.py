@@ -30,6 +30,7 @@ class Recorded:
     body: bytes
     form: dict[str, str] = field(default_factory=dict)
     json: Any = None
+    peer: Any = None  # the client's (host, port): one connection, one port
 
 
 class MediaGate:
@@ -126,6 +127,7 @@ class FakeServer:
             body,
             form,
             parsed,
+            request.transport.get_extra_info("peername") if request.transport else None,
         )
         with self._lock:
             self.requests.append(entry)
