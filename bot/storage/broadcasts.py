@@ -14,9 +14,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 
 from bot.db import Database
 from bot.models import DeliveryStatus, OutboundMessage, utcnow
@@ -36,6 +36,22 @@ from bot.storage.broadcast_audience import (
 from bot.tables import Broadcast, BroadcastRecipient, Contact, ContactAddress, Conversation, Message
 
 __all__ = ["UNKNOWN", "BroadcastCounts", "BroadcastSpec", "BroadcastSummary", "Broadcasts"]
+
+
+_MESSAGES = cast(Table, Message.__table__)
+_RECIPIENTS = cast(Table, BroadcastRecipient.__table__)
+# A batch's new messages, their ids in the order of the rows given.
+_INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
+# A batch's recipients, each messaged (with its message) or skipped (with why).
+_SETTLE_RECIPIENTS = (
+    update(_RECIPIENTS)
+    .where(_RECIPIENTS.c.id == bindparam("rid"))
+    .values(
+        status=bindparam("outcome"),
+        skip_reason=bindparam("reason"),
+        message_id=bindparam("message"),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -205,7 +221,7 @@ class Broadcasts:
                     )
                 if message is None:
                     recipients.append(
-                        {"id": rid, "status": "skipped", "skip_reason": reason, "message_id": None}
+                        {"rid": rid, "outcome": "skipped", "reason": reason, "message": None}
                     )
                     continue
                 payload = message.to_json()
@@ -225,20 +241,18 @@ class Broadcasts:
                     }
                 )
                 messaged.append(rid)
+            # On the tables, not through the ORM's bulk paths: these rows are never loaded as
+            # objects, and the ORM's bookkeeping per row cost more than SQLite's insert.
+            connection = session.connection()
             message_ids: list[int] = []
             if new_messages:
-                message_ids = list(
-                    session.scalars(
-                        insert(Message).returning(Message.id, sort_by_parameter_order=True),
-                        new_messages,
-                    )
-                )
+                message_ids = list(connection.execute(_INSERT_MESSAGES, new_messages).scalars())
             recipients.extend(
-                {"id": rid, "status": "messaged", "skip_reason": None, "message_id": message_id}
+                {"rid": rid, "outcome": "messaged", "reason": None, "message": message_id}
                 for rid, message_id in zip(messaged, message_ids, strict=True)
             )
             if recipients:
-                session.execute(update(BroadcastRecipient), recipients)
+                connection.execute(_SETTLE_RECIPIENTS, recipients)
             return len(rows), message_ids
 
     async def unwanted(self, message_ids: Sequence[int]) -> dict[int, str]:

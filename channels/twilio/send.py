@@ -12,11 +12,12 @@ checked by its `RequestValidator`.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import aiohttp
 from twilio.base.version import Version
@@ -34,6 +35,17 @@ FORM_NAMES = {
     "content_sid": "ContentSid",
     "content_variables": "ContentVariables",
 }
+
+# A text's percent-encoding, remembered: a broadcast's 100,000 requests share one text, whose
+# encoding (Arabic is two bytes a letter, each becoming three characters) was a tenth of a
+# send. Short values (numbers, callback URLs) differ per request and are not kept.
+_quote_text = functools.lru_cache(maxsize=64)(quote_plus)
+
+
+def _quote(value: Any, safe: Any = "", encoding: Any = None, errors: Any = None) -> str:
+    if isinstance(value, str) and len(value) > 100:
+        return _quote_text(value, safe, encoding, errors)
+    return quote_plus(value, safe, encoding, errors)
 
 
 @dataclass(frozen=True)
@@ -85,7 +97,8 @@ async def create_message(
 ) -> str:
     """Send `fields` to `to` from `sender`, giving up after `seconds`, the answer's reading
     included (the job itself times out later); the new message's SID."""
-    body = urlencode(message_form(to, sender, status_callback, fields), doseq=True).encode()
+    form = message_form(to, sender, status_callback, fields)
+    body = urlencode(form, doseq=True, quote_via=_quote).encode()
     limit = aiohttp.ClientTimeout(total=seconds, connect=min(seconds, 10.0))
     try:
         async with session.post(
