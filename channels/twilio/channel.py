@@ -75,7 +75,6 @@ class TwilioChannel(Channel):
         self.media_timeout = 120.0  # per download, in the worker (the webhook never waits)
         self._media_limits = aiohttp.ClientTimeout(total=self.media_timeout, connect=10)
         self._session: aiohttp.ClientSession | None = None
-        # Sends and media downloads share the one session (closed in close()).
         self._api = MessagesApi.of(self.account_sid, self._auth_token, self.api_base)
 
     def phone_kinds(self) -> tuple[AddressKind, ...]:
@@ -87,6 +86,7 @@ class TwilioChannel(Channel):
     async def start(self) -> None:
         if self._session is not None:
             return
+        # One session for the API's sends and the media downloads, closed in close().
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=60, connect=10),
             connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
