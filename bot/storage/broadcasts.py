@@ -14,9 +14,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from bot.db import Database
 from bot.models import DeliveryStatus, OutboundMessage, utcnow
@@ -33,13 +33,21 @@ from bot.storage.broadcast_audience import (
     latest_consent,
     message_for,
 )
-from bot.tables import Broadcast, BroadcastRecipient, Contact, ContactAddress, Conversation, Message
+from bot.tables import (
+    Base,
+    Broadcast,
+    BroadcastRecipient,
+    Contact,
+    ContactAddress,
+    Conversation,
+    Message,
+)
 
 __all__ = ["UNKNOWN", "BroadcastCounts", "BroadcastSpec", "BroadcastSummary", "Broadcasts"]
 
 
-_MESSAGES = cast(Table, Message.__table__)
-_RECIPIENTS = cast(Table, BroadcastRecipient.__table__)
+_MESSAGES = Base.metadata.tables["messages"]
+_RECIPIENTS = Base.metadata.tables["broadcast_recipients"]
 # A batch's new messages, their ids in the order of the rows given.
 _INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
 # A batch's recipients, each messaged (with its message) or skipped (with why).

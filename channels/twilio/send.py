@@ -26,6 +26,7 @@ from twilio.http.response import Response
 from channels.base import FORM_TYPE, RetryableSendError, retry_after_seconds, unanswered
 from channels.twilio.errors import send_error
 from channels.twilio.inbound import WHATSAPP_PREFIX
+from channels.twilio.media import credentials
 
 API_BASE = "https://api.twilio.com"
 # The fields of a send (the names of the library's `messages.create`) as the API's form names.
@@ -59,12 +60,13 @@ class MessagesApi:
     def of(cls, account_sid: str, auth_token: str, api_base: str | None) -> MessagesApi:
         """`api_base` replaces Twilio's host (a fake Twilio in tests, a proxy in production)."""
         base = (api_base or API_BASE).rstrip("/")
+        url = f"{base}/2010-04-01/Accounts/{account_sid}/Messages.json"
         headers = {
-            "Authorization": aiohttp.encode_basic_auth(account_sid, auth_token),
+            **credentials(url, account_sid, auth_token, api_base),
             "Content-Type": FORM_TYPE,
             "Accept": "application/json",
         }
-        return cls(f"{base}/2010-04-01/Accounts/{account_sid}/Messages.json", headers)
+        return cls(url, headers)
 
 
 def message_form(
