@@ -48,9 +48,9 @@ __all__ = ["UNKNOWN", "BroadcastCounts", "BroadcastSpec", "BroadcastSummary", "B
 
 _MESSAGES = Base.metadata.tables["messages"]
 _RECIPIENTS = Base.metadata.tables["broadcast_recipients"]
-# A batch's new messages, their ids in the order of the rows given.
+# A batch's new messages (ids in row order) and its recipients, messaged or skipped: on the
+# tables, since the ORM's bulk paths kept books per row that cost more than SQLite's insert.
 _INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
-# A batch's recipients, each messaged (with its message) or skipped (with why).
 _SETTLE_RECIPIENTS = (
     update(_RECIPIENTS)
     .where(_RECIPIENTS.c.id == bindparam("rid"))
@@ -249,8 +249,6 @@ class Broadcasts:
                     }
                 )
                 messaged.append(rid)
-            # On the tables, not through the ORM's bulk paths: these rows are never loaded as
-            # objects, and the ORM's bookkeeping per row cost more than SQLite's insert.
             connection = session.connection()
             message_ids: list[int] = []
             if new_messages:
