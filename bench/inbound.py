@@ -15,6 +15,12 @@ HTTP/1.1 to cost little; the CPU each side used is printed beside the figures.
 
     python bench/inbound.py [--messages 8000] [--concurrency 32] [--processes 1,2]
                             [--rate 1000] [--seconds 10] [--sessions 300] [--texts A,B]
+                            [--baseline DIR [--rounds 8]]
+
+With `--baseline DIR` (another checkout, e.g. `git worktree add ../before <commit>`, its
+catalogs compiled) both versions serve at once and take turns, round after round, in
+alternating order, on the closed loop only: a shared machine's drift then falls on both alike,
+and the ratio of their medians says more than two runs minutes apart would.
 """
 
 from __future__ import annotations
@@ -297,21 +303,33 @@ def gateway_env() -> dict[str, str]:
     return env
 
 
-def run_gateway(args: argparse.Namespace, processes: int) -> list[Run]:
-    """A fresh database and server per configuration, so runs do not inherit each other's
-    data."""
+def cli_of(root: Path) -> list[str]:
+    """The command line of the checkout at `root` (before issue 9 the CLI was `bot.cli`)."""
+    module = "bot.app.cli" if (root / "bot" / "app" / "cli.py").exists() else "bot.cli"
+    return [sys.executable, "-m", module]
+
+
+def start_gateway(root: Path, processes: int) -> tuple[subprocess.Popen[bytes], str]:
+    """A fresh database and server, so runs do not inherit each other's data."""
     env = gateway_env()
-    cli = [sys.executable, "-m", "bot.app.cli"]
-    subprocess.run([*cli, "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
+    cli = cli_of(root)
+    subprocess.run([*cli, "migrate"], env=env, cwd=root, check=True, capture_output=True)
     port = free_port()
     serve = [*cli, "serve", "--port", str(port), "--no-worker", "--processes", str(processes)]
-    gateway = subprocess.Popen(serve, env=env, cwd=ROOT)
+    return subprocess.Popen(serve, env=env, cwd=root), f"http://127.0.0.1:{port}"
+
+
+def stop(gateway: subprocess.Popen[bytes]) -> None:
+    gateway.terminate()
+    gateway.wait(timeout=15)
+
+
+def run_gateway(args: argparse.Namespace, processes: int) -> list[Run]:
+    gateway, base = start_gateway(ROOT, processes)
     try:
-        base = f"http://127.0.0.1:{port}"
         return asyncio.run(measure_gateway(args, base, processes, gateway.pid))
     finally:
-        gateway.terminate()
-        gateway.wait(timeout=15)
+        stop(gateway)
 
 
 def run_bare(args: argparse.Namespace) -> Run:
@@ -354,6 +372,65 @@ def run(args: argparse.Namespace) -> None:
     print(f"ratio best tawasul closed loop / bare aiohttp: {best / bare.rate:.3f}")
 
 
+async def take_turns(
+    args: argparse.Namespace, gateways: list[tuple[str, str, int]], processes: int
+) -> dict[str, list[Run]]:
+    """Closed loops on each gateway (name, base, pid) in turn, the order alternating by round."""
+    sessions: dict[str, list[str]] = {}
+    for name, base, _ in gateways:
+        await wait_ready(f"{base}/chat/api/messages")
+        await wait_listening(int(urlsplit(base).port or 80), processes)
+        sessions[name] = await new_sessions(base, args.sessions)
+        await load(base, min(1000, args.messages), args.concurrency, sessions[name])  # warm-up
+    runs: dict[str, list[Run]] = {name: [] for name, _, _ in gateways}
+    for round_ in range(args.rounds):
+        order = gateways if round_ % 2 == 0 else gateways[::-1]
+        for name, base, pid in order:
+            work = load(base, args.messages, args.concurrency, sessions[name])
+            found = await measure(name, pid, work)
+            runs[name].append(found)
+            print(
+                f"round {round_ + 1:>2}  {name:<8} {found.rate:7.0f} msg/s  "
+                f"{server_us(found):6.0f} server us/msg",
+                flush=True,
+            )
+    return runs
+
+
+def server_us(found: Run) -> float:
+    """Server CPU per message in microseconds (0 without Linux's /proc)."""
+    return (found.server_cores or 0.0) / found.rate * 1e6
+
+
+def run_paired(args: argparse.Namespace) -> None:
+    baseline = args.baseline.resolve()
+    for processes in (int(n) for n in args.processes.split(",")):
+        print(
+            f"this checkout against {baseline}, {processes} web process(es), "
+            f"{args.rounds} rounds of {args.messages} messages from {args.concurrency} clients"
+        )
+        started = [
+            ("this", *start_gateway(ROOT, processes)),
+            ("baseline", *start_gateway(baseline, processes)),
+        ]
+        try:
+            gateways = [(name, base, gateway.pid) for name, gateway, base in started]
+            runs = asyncio.run(take_turns(args, gateways, processes))
+        finally:
+            for _, gateway, _ in started:
+                stop(gateway)
+        rates = {name: statistics.median(r.rate for r in found) for name, found in runs.items()}
+        cpu = {name: statistics.median(server_us(r) for r in found) for name, found in runs.items()}
+        ratios = [a.rate / b.rate for a, b in zip(runs["this"], runs["baseline"], strict=True)]
+        for name in runs:
+            print(f"median    {name:<8} {rates[name]:7.0f} msg/s  {cpu[name]:6.0f} server us/msg")
+        print(
+            f"this / baseline: {rates['this'] / rates['baseline']:.3f} msg/s "
+            f"(rounds {min(ratios):.3f}-{max(ratios):.3f}), "
+            f"{cpu['this'] / cpu['baseline']:.3f} server CPU per message"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=8000)
@@ -369,9 +446,16 @@ def main() -> None:
         default=",".join(TEXTS),
         help="the messages sent in turn, comma-separated (to compare versions on one journey)",
     )
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout, measured in turns with this one"
+    )
+    parser.add_argument("--rounds", type=int, default=8, help="turns each, with --baseline")
     args = parser.parse_args()
     TEXTS[:] = args.texts.split(",")  # read by post()
-    run(args)
+    if args.baseline:
+        run_paired(args)
+    else:
+        run(args)
 
 
 if __name__ == "__main__":
