@@ -343,3 +343,5 @@ def test_references_are_random_readable_and_check_themselves() -> None:
     assert typed_reference(REQUEST_PREFIX, typed) == f"R-{digits}"
     assert typed_reference(REQUEST_PREFIX, "r-100001") == "R-100001"  # an older reference
     assert typed_reference(REQUEST_PREFIX, "menu") is None
+    assert typed_reference(REQUEST_PREFIX, "٢") is None  # a menu number: nothing to look up
+    assert typed_reference(REQUEST_PREFIX, "R-10000") is None  # shorter than any ever given

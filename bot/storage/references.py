@@ -16,6 +16,10 @@ from bot.text import normalize_digits
 REQUEST_PREFIX, COMPLAINT_PREFIX, TASK_PREFIX = "R", "C", "T"
 RANDOM_DIGITS = 8
 MAX_TYPED_DIGITS = 12
+# The shortest reference ever given: before these random ones, references counted up from
+# R-100001. Fewer digits name nothing (a menu number typed at the reference prompt), so they
+# are answered without asking the database.
+MIN_TYPED_DIGITS = 6
 
 
 def check_digit(digits: str) -> str:
@@ -37,8 +41,8 @@ def new_reference(prefix: str) -> str:
 
 def typed_reference(prefix: str, text: str) -> str | None:
     """The reference a beneficiary typed ("R-482139075", "r 4821 3907 5", or in Arabic-Indic
-    digits) in its stored form; None when there are no digits to look for."""
+    digits) in its stored form; None when no reference could have these digits."""
     digits = "".join(ch for ch in normalize_digits(text) if ch.isdigit())
-    if not digits or len(digits) > MAX_TYPED_DIGITS:
+    if not MIN_TYPED_DIGITS <= len(digits) <= MAX_TYPED_DIGITS:
         return None
     return f"{prefix}-{digits}"
