@@ -67,6 +67,8 @@ class Database:
                 self._raw.cursor().execute("PRAGMA wal_autocheckpoint=0")
                 self._checkpointer = Checkpointer(self.engine)
             cursor = self._raw.cursor()
+            if write and self._checkpointer is not None:
+                self._checkpointer.restart_if_due(cursor)
             _begin_sqlite(cursor, "BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 yield cursor
@@ -105,6 +107,12 @@ SQLITE_BUSY_SECONDS = 30.0
 READ_ONLY = "tawasul_read_only"  # an execution option: the transaction only reads
 CHECKPOINT_EVERY_COMMITS = 100
 CHECKPOINT_SECONDS = 1.0
+# Past this many pages left in the log after a passive pass, the database thread restarts
+# the log between two of its transactions (see Checkpointer); a log file that grew past
+# WAL_SIZE_LIMIT bytes is cut back to it when it restarts.
+RESTART_AFTER_PAGES = 4000
+RESTART_WAIT_SECONDS = 0.1
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 
 class Checkpointer:
@@ -120,6 +128,8 @@ class Checkpointer:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._commits = 0
+        self._restart_due = False
+        self._copying = threading.Lock()  # held by a pass; a restart does not wait for one
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="db-checkpoint", daemon=True)
@@ -131,6 +141,27 @@ class Checkpointer:
         if self._commits >= CHECKPOINT_EVERY_COMMITS:
             self._wake.set()
 
+    def restart_if_due(self, cursor: Any) -> None:
+        """Start the log again from its beginning, when passes have left it long.
+
+        Called on the database thread between two transactions, where no other thread of
+        this process writes: a passive pass copies the log but never lets it start again
+        while writes follow each other (the log grew to 300 MB over 18,000 messages of
+        bench/inbound.py, and every read searched a longer index), and a RESTART asked for
+        on the checkpoint thread waited behind every one of them. What is left to copy is
+        what came since the last pass. It waits for a pass under way (under a steady
+        stream of writes one nearly always is); another process writing or reading from
+        the log makes it give up at once (busy_timeout is 0 on this connection), and the
+        next transaction tries again.
+        """
+        if not self._restart_due or not self._copying.acquire(timeout=RESTART_WAIT_SECONDS):
+            return
+        try:
+            busy, _pages, _copied = cursor.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        finally:
+            self._copying.release()
+        self._restart_due = bool(busy)
+
     def _run(self) -> None:
         connection = self._engine.raw_connection()
         try:
@@ -141,7 +172,13 @@ class Checkpointer:
                     continue
                 self._commits = 0
                 try:
-                    connection.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    with self._copying:
+                        cursor = connection.cursor()
+                        _busy, pages, _copied = cursor.execute(
+                            "PRAGMA wal_checkpoint(PASSIVE)"
+                        ).fetchone()
+                    if pages > RESTART_AFTER_PAGES:
+                        self._restart_due = True
                 except sqlite3.Error as exc:  # the next round tries again
                     log.warning("SQLite checkpoint failed: %s", exc)
         finally:
@@ -204,6 +241,7 @@ def make_engine(url: str) -> Engine:
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             cursor.execute("PRAGMA foreign_keys=ON")
             # Statements inside a transaction begun below never meet a lock in WAL mode;
             # this is the backstop for the rest (the wait for BEGIN is ours, below).
