@@ -33,6 +33,7 @@ from bot.storage.references import (
     REQUEST_PREFIX,
     TASK_PREFIX,
     check_digit,
+    ever_given,
     new_reference,
     typed_reference,
 )
@@ -343,5 +344,7 @@ def test_references_are_random_readable_and_check_themselves() -> None:
     assert typed_reference(REQUEST_PREFIX, typed) == f"R-{digits}"
     assert typed_reference(REQUEST_PREFIX, "r-100001") == "R-100001"  # an older reference
     assert typed_reference(REQUEST_PREFIX, "menu") is None
-    assert typed_reference(REQUEST_PREFIX, "٢") is None  # a menu number: nothing to look up
-    assert typed_reference(REQUEST_PREFIX, "R-10000") is None  # shorter than any ever given
+    assert typed_reference(REQUEST_PREFIX, "٢") == "R-2"  # a menu number at the prompt:
+    assert not ever_given("R-2")  # no reference was ever so short, so nothing is looked up
+    assert not ever_given("R-10000")
+    assert ever_given("R-100001") and ever_given(f"R-{digits}")

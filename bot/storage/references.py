@@ -16,10 +16,9 @@ from bot.text import normalize_digits
 REQUEST_PREFIX, COMPLAINT_PREFIX, TASK_PREFIX = "R", "C", "T"
 RANDOM_DIGITS = 8
 MAX_TYPED_DIGITS = 12
-# The shortest reference ever given: before these random ones, references counted up from
-# R-100001. Fewer digits name nothing (a menu number typed at the reference prompt), so they
-# are answered without asking the database.
-MIN_TYPED_DIGITS = 6
+# The fewest digits a reference was ever given: before these random ones, references counted
+# up from R-100001.
+MIN_GIVEN_DIGITS = 6
 
 
 def check_digit(digits: str) -> str:
@@ -41,8 +40,15 @@ def new_reference(prefix: str) -> str:
 
 def typed_reference(prefix: str, text: str) -> str | None:
     """The reference a beneficiary typed ("R-482139075", "r 4821 3907 5", or in Arabic-Indic
-    digits) in its stored form; None when no reference could have these digits."""
+    digits) in its stored form; None when there are no digits to look for."""
     digits = "".join(ch for ch in normalize_digits(text) if ch.isdigit())
-    if not MIN_TYPED_DIGITS <= len(digits) <= MAX_TYPED_DIGITS:
+    if not digits or len(digits) > MAX_TYPED_DIGITS:
         return None
     return f"{prefix}-{digits}"
+
+
+def ever_given(reference: str) -> bool:
+    """Whether a reference in its stored form is long enough to have been given: a menu
+    number typed at the reference prompt ("2") names nothing, and is answered so without
+    asking the database."""
+    return len(reference) - reference.index("-") - 1 >= MIN_GIVEN_DIGITS
