@@ -129,7 +129,7 @@ class Checkpointer:
         self._engine = engine
         self._commits = 0
         self._restart_due = False
-        self._copying = threading.Lock()  # held by a pass; a restart does not wait for one
+        self._copying = threading.Lock()  # held by a pass; a restart waits for it briefly
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="db-checkpoint", daemon=True)
@@ -145,14 +145,11 @@ class Checkpointer:
         """Start the log again from its beginning, when passes have left it long.
 
         Called on the database thread between two transactions, where no other thread of
-        this process writes: a passive pass copies the log but never lets it start again
-        while writes follow each other (the log grew to 300 MB over 18,000 messages of
-        bench/inbound.py, and every read searched a longer index), and a RESTART asked for
-        on the checkpoint thread waited behind every one of them. What is left to copy is
-        what came since the last pass. It waits for a pass under way (under a steady
-        stream of writes one nearly always is); another process writing or reading from
-        the log makes it give up at once (busy_timeout is 0 on this connection), and the
-        next transaction tries again.
+        this process writes: passive passes never let the log start again while writes
+        follow each other (it grew to 300 MB in bench/inbound.py), and a RESTART on the
+        checkpoint thread waited behind every writer. It waits briefly for a pass under
+        way; another process using the log makes it give up at once (busy_timeout is 0 on
+        this connection), and the next writing transaction tries again.
         """
         if not self._restart_due or not self._copying.acquire(timeout=RESTART_WAIT_SECONDS):
             return

@@ -33,6 +33,7 @@ from bot.storage.inbound_rows import (
     journey_of,
 )
 from bot.storage.inbound_unhandled import unhandled_messages
+from bot.storage.references import ever_given
 from bot.storage.turn_effects import apply_effects
 from bot.storage.turn_write import Statements, TurnWrite
 
@@ -151,7 +152,10 @@ class Inbound:
         return status
 
     async def reference_known(self, kind: str, reference: str) -> bool:
-        """Whether a request ("R") or complaint ("C") has this stored reference."""
+        """Whether a request ("R") or complaint ("C") has this stored reference; one too
+        short to have been given (a menu number typed at the prompt) is not looked up."""
+        if not ever_given(reference):
+            return False
         statements = self.statements
         statement = statements.request_known if kind == "R" else statements.complaint_known
         found = await self._inbound_batcher(_Read(statement, {"reference": reference}))

@@ -14,7 +14,7 @@ from bot.crypto import Cipher
 from bot.storage.complaints import Complaints, ComplaintView
 from bot.storage.contacts import Contacts, ContactSummary
 from bot.storage.inbound import Inbound
-from bot.storage.references import COMPLAINT_PREFIX, REQUEST_PREFIX, ever_given, typed_reference
+from bot.storage.references import COMPLAINT_PREFIX, REQUEST_PREFIX, typed_reference
 from bot.storage.requests import Requests, RequestView
 from bot.text import normalize_digits
 
@@ -65,9 +65,7 @@ class Reads:
     async def request(self, reference: str) -> RequestView | None:
         """A request by its reference as typed; None if there is no such request."""
         stored = typed_reference(REQUEST_PREFIX, reference)
-        if stored is None or not ever_given(stored):
-            return None
-        if not await self._inbound.reference_known(REQUEST_PREFIX, stored):
+        if stored is None or not await self._inbound.reference_known(REQUEST_PREFIX, stored):
             return None  # asked on the batched path: most typed digits name nothing
         return await self._requests.request(stored)
 
@@ -82,9 +80,7 @@ class Reads:
                 return view
         if kind in (None, COMPLAINT_PREFIX):
             stored = typed_reference(COMPLAINT_PREFIX, typed)
-            if stored is None or not ever_given(stored):
-                return None
-            if not await self._inbound.reference_known(COMPLAINT_PREFIX, stored):
+            if stored is None or not await self._inbound.reference_known(COMPLAINT_PREFIX, stored):
                 return None
             return await self._complaints.complaint(stored)
         return None
